@@ -1,0 +1,156 @@
+"""Addons: found by entry point, installed once per database, loaded by every process.
+
+An addon is a distribution that declares an entry point in the group
+``crm_stub.addons``.  The entry point names a factory (usually a class) with a
+``manifest`` attribute.  The host calls ``factory(crm, **options)`` to get the
+addon's object, then ``install()`` on it the first time (and again when the
+manifest's version changes) so it can create or upgrade its tables.  The
+object may define ``close()`` to release threads and connections.
+
+The host never imports an addon by name: it only walks entry points.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import select
+
+from .errors import CRMError
+from .models import InstalledAddon
+
+if TYPE_CHECKING:
+    from .crm import CRM
+
+ENTRY_POINT_GROUP = "crm_stub.addons"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    version: str
+    depends: tuple[str, ...] = ()
+    summary: str = ""
+
+
+class AddonFactory(Protocol):
+    manifest: Manifest
+
+    def __call__(self, crm: CRM, **options: Any) -> Any: ...
+
+
+def discover() -> dict[str, AddonFactory]:
+    """Every addon installed in this Python environment, by manifest name."""
+    found: dict[str, AddonFactory] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        factory = ep.load()
+        manifest = getattr(factory, "manifest", None)
+        if not isinstance(manifest, Manifest):
+            raise CRMError(f"entry point {ep.name!r} ({ep.value}) has no crm_stub Manifest")
+        found[manifest.name] = factory
+    return found
+
+
+class Addons(Mapping[str, Any]):
+    """The addons loaded into one CRM: ``crm.addons[name]`` is the addon's object."""
+
+    def __init__(self, crm: CRM) -> None:
+        self._crm = crm
+        self._loaded: dict[str, Any] = {}
+        self._options: dict[str, dict[str, Any]] = {}
+        self._available: dict[str, AddonFactory] | None = None
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._loaded[name]
+        except KeyError:
+            raise KeyError(f"addon {name!r} is not installed (installed: {sorted(self._loaded) or 'none'})") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded)
+
+    def __len__(self) -> int:
+        return len(self._loaded)
+
+    @property
+    def available(self) -> dict[str, AddonFactory]:
+        if self._available is None:
+            self._available = discover()
+        return self._available
+
+    def _factory(self, name: str) -> AddonFactory:
+        try:
+            return self.available[name]
+        except KeyError:
+            known = ", ".join(sorted(self.available)) or "none"
+            raise CRMError(f"addon {name!r} is not available in this environment (available: {known})") from None
+
+    def load_installed(self, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> int:
+        """Load every addon this database has installed, with its stored options.
+
+        ``overrides`` changes options for this process only (a worker turning
+        the in-process dispatcher off, say).  Returns how many were loaded.
+        """
+        with self._crm._read() as session:
+            rows = session.scalars(select(InstalledAddon).order_by(InstalledAddon.installed_at)).all()
+            stored = {row.name: (row.version, dict(row.options or {})) for row in rows}
+        for name, (version, options) in stored.items():
+            if name not in self._loaded:
+                self._load(name, version, {**options, **(overrides or {}).get(name, {})}, stored)
+        return len(stored)
+
+    def _load(self, name: str, version: str, options: dict[str, Any], stored: dict[str, Any]) -> None:
+        factory = self._factory(name)
+        for dep in factory.manifest.depends:
+            if dep not in self._loaded and dep in stored:
+                self._load(dep, stored[dep][0], stored[dep][1], stored)
+        addon = factory(self._crm, **options)
+        if version != factory.manifest.version:
+            addon.install()
+            self._record(factory.manifest, stored[name][1])
+        self._loaded[name] = addon
+        self._options[name] = options
+
+    def install(self, name: str, **options: Any) -> Any:
+        if name in self._loaded and (not options or options == self._options[name]):
+            return self._loaded[name]
+        factory = self._factory(name)
+        try:
+            json.dumps(options)
+        except TypeError as exc:
+            raise CRMError(f"options of addon {name!r} must be JSON values: {exc}") from None
+        for dep in factory.manifest.depends:
+            if dep not in self._loaded:
+                self.install(dep)
+        addon = factory(self._crm, **options)
+        addon.install()
+        self._record(factory.manifest, options)
+        previous = self._loaded.get(name)
+        if previous is not None:
+            _close(previous)
+        self._loaded[name] = addon
+        self._options[name] = options
+        return addon
+
+    def _record(self, manifest: Manifest, options: dict[str, Any]) -> None:
+        with self._crm.transaction() as session:
+            row = session.get(InstalledAddon, manifest.name)
+            if row is None:
+                session.add(InstalledAddon(name=manifest.name, version=manifest.version, options=options))
+            else:
+                row.version = manifest.version
+                row.options = options
+
+    def close(self) -> None:
+        for name in reversed(list(self._loaded)):
+            _close(self._loaded.pop(name))
+
+
+def _close(addon: Any) -> None:
+    close = getattr(addon, "close", None)
+    if close is not None:
+        close()

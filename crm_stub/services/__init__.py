@@ -1,0 +1,8 @@
+"""One service per entity; each call is one transaction and returns a snapshot."""
+
+from .deals import QuoteService, SaleService
+from .opportunities import OpportunityService
+from .parties import ClientService, LeadService
+from .users import UserService
+
+__all__ = ["ClientService", "LeadService", "OpportunityService", "QuoteService", "SaleService", "UserService"]
