@@ -43,15 +43,20 @@ class AddonFactory(Protocol):
     def __call__(self, crm: CRM, **options: Any) -> Any: ...
 
 
-def discover() -> dict[str, AddonFactory]:
-    """Every addon installed in this Python environment, by manifest name."""
+def discover(name: str | None = None) -> dict[str, AddonFactory]:
+    """Addons installed in this Python environment (or the one called ``name``), by name.
+
+    Only the entry points asked for are imported, so one broken addon cannot
+    stop a CRM that does not use it from starting.
+    """
     found: dict[str, AddonFactory] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    selected = entry_points(group=ENTRY_POINT_GROUP, **({"name": name} if name else {}))
+    for ep in selected:
         factory = ep.load()
         manifest = getattr(factory, "manifest", None)
-        if not isinstance(manifest, Manifest):
-            raise CRMError(f"entry point {ep.name!r} ({ep.value}) has no crm_stub Manifest")
-        found[manifest.name] = factory
+        if not isinstance(manifest, Manifest) or manifest.name != ep.name:
+            raise CRMError(f"entry point {ep.name!r} ({ep.value}) must carry a crm_stub Manifest named {ep.name!r}")
+        found[ep.name] = factory
     return found
 
 
@@ -83,11 +88,11 @@ class Addons(Mapping[str, Any]):
         return self._available
 
     def _factory(self, name: str) -> AddonFactory:
-        try:
-            return self.available[name]
-        except KeyError:
+        factory = (self._available or {}).get(name) or discover(name).get(name)
+        if factory is None:
             known = ", ".join(sorted(self.available)) or "none"
-            raise CRMError(f"addon {name!r} is not available in this environment (available: {known})") from None
+            raise CRMError(f"addon {name!r} is not available in this environment (available: {known})")
+        return factory
 
     def load_installed(self, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> int:
         """Load every addon this database has installed, with its stored options.

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from crm_stub import CRM, EVENT_CODES, bus
+from crm_stub.db import read_only
 
 # The recorder keeps a row per event in the change's own session, as an outbox
 # would, so tests can see which events survive their transaction.
@@ -42,7 +43,7 @@ class Recorder:
         return [r.code for r in self.received]
 
     def committed_codes(self) -> list[str]:
-        with self.crm.engine.connect() as conn:
+        with read_only(), self.crm.engine.connect() as conn:
             return list(conn.scalars(sa.select(event_log.c.code).order_by(event_log.c.id)))
 
     def clear(self) -> None:
