@@ -4,7 +4,8 @@ An addon is a distribution that declares an entry point in the group
 ``crm_stub.addons``.  The entry point names a factory (usually a class) with a
 ``manifest`` attribute.  The host calls ``factory(crm, **options)`` to get the
 addon's object, then ``install()`` on it the first time (and again when the
-manifest's version changes) so it can create or upgrade its tables.  The
+manifest's version changes) so it can create or upgrade its tables, then
+``start()`` if it has one (threads belong there, once its tables exist).  The
 object may define ``close()`` to release threads and connections.
 
 The host never imports an addon by name: it only walks entry points.
@@ -117,6 +118,7 @@ class Addons(Mapping[str, Any]):
         if version != factory.manifest.version:
             addon.install()
             self._record(factory.manifest, stored[name][1])
+        _start(addon)
         self._loaded[name] = addon
         self._options[name] = options
 
@@ -137,6 +139,7 @@ class Addons(Mapping[str, Any]):
         previous = self._loaded.get(name)
         if previous is not None:
             _close(previous)
+        _start(addon)
         self._loaded[name] = addon
         self._options[name] = options
         return addon
@@ -153,6 +156,12 @@ class Addons(Mapping[str, Any]):
     def close(self) -> None:
         for name in reversed(list(self._loaded)):
             _close(self._loaded.pop(name))
+
+
+def _start(addon: Any) -> None:
+    start = getattr(addon, "start", None)
+    if start is not None:
+        start()
 
 
 def _close(addon: Any) -> None:

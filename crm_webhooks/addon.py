@@ -1,0 +1,141 @@
+"""The addon object: what ``crm.install_addon("crm_webhooks")`` returns.
+
+It wires the outbox to the CRM's signal bus and a dispatcher to the delivery
+engine, and exposes the public calls of CONTRACT section 2.  The calls are
+thin: hooks live in ``hooks.py``, history in ``deliveries.py``, sending in
+``engine/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from crm_stub import CRM, Manifest
+
+from . import __version__
+from .deliveries import DeliveryService
+from .domain.deliveries import Delivery
+from .domain.hooks import Hook
+from .domain.options import Options
+from .engine.deliver import Deliverer
+from .engine.dispatcher import ThreadDispatcher
+from .engine.transport import Transport
+from .hooks import HookService
+from .models import MetaRow, WebhooksBase
+from .outbox import Outbox
+from .signals import hook_disabled
+
+log = logging.getLogger("crm_webhooks")
+
+
+class WebhooksAddon:
+    manifest = Manifest(
+        name="crm_webhooks",
+        version=__version__,
+        summary="Signed, retried HTTP calls for every CRM event, written in the change's own transaction.",
+    )
+
+    def __init__(self, crm: CRM, **options: Any) -> None:
+        self.crm = crm
+        self.options = Options.parse(**options)
+        self.transport = Transport(allow_private=self.options.allow_private_networks, timeout=self.options.timeout)
+        self.deliverer = Deliverer(crm.engine, self.options, self.transport, on_disabled=self._announce_disabled)
+        self.hooks = HookService(crm, self.options)
+        self.deliveries = DeliveryService(crm, self.hooks, self.deliverer)
+        self._dispatcher: ThreadDispatcher | None = None
+        self.outbox = Outbox(crm, on_commit=self._wake)
+
+    # -- lifecycle (called by the host) ---------------------------------------
+
+    def install(self) -> None:
+        """Create the addon's tables (idempotent)."""
+        WebhooksBase.metadata.create_all(self.crm.engine)
+        with self.crm.transaction() as session:
+            if session.get(MetaRow, 1) is None:
+                session.add(MetaRow(id=1, hooks_version=0))
+
+    def start(self) -> None:
+        if self.options.dispatcher == "thread" and self._dispatcher is None:
+            self._dispatcher = ThreadDispatcher(self.deliverer)
+
+    def close(self) -> None:
+        self.outbox.close()
+        if self._dispatcher is not None:
+            self._dispatcher.stop()
+            self._dispatcher = None
+        self.transport.close()
+
+    def _wake(self) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.wake()
+
+    def _announce_disabled(self, hook_ids: list[int], reason: str) -> None:
+        for hook_id in hook_ids:
+            log.warning("hook %s %s", hook_id, reason)
+            hook_disabled.send(self.crm, hook=self.hooks.get(hook_id), reason=reason)
+
+    # -- hooks ------------------------------------------------------------------
+
+    def create_hook(
+        self,
+        *,
+        name: str,
+        event: str,
+        url: str,
+        method: str = "POST",
+        key: str | None = None,
+        value: str | None = None,
+        enabled: bool = True,
+    ) -> Hook:
+        return self.hooks.create(name=name, event=event, url=url, method=method, key=key, value=value, enabled=enabled)
+
+    def list_hooks(self, *, event: str | None = None, enabled: bool | None = None) -> list[Hook]:
+        return self.hooks.list(event=event, enabled=enabled)
+
+    def get_hook(self, hook_id: int) -> Hook:
+        return self.hooks.get(hook_id)
+
+    def update_hook(self, hook_id: int, **fields: Any) -> Hook:
+        return self.hooks.update(hook_id, **fields)
+
+    def disable_hook(self, hook_id: int) -> Hook:
+        return self.hooks.set_enabled(hook_id, False)
+
+    def enable_hook(self, hook_id: int) -> Hook:
+        hook = self.hooks.set_enabled(hook_id, True)
+        self._wake()  # its held deliveries are due now
+        return hook
+
+    def delete_hook(self, hook_id: int) -> None:
+        self.hooks.delete(hook_id)
+
+    def rotate_secret(self, hook_id: int) -> Hook:
+        return self.hooks.rotate_secret(hook_id)
+
+    # -- deliveries -------------------------------------------------------------
+
+    def last_delivery(self, hook_id: int) -> Delivery | None:
+        return self.deliveries.last(hook_id)
+
+    def history(self, hook_id: int, *, limit: int = 50, before: int | None = None) -> list[Delivery]:
+        return self.deliveries.list(hook_id=hook_id, limit=limit, before=before)
+
+    def list_deliveries(self, **filters: Any) -> list[Delivery]:
+        return self.deliveries.list(**filters)
+
+    def get_delivery(self, delivery_id: int) -> Delivery:
+        return self.deliveries.get(delivery_id)
+
+    def redeliver(self, delivery_id: int) -> Delivery:
+        return self.deliveries.redeliver(delivery_id)
+
+    def send_test(self, hook_id: int) -> Delivery:
+        return self.deliveries.send_test(hook_id)
+
+    def prune(self, older_than: dt.timedelta | dt.datetime | float) -> int:
+        return self.deliveries.prune(older_than)
+
+    def run_pending(self, timeout: float = 10.0) -> int:
+        return self.deliverer.run_pending(timeout)

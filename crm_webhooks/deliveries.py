@@ -1,0 +1,167 @@
+"""Deliveries: history, redelivery, test sends and pruning."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy.orm import selectinload
+
+from crm_stub import CRM, NotFound
+from crm_stub.models import utcnow
+
+from .domain.deliveries import Attempt, Delivery
+from .domain.samples import sample
+from .engine.deliver import Deliverer
+from .exceptions import ValidationError
+from .hooks import HookService
+from .models import AttemptRow, DeliveryRow, EventRow
+from .outbox import write_event
+
+STATUSES = ("pending", "succeeded", "failed")
+MAX_PAGE = 500
+
+
+def to_delivery(row: DeliveryRow) -> Delivery:
+    return Delivery(
+        id=row.id,
+        event_id=row.event_id,
+        event=row.event.type,
+        hook_id=row.hook_id,
+        status=row.status,
+        attempts=tuple(
+            Attempt(
+                id=a.id,
+                attempted_at=a.attempted_at,
+                status_code=a.status_code,
+                error=a.error,
+                duration_ms=a.duration_ms,
+                request_headers=dict(a.request_headers or {}),
+                response_body=a.response_body,
+                location=a.location,
+            )
+            for a in row.attempts
+        ),
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        finished_at=row.finished_at,
+        test=row.event.test,
+        body=row.event.body,
+    )
+
+
+class DeliveryService:
+    def __init__(self, crm: CRM, hooks: HookService, deliverer: Deliverer) -> None:
+        self._crm = crm
+        self._hooks = hooks
+        self._deliverer = deliverer
+
+    def list(
+        self,
+        *,
+        hook_id: int | None = None,
+        status: str | None = None,
+        since: dt.datetime | None = None,
+        limit: int = 50,
+        before: int | None = None,
+    ) -> list[Delivery]:
+        """Newest first; ``before`` (a delivery id) gives the next page."""
+        if status is not None and status not in STATUSES:
+            raise ValidationError("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+            raise ValidationError("limit", f"a whole number from 1 to {MAX_PAGE}")
+        stmt = (
+            select(DeliveryRow).options(selectinload(DeliveryRow.attempts)).order_by(DeliveryRow.id.desc()).limit(limit)
+        )
+        if hook_id is not None:
+            self._hooks.get(hook_id)  # an unknown hook is an error, not an empty page
+            stmt = stmt.where(DeliveryRow.hook_id == hook_id)
+        if status is not None:
+            stmt = stmt.where(DeliveryRow.status == status)
+        if since is not None:
+            stmt = stmt.where(DeliveryRow.created_at >= _naive_utc(since))
+        if before is not None:
+            stmt = stmt.where(DeliveryRow.id < before)
+        with self._crm._read() as session:
+            return [to_delivery(row) for row in session.scalars(stmt)]
+
+    def get(self, delivery_id: int) -> Delivery:
+        with self._crm._read() as session:
+            row = session.get(DeliveryRow, delivery_id, options=[selectinload(DeliveryRow.attempts)])
+            if row is None:
+                raise NotFound("delivery", delivery_id)
+            return to_delivery(row)
+
+    def last(self, hook_id: int) -> Delivery | None:
+        page = self.list(hook_id=hook_id, limit=1)
+        return page[0] if page else None
+
+    def _enqueue_leased(self, session: Any, event_id: str, hook_id: int) -> int:
+        """A delivery leased to this process, so no dispatcher takes it while we send it now."""
+        now = utcnow()
+        return session.scalar(
+            insert(DeliveryRow)
+            .values(
+                event_id=event_id,
+                hook_id=hook_id,
+                status="pending",
+                attempt_count=0,
+                next_attempt_at=now,
+                created_at=now,
+                locked_until=now + self._deliverer.lease,
+                locked_by=self._deliverer.worker,
+            )
+            .returning(DeliveryRow.id)
+        )
+
+    def redeliver(self, delivery_id: int) -> Delivery:
+        """Send a delivery's event to its hook again, now, under the same event id."""
+        with self._crm.transaction() as session:
+            original = session.get(DeliveryRow, delivery_id)
+            if original is None:
+                raise NotFound("delivery", delivery_id)
+            new_id = self._enqueue_leased(session, original.event_id, original.hook_id)
+        self._deliverer.send_leased([new_id])
+        return self.get(new_id)
+
+    def send_test(self, hook_id: int) -> Delivery:
+        """Send a sample event of the hook's type now; one attempt, no retries."""
+        hook = self._hooks.get(hook_id)
+        obj, changes = sample(hook.event)
+        with self._crm.transaction() as session:
+            event_id = write_event(session, hook.event, obj, changes, (), test=True)
+            new_id = self._enqueue_leased(session, event_id, hook.id)
+        self._deliverer.send_leased([new_id])
+        return self.get(new_id)
+
+    def prune(self, older_than: dt.timedelta | dt.datetime | float) -> int:
+        """Delete finished deliveries created before the cutoff, keeping each hook's latest; returns how many."""
+        if isinstance(older_than, dt.datetime):
+            cutoff = _naive_utc(older_than)
+        elif isinstance(older_than, dt.timedelta):
+            cutoff = utcnow() - older_than
+        elif isinstance(older_than, (int, float)) and not isinstance(older_than, bool) and older_than >= 0:
+            cutoff = utcnow() - dt.timedelta(seconds=older_than)
+        else:
+            raise ValidationError("older_than", "a timedelta, a datetime or a number of seconds")
+        latest = select(func.max(DeliveryRow.id)).group_by(DeliveryRow.hook_id)
+        with self._crm.transaction() as session:
+            doomed = select(DeliveryRow.id).where(
+                DeliveryRow.status != "pending",
+                DeliveryRow.created_at < cutoff,
+                DeliveryRow.id.not_in(latest),
+            )
+            ids = list(session.scalars(doomed))
+            for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+                session.execute(delete(AttemptRow).where(AttemptRow.delivery_id.in_(chunk)))
+                session.execute(delete(DeliveryRow).where(DeliveryRow.id.in_(chunk)))
+            orphan = ~exists().where(DeliveryRow.event_id == EventRow.id)
+            session.execute(delete(EventRow).where(orphan, EventRow.created_at < cutoff))
+            return len(ids)
+
+
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment

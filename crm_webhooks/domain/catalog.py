@@ -1,0 +1,71 @@
+"""The 30 events a hook can subscribe to, numbered and labelled as in EVENTS.md.
+
+The CRM's Portuguese help page, machine-translated from Spanish, calls a lead
+"Conduz", "Folheto" or "Brochura" in four places; the labels here say
+"prospecto", as the UI must.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crm_stub.signals import EVENT_CODES
+
+
+@dataclass(frozen=True)
+class EventType:
+    number: int
+    code: str
+    label_pt: str
+    label_en: str
+
+    @property
+    def entity(self) -> str:
+        return self.code.split(".", 1)[0]
+
+    def label(self, language: str = "en") -> str:
+        return self.label_pt if language.lower().startswith("pt") else self.label_en
+
+
+_LABELS: dict[str, tuple[str, str]] = {
+    "client.stage_changed": ("Mudança de fase do cliente", "Client stage changed"),
+    "opportunity.stage_changed": ("Mudança de fase da oportunidade", "Opportunity stage changed"),
+    "lead.stage_changed": ("Mudança de fase do prospecto", "Lead stage changed"),
+    "client.archived": ("Cliente arquivado", "Client archived"),
+    "client.shared": ("Cliente compartilhado", "Client shared"),
+    "client.discarded": ("Cliente descartado", "Client discarded"),
+    "client.updated": ("Cliente editado", "Client edited"),
+    "client.tagged": ("Cliente etiquetado", "Client tagged"),
+    "client.unshared": ("Cliente não compartilhado", "Client unshared"),
+    "client.created": ("Novo cliente", "New client"),
+    "client.reactivated": ("Cliente reativado", "Client reactivated"),
+    "client.reassigned": ("Cliente reatribuído", "Client reassigned"),
+    "quote.created": ("Cotação criada", "Quote created"),
+    "opportunity.updated": ("Oportunidade de vendas editada", "Sales opportunity edited"),
+    "opportunity.created": ("Nova oportunidade de vendas", "New sales opportunity"),
+    "opportunity.reactivated": ("Oportunidade de vendas reativada", "Sales opportunity reactivated"),
+    "opportunity.reassigned": ("Oportunidade de vendas reatribuída", "Sales opportunity reassigned"),
+    "lead.archived": ("Prospecto arquivado", "Lead archived"),
+    "lead.shared": ("Prospecto compartilhado", "Lead shared"),
+    "lead.discarded": ("Prospecto descartado", "Lead discarded"),
+    "lead.updated": ("Prospecto editado", "Lead edited"),
+    "lead.tagged": ("Prospecto etiquetado", "Lead tagged"),
+    "lead.unshared": ("Prospecto não compartilhado", "Lead unshared"),
+    "lead.created": ("Novo prospecto", "New lead"),
+    "lead.reactivated": ("Prospecto reativado", "Lead reactivated"),
+    "lead.reassigned": ("Prospecto reatribuído", "Lead reassigned"),
+    "client.follow_up_added": ("Seguimento do cliente", "Client follow-up"),
+    "opportunity.follow_up_added": ("Seguimento da oportunidade", "Opportunity follow-up"),
+    "lead.follow_up_added": ("Seguimento do prospecto", "Lead follow-up"),
+    "sale.created": ("Nova venda", "New sale"),
+}
+
+CATALOG: tuple[EventType, ...] = tuple(
+    EventType(number, code, *_LABELS[code]) for number, code in enumerate(EVENT_CODES, start=1)
+)
+BY_CODE: dict[str, EventType] = {event.code: event for event in CATALOG}
+
+
+def event_type(code: str) -> EventType:
+    """The catalog entry of ``code``; KeyError when it is not one."""
+    return BY_CODE[code]

@@ -1,0 +1,82 @@
+"""The addon's install options, checked once so a typo fails at install, not at 3 a.m."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..engine.retry import DEFAULT_RETRY_DELAYS
+from ..exceptions import ValidationError
+
+DISPATCHERS = ("thread", "manual", "none")
+
+
+@dataclass(frozen=True)
+class Options:
+    allow_private_networks: bool = False
+    retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
+    # Jitter spreads retries of many hooks that failed together; explicit delays stay exact.
+    retry_jitter: float = 0.1
+    timeout: float = 10.0
+    disable_after_failures: int | None = 5
+    dispatcher: str = "thread"
+    secret_grace_hours: float = 24.0
+
+    @classmethod
+    def parse(cls, **options: Any) -> Options:
+        unknown = sorted(set(options) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValidationError(
+                unknown[0], f"not an option of crm_webhooks (options: {', '.join(cls.__dataclass_fields__)})"
+            )
+        values: dict[str, Any] = {}
+        if "allow_private_networks" in options:
+            values["allow_private_networks"] = _bool("allow_private_networks", options["allow_private_networks"])
+        if "retry_delays" in options:
+            values["retry_delays"] = _delays(options["retry_delays"])
+            values["retry_jitter"] = 0.0
+        if "retry_jitter" in options:
+            values["retry_jitter"] = _number("retry_jitter", options["retry_jitter"], low=0, high=1)
+        if "timeout" in options:
+            values["timeout"] = _number("timeout", options["timeout"], low=0.001, high=600)
+        if "disable_after_failures" in options:
+            value = options["disable_after_failures"]
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValidationError(
+                    "disable_after_failures", "a whole number of at least 1, or None to never disable"
+                )
+            values["disable_after_failures"] = value
+        if "dispatcher" in options:
+            if options["dispatcher"] not in DISPATCHERS:
+                raise ValidationError("dispatcher", f"{options['dispatcher']!r} is not one of {', '.join(DISPATCHERS)}")
+            values["dispatcher"] = options["dispatcher"]
+        if "secret_grace_hours" in options:
+            values["secret_grace_hours"] = _number(
+                "secret_grace_hours", options["secret_grace_hours"], low=0, high=24 * 30
+            )
+        return cls(**values)
+
+
+def _bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(name, f"expected True or False, got {value!r}")
+    return value
+
+
+def _number(name: str, value: Any, *, low: float, high: float) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
+        raise ValidationError(name, f"expected a number from {low:g} to {high:g}, got {value!r}")
+    return float(value)
+
+
+def _delays(value: Any) -> tuple[float, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) > 50:
+        raise ValidationError("retry_delays", "expected a list of at most 50 delays in seconds")
+    return tuple(_number("retry_delays", v, low=0, high=7 * 86_400) for v in value)

@@ -1,0 +1,230 @@
+"""The delivery loop: claim what is due, send it, record what happened.
+
+Database work is batched: one statement claims a batch, one transaction
+records all its attempts, so the time per delivery is mostly the HTTP call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, bindparam, insert, update
+
+from crm_stub.models import utcnow
+
+from .. import state
+from ..domain.options import Options
+from ..models import AttemptRow, DeliveryRow, HookRow
+from .claim import Claimed, claim_due, load_claimed, renew
+from .request import Outcome, Request, build_request, decide
+from .transport import Response, Transport
+
+log = logging.getLogger("crm_webhooks.delivery")
+
+D, H = DeliveryRow.__table__.c, HookRow.__table__.c
+
+
+@dataclass(frozen=True)
+class Sent:
+    claimed: Claimed
+    request: Request
+    response: Response
+    at: dt.datetime
+    outcome: Outcome
+
+
+class Deliverer:
+    """Sends due deliveries of one database over one pooled transport."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        options: Options,
+        transport: Transport,
+        on_disabled: Callable[[list[int], str], None] = lambda ids, reason: None,
+        *,
+        batch_size: int = 100,
+    ) -> None:
+        self.engine = engine
+        self.options = options
+        self.transport = transport
+        self.on_disabled = on_disabled
+        self.batch_size = batch_size
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # Long enough for one attempt and its bookkeeping; renewed during long batches.
+        self.lease = dt.timedelta(seconds=options.timeout + 30)
+
+    def run_pending(self, timeout: float = 10.0) -> int:
+        """Deliver everything due now, until nothing is due or ``timeout`` passes; returns attempts made."""
+        deadline = time.monotonic() + timeout
+        made = 0
+        while time.monotonic() < deadline:
+            sent = self.deliver_batch()
+            if sent == 0:
+                break
+            made += sent
+        return made
+
+    def deliver_batch(self, limit: int | None = None) -> int:
+        now = utcnow()
+        with self.engine.begin() as conn:
+            claimed = claim_due(
+                conn, now=now, limit=limit or self.batch_size, lease_until=now + self.lease, worker=self.worker
+            )
+        return self.send_claimed(claimed)
+
+    def send_leased(self, delivery_ids: list[int]) -> int:
+        """Send deliveries this worker leased itself (a redelivery, a test send)."""
+        with self.engine.connect() as conn:
+            claimed = load_claimed(conn, delivery_ids, utcnow())
+        return self.send_claimed(claimed)
+
+    def send_claimed(self, claimed: list[Claimed]) -> int:
+        if not claimed:
+            return 0
+        sent: list[Sent] = []
+        held: list[int] = []
+        lease_ends = time.monotonic() + self.lease.total_seconds()
+        try:
+            for n, c in enumerate(claimed):
+                if not c.enabled and not c.test:
+                    held.append(c.delivery_id)  # disabled since it was queued: keep it for later
+                    continue
+                if lease_ends - time.monotonic() < self.options.timeout + 5:
+                    lease_ends = self._renew([x.delivery_id for x in claimed[n:]])
+                sent.append(self._send(c))
+        finally:
+            # Whatever was sent is recorded, even if the loop was cut short.
+            self._record(sent, held)
+        return len(sent)
+
+    def _send(self, c: Claimed) -> Sent:
+        request = build_request(c, int(time.time()))
+        response = self.transport.send(request.method, request.url, request.headers, request.body)
+        at = utcnow()
+        outcome = decide(
+            response,
+            c.attempt_count + 1,
+            at,
+            self.options.retry_delays,
+            jitter=self.options.retry_jitter,
+            retry=not c.test,
+        )
+        log.info(
+            "attempt",
+            extra={
+                "delivery_id": c.delivery_id,
+                "event_id": c.event_id,
+                "hook_id": c.hook_id,
+                "status_code": response.status_code,
+                "duration_ms": response.duration_ms,
+                "outcome": outcome.status,
+                "error": response.error,
+            },
+        )
+        return Sent(c, request, response, at, outcome)
+
+    def _renew(self, ids: list[int]) -> float:
+        now = utcnow()
+        with self.engine.begin() as conn:
+            renew(conn, ids, lease_until=now + self.lease, worker=self.worker)
+        return time.monotonic() + self.lease.total_seconds()
+
+    def _record(self, sent: list[Sent], held: list[int]) -> None:
+        if not sent and not held:
+            return
+        now = utcnow()
+        disabled: dict[str, list[int]] = {}
+        with self.engine.begin() as conn:
+            if held:
+                conn.execute(
+                    update(DeliveryRow)
+                    .where(D.id.in_(held))
+                    .values(next_attempt_at=None, locked_until=None, locked_by=None)
+                )
+            if sent:
+                conn.execute(insert(AttemptRow), [_attempt_row(s) for s in sent])
+                conn.execute(_UPDATE_DELIVERY, [_delivery_params(s) for s in sent])
+                disabled = self._update_hooks(conn, sent, now)
+        for reason, ids in disabled.items():
+            self.on_disabled(ids, reason)
+
+    def _update_hooks(self, conn, sent: list[Sent], now: dt.datetime) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
+        """Last run, result and consecutive failed deliveries per hook; disable where due."""
+        per_hook: dict[int, list[Sent]] = {}
+        for s in sent:
+            if not s.claimed.test:
+                per_hook.setdefault(s.claimed.hook_id, []).append(s)
+        gone: list[int] = []
+        for hook_id, items in per_hook.items():
+            last = items[-1]
+            values = {"last_run_at": last.at, "last_result": "succeeded" if last.response.ok else "failed"}
+            successes = [i for i, s in enumerate(items) if s.outcome.status == "succeeded"]
+            failed_after = sum(
+                1 for s in items[(successes[-1] + 1 if successes else 0) :] if s.outcome.status == "failed"
+            )
+            if successes:
+                values["consecutive_failures"] = failed_after
+            elif failed_after:
+                values["consecutive_failures"] = H.consecutive_failures + failed_after
+            conn.execute(update(HookRow).where(H.id == hook_id).values(**values))
+            if any(s.outcome.gone for s in items):
+                gone.append(hook_id)
+        result: dict[str, list[int]] = {}
+        if gone:
+            reason = "disabled automatically: the receiver answered 410 Gone"
+            result[reason] = state.disable(conn, gone, reason, now)
+        threshold = self.options.disable_after_failures
+        if threshold:
+            ids = state.disable_failing(conn, [h for h in per_hook if h not in gone], threshold, now)
+            if ids:
+                result[f"disabled automatically after {threshold} failed deliveries in a row"] = ids
+        return {reason: ids for reason, ids in result.items() if ids}
+
+
+_UPDATE_DELIVERY = (
+    update(DeliveryRow)
+    .where(D.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        attempt_count=D.attempt_count + 1,
+        next_attempt_at=bindparam("b_next"),
+        finished_at=bindparam("b_finished"),
+        last_status_code=bindparam("b_code"),
+        last_error=bindparam("b_error"),
+        locked_until=None,
+        locked_by=None,
+    )
+)
+
+
+def _delivery_params(s: Sent) -> dict[str, object]:
+    done = s.outcome.status != "pending"
+    return {
+        "b_id": s.claimed.delivery_id,
+        "b_status": s.outcome.status,
+        "b_next": s.outcome.next_attempt_at if not done else None,
+        "b_finished": s.at if done else None,
+        "b_code": s.response.status_code,
+        "b_error": s.response.error,
+    }
+
+
+def _attempt_row(s: Sent) -> dict[str, object]:
+    return {
+        "delivery_id": s.claimed.delivery_id,
+        "attempted_at": s.at,
+        "status_code": s.response.status_code,
+        "error": s.response.error,
+        "duration_ms": s.response.duration_ms,
+        "request_headers": s.request.masked_headers(s.claimed.key),
+        "response_body": s.response.body,
+        "location": s.response.location,
+    }

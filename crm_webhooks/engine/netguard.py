@@ -1,0 +1,70 @@
+"""Which destination addresses a webhook may reach: a pure decision, no I/O.
+
+The transport asks this for the address it actually connects to, after DNS,
+so a name that resolves to 127.0.0.1 is refused like the literal is.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def parse_ip(text: str) -> IPAddress | None:
+    """The address in ``text`` (brackets and IPv6 zone ids allowed), or None for a name."""
+    text = text.strip("[]").split("%", 1)[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    # IPv6 forms that carry an IPv4 address the packet really goes to.
+    if isinstance(ip, ipaddress.IPv4Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    return None
+
+
+def refusal(address: str | IPAddress, *, allow_private: bool = False) -> str | None:
+    """Why ``address`` may not be a webhook destination, or None when it may.
+
+    Always refused: link-local (169.254.0.0/16, where cloud metadata lives, and
+    fe80::/10), multicast, unspecified and reserved addresses.  Refused unless
+    ``allow_private``: loopback, private ranges and any other non-public range.
+    """
+    ip = parse_ip(address) if isinstance(address, str) else address
+    if ip is None:
+        return "not an IP address"
+    inner = _embedded_ipv4(ip)
+    if inner is not None:
+        why = refusal(inner, allow_private=allow_private)
+        return f"{why} (embedded in {ip})" if why else None
+    if ip.is_link_local:
+        return "a link-local address, refused even on private networks"
+    if ip.is_unspecified:
+        return "the unspecified address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.is_reserved:
+        return "a reserved address"
+    if allow_private:
+        return None
+    if ip.is_loopback:
+        return "a loopback address (allow_private_networks is off)"
+    if ip.is_private:
+        return "a private address (allow_private_networks is off)"
+    if not ip.is_global:
+        return "not a public address (allow_private_networks is off)"
+    return None

@@ -1,0 +1,57 @@
+"""When to try a failed delivery again: a pure function of the attempt and the answer."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+# Seconds before each retry: seven retries spread over about a day (the
+# schedule Svix uses), so a receiver that is down for an afternoon still gets
+# everything.
+DEFAULT_RETRY_DELAYS: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+JITTER = 0.1
+MAX_RETRY_AFTER = 86_400.0
+
+
+def next_attempt_at(
+    failures: int,
+    now: datetime,
+    delays: Sequence[float],
+    *,
+    retry_after: float | None = None,
+    jitter: float = 0.0,
+    rand: random.Random | None = None,
+) -> datetime | None:
+    """When to attempt again after the ``failures``-th failed attempt, or None when retries are spent.
+
+    delay = delays[failures - 1] * (1 + u * jitter), u uniform in [0, 1)
+
+    A receiver's ``Retry-After`` (429, 503) is honoured as a floor, capped at a
+    day so a typo on its side cannot park a delivery for ever.
+    """
+    if failures < 1 or failures > len(delays):
+        return None
+    delay = float(delays[failures - 1])
+    if jitter:
+        delay *= 1 + (rand or random).random() * jitter
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+    return now + timedelta(seconds=delay)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now.replace(tzinfo=UTC)).total_seconds())

@@ -1,0 +1,122 @@
+"""Hooks: create, read, change, disable, delete, rotate secrets. Every surface calls these."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from crm_stub import CRM, NotFound
+from crm_stub.models import utcnow
+
+from . import state
+from .domain.hooks import FIELDS, Hook, validate_fields
+from .domain.options import Options
+from .engine.signing import new_secret
+from .models import HookRow
+
+
+def to_hook(row: HookRow) -> Hook:
+    return Hook(
+        id=row.id,
+        name=row.name,
+        event=row.event,
+        url=row.url,
+        method=row.method,
+        key=row.key,
+        value=row.value,
+        enabled=row.enabled,
+        secret=row.secret,
+        created_at=row.created_at,
+        last_run_at=row.last_run_at,
+        last_result=row.last_result,
+        consecutive_failures=row.consecutive_failures,
+        disabled_reason=row.disabled_reason,
+        disabled_at=row.disabled_at,
+        previous_secret_expires_at=row.previous_secret_expires_at,
+    )
+
+
+class HookService:
+    def __init__(self, crm: CRM, options: Options) -> None:
+        self._crm = crm
+        self._options = options
+
+    def _row(self, session: Any, hook_id: int, *, lock: bool = False) -> HookRow:
+        if isinstance(hook_id, bool) or not isinstance(hook_id, int):
+            raise NotFound("hook", hook_id)
+        row = session.get(HookRow, hook_id, with_for_update=lock or None)
+        if row is None:
+            raise NotFound("hook", hook_id)
+        return row
+
+    def create(self, **fields: Any) -> Hook:
+        cleaned = validate_fields(fields, allow_private=self._options.allow_private_networks)
+        with self._crm.transaction() as session:
+            row = HookRow(**cleaned, secret=new_secret())
+            if not row.enabled:
+                row.disabled_reason, row.disabled_at = "created disabled", utcnow()
+            session.add(row)
+            session.flush()
+            state.bump_version(session)
+            return to_hook(row)
+
+    def list(self, *, event: str | None = None, enabled: bool | None = None) -> list[Hook]:
+        stmt = select(HookRow).order_by(HookRow.id)
+        if event is not None:
+            stmt = stmt.where(HookRow.event == event)
+        if enabled is not None:
+            stmt = stmt.where(HookRow.enabled.is_(enabled))
+        with self._crm._read() as session:
+            return [to_hook(row) for row in session.scalars(stmt)]
+
+    def get(self, hook_id: int) -> Hook:
+        with self._crm._read() as session:
+            return to_hook(self._row(session, hook_id))
+
+    def update(self, hook_id: int, **fields: Any) -> Hook:
+        with self._crm.transaction() as session:
+            row = self._row(session, hook_id, lock=True)
+            current = {name: getattr(row, name) for name in FIELDS}
+            cleaned = validate_fields(fields, allow_private=self._options.allow_private_networks, current=current)
+            enabled = cleaned.pop("enabled", row.enabled)
+            for name, value in cleaned.items():
+                setattr(row, name, value)
+            session.flush()
+            if enabled != row.enabled:
+                self._set_enabled(session, row, enabled)
+            state.bump_version(session)
+            session.refresh(row)
+            return to_hook(row)
+
+    def _set_enabled(self, session: Any, row: HookRow, enabled: bool) -> None:
+        if enabled:
+            state.enable(session, row.id, utcnow())
+        else:
+            state.disable(session, [row.id], "disabled by an admin", utcnow())
+        session.expire(row)
+
+    def set_enabled(self, hook_id: int, enabled: bool) -> Hook:
+        with self._crm.transaction() as session:
+            row = self._row(session, hook_id, lock=True)
+            if row.enabled != enabled:
+                self._set_enabled(session, row, enabled)
+            return to_hook(row)
+
+    def delete(self, hook_id: int) -> None:
+        """Delete a hook with its deliveries and their history."""
+        with self._crm.transaction() as session:
+            row = self._row(session, hook_id, lock=True)
+            session.execute(delete(HookRow).where(HookRow.id == row.id))
+            state.bump_version(session)
+
+    def rotate_secret(self, hook_id: int) -> Hook:
+        """A new secret; the old one keeps signing too for the grace period."""
+        with self._crm.transaction() as session:
+            row = self._row(session, hook_id, lock=True)
+            row.previous_secret = row.secret
+            row.previous_secret_expires_at = utcnow() + dt.timedelta(hours=self._options.secret_grace_hours)
+            row.secret = new_secret()
+            session.flush()
+            return to_hook(row)

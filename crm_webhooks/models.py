@@ -1,0 +1,116 @@
+"""The addon's tables: hooks, the outbox of events, deliveries and their attempts.
+
+An event is written once, in the CRM's transaction, with its body already
+serialised; each matching hook gets a delivery row pointing at it.  A delivery
+is due when ``next_attempt_at`` has passed and nobody holds its lease
+(``locked_until``); a hook that is disabled keeps its pending deliveries with
+``next_attempt_at`` NULL, so they wait without clogging the claim index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from crm_stub.models import utcnow
+
+
+class WebhooksBase(DeclarativeBase):
+    pass
+
+
+class HookRow(WebhooksBase):
+    __tablename__ = "webhook_hooks"
+    __table_args__ = (Index("ix_webhook_hooks_event", "event", "enabled"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    event: Mapped[str] = mapped_column(String(60))
+    url: Mapped[str] = mapped_column(String(2048))
+    method: Mapped[str] = mapped_column(String(10))
+    key: Mapped[str | None] = mapped_column(String(256))
+    value: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    secret: Mapped[str] = mapped_column(String(100))
+    # Still signed with after a rotation, until the grace period ends.
+    previous_secret: Mapped[str | None] = mapped_column(String(100), default=None)
+    previous_secret_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_run_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_result: Mapped[str | None] = mapped_column(String(20), default=None)
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class MetaRow(WebhooksBase):
+    """One row whose ``hooks_version`` moves whenever any hook changes, in any process."""
+
+    __tablename__ = "webhook_meta"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hooks_version: Mapped[int] = mapped_column(default=0)
+
+
+class EventRow(WebhooksBase):
+    __tablename__ = "webhook_events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    type: Mapped[str] = mapped_column(String(60))
+    object_id: Mapped[str | None] = mapped_column(String(60))
+    timestamp: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)
+    test: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DeliveryRow(WebhooksBase):
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # The claim query walks this index: only pending rows are in it, so its
+        # cost follows what is due, not how much history there is.
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index("ix_webhook_deliveries_hook", "hook_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id"))
+    hook_id: Mapped[int] = mapped_column(ForeignKey("webhook_hooks.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempt_count: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(default=utcnow)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+    locked_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_status_code: Mapped[int | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+    event: Mapped[EventRow] = relationship(lazy="joined")
+    attempts: Mapped[list[AttemptRow]] = relationship(
+        order_by="AttemptRow.id", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class AttemptRow(WebhooksBase):
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+    attempted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    duration_ms: Mapped[float] = mapped_column(default=0.0)
+    request_headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    response_body: Mapped[str | None] = mapped_column(Text, default=None)
+    location: Mapped[str | None] = mapped_column(String(2048), default=None)

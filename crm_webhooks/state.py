@@ -1,0 +1,69 @@
+"""Hook state changes shared by admin calls and the delivery engine.
+
+Every change to which hooks are enabled moves ``hooks_version``, which is how
+the outbox's cached index in every process learns of it.  A disabled hook's
+pending deliveries are held (``next_attempt_at`` NULL), not failed: enabling
+the hook again sends them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.orm import Session
+
+from .models import DeliveryRow, HookRow, MetaRow
+
+D, H = DeliveryRow.__table__.c, HookRow.__table__.c
+
+
+def bump_version(conn: Connection | Session) -> None:
+    updated = conn.execute(update(MetaRow).where(MetaRow.id == 1).values(hooks_version=MetaRow.hooks_version + 1))
+    if updated.rowcount == 0:
+        conn.execute(insert(MetaRow).values(id=1, hooks_version=1))
+
+
+def disable(conn: Connection | Session, hook_ids: Sequence[int], reason: str | None, now: dt.datetime) -> list[int]:
+    """Disable the hooks that are enabled; returns those that were."""
+    if not hook_ids:
+        return []
+    changed = list(
+        conn.scalars(
+            update(HookRow)
+            .where(H.id.in_(hook_ids), H.enabled)
+            .values(enabled=False, disabled_reason=reason, disabled_at=now)
+            .returning(H.id)
+        )
+    )
+    if changed:
+        conn.execute(
+            update(DeliveryRow).where(D.hook_id.in_(changed), D.status == "pending").values(next_attempt_at=None)
+        )
+        bump_version(conn)
+    return changed
+
+
+def disable_failing(conn: Connection, hook_ids: Sequence[int], threshold: int, now: dt.datetime) -> list[int]:
+    """Disable those of ``hook_ids`` whose consecutive failed deliveries reached ``threshold``."""
+    failing = list(conn.scalars(select(H.id).where(H.id.in_(hook_ids), H.enabled, H.consecutive_failures >= threshold)))
+    reason = f"disabled automatically after {threshold} failed deliveries in a row"
+    return disable(conn, failing, reason, now)
+
+
+def enable(conn: Connection | Session, hook_id: int, now: dt.datetime) -> bool:
+    """Enable a hook and release its held deliveries; False when it already was."""
+    changed = conn.execute(
+        update(HookRow)
+        .where(H.id == hook_id, H.enabled.is_(False))
+        .values(enabled=True, disabled_reason=None, disabled_at=None, consecutive_failures=0)
+    ).rowcount
+    if changed:
+        conn.execute(
+            update(DeliveryRow)
+            .where(D.hook_id == hook_id, D.status == "pending", D.next_attempt_at.is_(None))
+            .values(next_attempt_at=now)
+        )
+        bump_version(conn)
+    return bool(changed)
