@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from crm_stub import CRM, Manifest
+from crm_stub import CRM, InvalidTransition, Manifest
 
 from . import __version__
 from .deliveries import DeliveryService
@@ -129,13 +129,24 @@ class WebhooksAddon:
         return self.deliveries.get(delivery_id)
 
     def redeliver(self, delivery_id: int) -> Delivery:
+        self._refuse_inside_transaction("redeliver")
         return self.deliveries.redeliver(delivery_id)
 
     def send_test(self, hook_id: int) -> Delivery:
+        self._refuse_inside_transaction("send_test")
         return self.deliveries.send_test(hook_id)
 
     def prune(self, older_than: dt.timedelta | dt.datetime | float) -> int:
         return self.deliveries.prune(older_than)
 
     def run_pending(self, timeout: float = 10.0) -> int:
+        self._refuse_inside_transaction("run_pending")
         return self.deliverer.run_pending(timeout)
+
+    def _refuse_inside_transaction(self, call: str) -> None:
+        # Sending is what happens after a commit; inside the block nothing is
+        # committed yet (and on SQLite this thread holds the write lock).
+        if self.crm.in_transaction:
+            raise InvalidTransition(
+                f"{call}() sends over HTTP and cannot run inside crm.transaction(); call it after the block"
+            )

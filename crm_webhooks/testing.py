@@ -1,0 +1,157 @@
+"""A webhook receiver for tests, on pytest-httpserver: what QA scenarios are written with.
+
+It answers 200 on any path unless told otherwise, keeps what it received
+(oldest first, bodies already parsed), checks signatures as an integrator
+would, and can wait for an event, delivering pending work meanwhile when the
+addon's dispatcher is ``manual``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .domain.hooks import Hook
+from .engine.signing import verify as verify_signature
+
+if TYPE_CHECKING:
+    from pytest_httpserver import HTTPServer
+    from werkzeug import Request, Response
+
+    from .addon import WebhooksAddon
+
+
+@dataclass(frozen=True)
+class _Scripted:
+    status: int
+    delay: float
+    headers: dict[str, str]
+    body: str
+
+
+class WebhookReceiver:
+    def __init__(self, server: HTTPServer, webhooks: WebhooksAddon | None = None, *, path: str = "/hooks") -> None:
+        import re
+
+        from werkzeug import Response
+
+        self._server = server
+        self._webhooks = webhooks
+        self._path = path
+        self._script: deque[_Scripted] = deque()
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        # Our own log, kept as requests arrive: a late answer to an earlier
+        # receiver on the same server can never show up here.
+        self._requests: list[Request] = []
+        self._response_cls = Response
+        server.expect_request(re.compile(".*")).respond_with_handler(self._handle)
+
+    # -- where to post -----------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """An address on the receiver (any path is answered)."""
+        return self._server.url_for(self._path)
+
+    def url_for(self, path: str) -> str:
+        return self._server.url_for(path)
+
+    # -- what arrived --------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[Request]:
+        """The werkzeug requests received, oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def envelopes(self) -> list[dict[str, Any]]:
+        """Each request's envelope: the JSON body, or for GET/DELETE the query string's fields."""
+        return [envelope_of(r) for r in self.requests]
+
+    def received(self, type: str | None = None) -> list[dict[str, Any]]:
+        return [e for e in self.envelopes if type is None or e.get("type") == type]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._requests.clear()
+            self._script.clear()
+
+    # -- how to answer ---------------------------------------------------------------
+
+    def respond_with(
+        self,
+        status: int = 200,
+        *,
+        times: int = 1,
+        delay: float = 0.0,
+        headers: dict[str, str] | None = None,
+        body: str = "",
+    ) -> None:
+        """Answer the next ``times`` requests this way (an error status, a late answer...), then 200 again."""
+        with self._lock:
+            self._script.extend(_Scripted(status, delay, dict(headers or {}), body) for _ in range(times))
+
+    def fail_next(self, times: int = 1, status: int = 500) -> None:
+        self.respond_with(status, times=times, body="receiver error")
+
+    def delay_next(self, seconds: float, times: int = 1) -> None:
+        self.respond_with(200, times=times, delay=seconds)
+
+    def _handle(self, request: Request) -> Response:
+        with self._lock:
+            self._requests.append(request)
+            scripted = self._script.popleft() if self._script else None
+            self._in_flight += 1
+        try:
+            if scripted is None:
+                return self._response_cls("ok", status=200)
+            if scripted.delay:
+                time.sleep(scripted.delay)
+            return self._response_cls(scripted.body, status=scripted.status, headers=scripted.headers)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait for answers still being written (a late one the sender gave up on) to finish."""
+        deadline = time.monotonic() + timeout
+        while self._in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    # -- checking -------------------------------------------------------------------
+
+    def verify(self, request: Request, hook: Hook) -> dict[str, Any]:
+        """Check ``request``'s signature with the hook's secret; returns its envelope.
+
+        Raises ``crm_webhooks.WebhookVerificationError`` when it does not match.
+        """
+        verify_signature(request.get_data(), dict(request.headers), hook.secret)
+        return envelope_of(request)
+
+    def wait_for(self, type: str | None = None, *, timeout: float = 5.0, count: int = 1) -> dict[str, Any]:
+        """The ``count``-th envelope of ``type`` to arrive (delivering pending work meanwhile)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.received(type)
+            if len(found) >= count:
+                return found[count - 1]
+            if time.monotonic() >= deadline:
+                seen = [e.get("type") for e in self.envelopes]
+                raise AssertionError(f"no {type or 'event'} #{count} within {timeout:g} s; received: {seen}")
+            manual = self._webhooks is not None and self._webhooks.options.dispatcher == "manual"
+            if manual and self._webhooks.run_pending(timeout=max(0.1, deadline - time.monotonic())):  # type: ignore[union-attr]
+                continue
+            time.sleep(0.01)
+
+
+def envelope_of(request: Request) -> dict[str, Any]:
+    data = request.get_data()
+    if data:
+        return json.loads(data)
+    return dict(request.args)
