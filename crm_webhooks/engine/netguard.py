@@ -57,10 +57,18 @@ def refusal(address: str | IPAddress, *, allow_private: bool = False) -> str | N
         return "the unspecified address"
     if ip.is_multicast:
         return "a multicast address"
+    # Before "reserved": Python counts ::1 as reserved too, and it is plain loopback.
+    if ip.is_loopback:
+        return None if allow_private else "a loopback address (allow_private_networks is off)"
     if ip.is_reserved:
         return "a reserved address"
     if allow_private:
         return None
+    if ip.is_private:
+        return "a private address (allow_private_networks is off)"
+    if not ip.is_global:
+        return "not a public address (allow_private_networks is off)"
+    return None
     if ip.is_loopback:
         return "a loopback address (allow_private_networks is off)"
     if ip.is_private:

@@ -1,0 +1,54 @@
+"""The catalog against EVENTS.md, and the sample payloads against real records."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from crm_stub import CRM, EVENT_CODES
+from crm_webhooks import CATALOG, event_type
+from crm_webhooks.domain.samples import sample
+
+EVENTS_MD = Path(__file__).resolve().parents[3] / "shared" / "EVENTS.md"
+
+
+def test_catalog_has_the_30_events_in_order() -> None:
+    assert [e.code for e in CATALOG] == list(EVENT_CODES) and len(CATALOG) == 30
+    assert [e.number for e in CATALOG] == list(range(1, 31))
+
+
+@pytest.mark.skipif(not EVENTS_MD.exists(), reason="shared/EVENTS.md is not beside the repository")
+def test_catalog_matches_events_md() -> None:
+    rows = re.findall(r"^\| (\d+)\s*\| ([a-z_.]+)\s*\| (.+?)\s*\| (.+?)\s*\|$", EVENTS_MD.read_text(), re.M)
+    assert [(int(n), c, pt, en) for n, c, pt, en in rows] == [(e.number, e.code, e.label_pt, e.label_en) for e in CATALOG]
+
+
+def test_the_four_mistranslations_are_corrected() -> None:
+    labels = " ".join(e.label_pt for e in CATALOG)
+    for wrong in ("Conduz", "Folheto", "Brochura"):
+        assert wrong not in labels
+    assert event_type("lead.created").label("pt-BR") == "Novo prospecto"
+    assert event_type("lead.created").label("en") == "New lead"
+
+
+def test_samples_have_the_shape_of_real_records(tmp_path) -> None:
+    from crm_stub.scenario import sales_cycle
+
+    with CRM(f"sqlite:///{tmp_path}/c.db") as crm:
+        cycle = sales_cycle(crm)
+        real = {
+            "lead": crm.leads.get(cycle.lead).to_dict(),
+            "client": crm.clients.get(cycle.client).to_dict(),
+            "opportunity": crm.opportunities.get(cycle.opportunity).to_dict(),
+            "quote": crm.quotes.get(cycle.quote).to_dict(),
+            "sale": crm.sales.get(cycle.sale).to_dict(),
+            "follow_up": crm.leads.follow_ups(cycle.lead)[0].to_dict(),
+        }
+    for code in EVENT_CODES:
+        obj, _changes = sample(code)
+        entity, action = code.split(".")
+        shape = real["follow_up"] if action == "follow_up_added" else real[entity]
+        expected = {k.replace("lead_id", f"{entity}_id") if action == "follow_up_added" else k for k in shape}
+        assert set(obj) == expected, code

@@ -1,0 +1,130 @@
+"""The envelope, the request of an attempt, the meaning of an answer, and signatures."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from datetime import datetime, timedelta
+from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from crm_webhooks.domain import envelope
+from crm_webhooks.engine.claim import Claimed
+from crm_webhooks.engine.request import build_request, decide
+from crm_webhooks.engine.signing import new_secret, sign, verify
+from crm_webhooks.engine.transport import Response
+
+NOW = datetime(2026, 1, 1, 12, 0, 0)
+SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
+
+
+def claimed(method: str = "POST", *, key: str | None = "X-Api-Key", url: str = "http://127.0.0.1/h", secrets=(SECRET,), test=False) -> Claimed:
+    body = envelope.encode(envelope.build("evt_1", "lead.created", NOW, {"id": 7, "name": "ACME"}))
+    return Claimed(1, 0, "evt_1", "lead.created", "2026-01-01T12:00:00.000Z", "7", body, test, 3, url, method, key, "s3cret", tuple(secrets), True)
+
+
+def test_envelope_shape() -> None:
+    env = envelope.build("evt_1", "lead.updated", NOW, {"id": 7}, {"name": "Old"})
+    assert env == {"id": "evt_1", "type": "lead.updated", "timestamp": "2026-01-01T12:00:00.000Z", "data": {"object": {"id": 7}, "previous_attributes": {"name": "Old"}}}
+    assert "previous_attributes" not in envelope.build("evt_1", "lead.created", NOW, {"id": 7})["data"]
+
+
+def test_encoding_keeps_money_exact_and_text_readable() -> None:
+    body = envelope.encode(envelope.build("e", "opportunity.updated", NOW, {"id": 1, "name": "Ação"}, {"amount": Decimal("1500.00")}))
+    assert '"amount":"1500.00"' in body and "Ação" in body
+
+
+def test_event_ids_are_unique_and_sort_by_time() -> None:
+    ids = [envelope.new_event_id(now=t) for t in (1.0, 2.0, 3.0)]
+    assert ids == sorted(ids) and all(i.startswith("evt_") and len(i) == 30 for i in ids)
+    assert len({envelope.new_event_id() for _ in range(1000)}) == 1000
+
+
+def test_post_request_exactly_as_the_contract_says() -> None:
+    ts = int(time.time())
+    req = build_request(claimed(), ts)
+    assert (req.method, req.url) == ("POST", "http://127.0.0.1/h")
+    assert req.headers["Content-Type"] == "application/json"
+    assert req.headers["X-Api-Key"] == "s3cret"
+    assert req.headers["webhook-id"] == "evt_1" and req.headers["webhook-timestamp"] == str(ts)
+    # The signature by hand, as a receiver without our library would compute it.
+    key = base64.b64decode(SECRET.removeprefix("whsec_"))
+    expected = base64.b64encode(hmac.new(key, f"evt_1.{ts}.{req.body.decode()}".encode(), hashlib.sha256).digest()).decode()
+    assert req.headers["webhook-signature"] == f"v1,{expected}"
+    assert verify(req.body, req.headers, SECRET)["type"] == "lead.created"
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_bodyless_methods_put_the_envelope_in_the_query(method: str) -> None:
+    req = build_request(claimed(method, url="http://127.0.0.1/h?x=1"), int(time.time()))
+    assert req.body is None and "Content-Type" not in req.headers
+    query = parse_qs(urlsplit(req.url).query)
+    assert query == {"x": ["1"], "id": ["evt_1"], "type": ["lead.created"], "timestamp": ["2026-01-01T12:00:00.000Z"], "object_id": ["7"]}
+    assert verify(b"", req.headers, SECRET) is None
+
+
+def test_two_live_secrets_sign_twice() -> None:
+    other = new_secret()
+    req = build_request(claimed(secrets=(other, SECRET)), int(time.time()))
+    assert len(req.headers["webhook-signature"].split(" ")) == 2
+    for s in (other, SECRET):
+        verify(req.body, req.headers, s)
+
+
+def test_masked_headers_hide_the_value_and_the_signature() -> None:
+    req = build_request(claimed(), int(time.time()))
+    masked = req.masked_headers("X-Api-Key")
+    assert masked["X-Api-Key"] == "••••••" and "s3cret" not in json.dumps(masked)
+    assert masked["webhook-signature"] != req.headers["webhook-signature"]
+    assert masked["webhook-id"] == "evt_1"
+
+
+def test_no_key_no_auth_header() -> None:
+    req = build_request(claimed(key=None), int(time.time()))
+    assert "X-Api-Key" not in req.headers
+
+
+DELAYS = [10, 20]
+
+
+@pytest.mark.parametrize(
+    ("response", "attempts", "status", "wait", "gone"),
+    [
+        (Response(200, 1.0), 1, "succeeded", None, False),
+        (Response(204, 1.0), 3, "succeeded", None, False),
+        (Response(500, 1.0), 1, "pending", 10, False),
+        (Response(500, 1.0), 2, "pending", 20, False),
+        (Response(500, 1.0), 3, "failed", None, False),  # retries spent
+        (Response(None, 1.0, error="timed out"), 1, "pending", 10, False),
+        (Response(302, 1.0), 1, "pending", 10, False),  # a redirect is a failure
+        (Response(410, 1.0), 1, "failed", None, True),  # Gone: no retry, retire the hook
+        (Response(429, 1.0, retry_after="300"), 1, "pending", 300, False),
+        (Response(503, 1.0, retry_after="1"), 1, "pending", 10, False),  # the schedule is longer
+        (Response(500, 1.0, retry_after="300"), 1, "pending", 10, False),  # only 429/503 ask to wait
+    ],
+)
+def test_decide(response: Response, attempts: int, status: str, wait: float | None, gone: bool) -> None:
+    outcome = decide(response, attempts, NOW, DELAYS)
+    assert outcome.status == status and outcome.gone is gone
+    assert outcome.next_attempt_at == (None if wait is None else NOW + timedelta(seconds=wait))
+
+
+def test_test_sends_are_never_retried() -> None:
+    assert decide(Response(500, 1.0), 1, NOW, DELAYS, retry=False).status == "failed"
+
+
+def test_new_secrets_are_random_and_long_enough() -> None:
+    a, b = new_secret(), new_secret()
+    assert a != b and a.startswith("whsec_") and len(base64.b64decode(a[6:])) == 32
+
+
+def test_sign_matches_standard_webhooks_reference() -> None:
+    # The example of the Standard Webhooks specification.
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    body = '{"test": 2432232314}'
+    assert sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body, [secret]) == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="

@@ -1,0 +1,47 @@
+"""The network guard's decision, address by address."""
+
+import pytest
+
+from crm_webhooks.engine.netguard import refusal
+
+CASES = [
+    # (address, refused by default?, refused with allow_private?)
+    ("93.184.216.34", False, False),
+    ("2606:2800:220:1:248:1893:25c8:1946", False, False),
+    ("127.0.0.1", True, False),
+    ("127.8.9.10", True, False),  # all of 127/8 is loopback
+    ("::1", True, False),
+    ("10.1.2.3", True, False),
+    ("172.16.0.1", True, False),
+    ("192.168.1.1", True, False),
+    ("100.64.0.1", True, False),  # carrier-grade NAT: not public
+    ("fc00::1", True, False),  # unique local IPv6
+    ("::ffff:127.0.0.1", True, False),  # IPv4-mapped loopback
+    ("::ffff:10.0.0.1", True, False),
+    ("::ffff:93.184.216.34", False, False),
+    ("64:ff9b::7f00:1", True, False),  # NAT64 of 127.0.0.1
+    ("2002:7f00:1::", True, False),  # 6to4 of 127.0.0.1
+    ("169.254.169.254", True, True),  # cloud metadata: never
+    ("169.254.1.1", True, True),
+    ("fe80::1", True, True),
+    ("fe80::1%eth0", True, True),
+    ("::ffff:169.254.169.254", True, True),
+    ("0.0.0.0", True, True),
+    ("::", True, True),
+    ("224.0.0.1", True, True),
+    ("ff02::1", True, True),
+    ("240.0.0.1", True, True),  # reserved
+]
+
+
+@pytest.mark.parametrize(("address", "strict", "lenient"), CASES, ids=[c[0] for c in CASES])
+def test_refusal(address: str, strict: bool, lenient: bool) -> None:
+    assert (refusal(address) is not None) is strict
+    assert (refusal(address, allow_private=True) is not None) is lenient
+
+
+def test_the_reason_is_readable() -> None:
+    assert refusal("127.0.0.1") == "a loopback address (allow_private_networks is off)"
+    assert "link-local" in refusal("169.254.169.254", allow_private=True)
+    assert refusal("::ffff:169.254.169.254").endswith("(embedded in ::ffff:a9fe:a9fe)")
+    assert refusal("example.com") == "not an IP address"

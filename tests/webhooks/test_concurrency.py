@@ -1,0 +1,46 @@
+"""Several dispatchers and writers on one database: no lock errors reach the CRM, nothing is sent twice."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+from crm_stub import CRM
+
+
+def test_two_processes_with_thread_dispatchers_share_one_database(crm_database_url: str, webhook_receiver) -> None:
+    # Two CRM objects stand for two processes (the web server and a CLI) on one database.
+    first = CRM(crm_database_url)
+    first.install_addon("crm_webhooks", allow_private_networks=True, dispatcher="thread")
+    second = CRM(crm_database_url)
+    try:
+        assert second.addons["crm_webhooks"].options.dispatcher == "thread"
+        first.addons["crm_webhooks"].create_hook(name="all", event="lead.created", url=webhook_receiver.url_for("/one"))
+        second.addons["crm_webhooks"].create_hook(name="all too", event="lead.created", url=webhook_receiver.url_for("/two"))
+        errors: list[BaseException] = []
+
+        def write(crm: CRM, prefix: str) -> None:
+            try:
+                for n in range(60):
+                    crm.leads.create(f"{prefix}{n}")
+            except BaseException as exc:  # collected for the assertion below
+                errors.append(exc)
+
+        writers = [threading.Thread(target=write, args=(c, p)) for c, p in ((first, "a"), (second, "b"), (first, "c"))]
+        for t in writers:
+            t.start()
+        for t in writers:
+            t.join()
+        assert errors == []
+
+        deadline = time.monotonic() + 30
+        while len(webhook_receiver.requests) < 360 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # anything sent twice would arrive now
+        sent = Counter((r.headers["webhook-id"], r.path) for r in webhook_receiver.requests)
+        assert len(sent) == 360  # 180 events x 2 hooks, every one of them arrived...
+        assert set(sent.values()) == {1}  # ...exactly once
+    finally:
+        second.close()
+        first.close()
