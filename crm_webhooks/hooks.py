@@ -14,7 +14,7 @@ from . import state
 from .domain.hooks import FIELDS, Hook, validate_fields
 from .domain.options import Options
 from .engine.signing import new_secret
-from .models import HookRow
+from .models import AttemptRow, DeliveryRow, HookRow
 
 
 def to_hook(row: HookRow) -> Hook:
@@ -108,6 +108,9 @@ class HookService:
         """Delete a hook with its deliveries and their history."""
         with self._crm.transaction() as session:
             row = self._row(session, hook_id, lock=True)
+            deliveries = select(DeliveryRow.id).where(DeliveryRow.hook_id == row.id)
+            session.execute(delete(AttemptRow).where(AttemptRow.delivery_id.in_(deliveries)))
+            session.execute(delete(DeliveryRow).where(DeliveryRow.hook_id == row.id))
             session.execute(delete(HookRow).where(HookRow.id == row.id))
             state.bump_version(session)
 

@@ -50,6 +50,8 @@ class OpportunityService(LifecycleService[Opportunity]):
                 status=self.open_status,
                 # An opportunity belongs to the client's owner unless told otherwise.
                 owner_id=client.owner_id if owner_id is None else self._user(session, owner_id),
+                tags=[],
+                shares=[],
             )
             session.add(obj)
             session.flush()

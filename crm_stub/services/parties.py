@@ -24,7 +24,8 @@ class _PartyCreate(PartyService[Any]):
     ) -> Snapshot:
         fields = self._fields(name, email, phone, stage, extra)
         with self._crm.transaction() as session:
-            obj = self.model(owner_id=self._user(session, owner_id), **fields)
+            # Empty collections up front: a new record has no tags to load back.
+            obj = self.model(owner_id=self._user(session, owner_id), tags=[], shares=[], **fields)
             session.add(obj)
             session.flush()
             return self._commit(session, obj, [(f"{self.entity}.created", obj, {})])
@@ -63,6 +64,8 @@ class LeadService(_PartyCreate):
                 stage=self._crm.stages.initial("client"),
                 extra=dict(lead.extra or {}),
                 lead_id=lead.id,
+                tags=[],
+                shares=[],
             )
             session.add(client)
             session.flush()

@@ -50,7 +50,7 @@ class Deliverer:
         transport: Transport,
         on_disabled: Callable[[list[int], str], None] = lambda ids, reason: None,
         *,
-        batch_size: int = 100,
+        batch_size: int = 500,
     ) -> None:
         self.engine = engine
         self.options = options
@@ -117,18 +117,19 @@ class Deliverer:
             jitter=self.options.retry_jitter,
             retry=not c.test,
         )
-        log.info(
-            "attempt",
-            extra={
-                "delivery_id": c.delivery_id,
-                "event_id": c.event_id,
-                "hook_id": c.hook_id,
-                "status_code": response.status_code,
-                "duration_ms": response.duration_ms,
-                "outcome": outcome.status,
-                "error": response.error,
-            },
-        )
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "attempt",
+                extra={
+                    "delivery_id": c.delivery_id,
+                    "event_id": c.event_id,
+                    "hook_id": c.hook_id,
+                    "status_code": response.status_code,
+                    "duration_ms": response.duration_ms,
+                    "outcome": outcome.status,
+                    "error": response.error,
+                },
+            )
         return Sent(c, request, response, at, outcome)
 
     def _renew(self, ids: list[int]) -> float:

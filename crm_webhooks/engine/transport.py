@@ -10,6 +10,7 @@ checked, so DNS cannot answer one thing to the check and another to connect.
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -24,6 +25,7 @@ from urllib3.exceptions import (
     NewConnectionError,
     ReadTimeoutError,
 )
+from urllib3.util import parse_url
 
 from .netguard import refusal
 
@@ -101,48 +103,81 @@ class Response:
 
 
 class Transport:
+    """One keep-alive pool per destination, owned here so none is closed under our feet."""
+
     def __init__(self, *, allow_private: bool, timeout: float, maxsize: int = 4) -> None:
         self.timeout = timeout
-        self._pool = urllib3.PoolManager(
-            num_pools=256,
-            maxsize=maxsize,
-            retries=False,
-            timeout=urllib3.Timeout(connect=timeout, read=timeout),
-        )
-        self._pool.pool_classes_by_scheme = _pool_classes(allow_private)  # type: ignore[assignment]
+        self._maxsize = maxsize
+        self._classes = _pool_classes(allow_private)
+        self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
+        self._pools: dict[tuple[str, str, int], HTTPConnectionPool] = {}
+        # URL -> (pool, path and query): parsing a hook's URL once, not per attempt.
+        self._targets: dict[str, tuple[HTTPConnectionPool, str]] = {}
+        self._lock = threading.Lock()
+
+    def _target(self, url: str) -> tuple[HTTPConnectionPool, str]:
+        target = self._targets.get(url)
+        if target is not None:
+            return target
+        parsed = parse_url(url)
+        scheme = (parsed.scheme or "http").lower()
+        key = (scheme, (parsed.host or "").lower(), parsed.port or (443 if scheme == "https" else 80))
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._classes[scheme](
+                    key[1], key[2], maxsize=self._maxsize, block=False, timeout=self._timeout, retries=False
+                )
+                self._pools[key] = pool
+            if len(self._targets) > 4096:  # GET URLs carry their event: do not grow for ever
+                self._targets.clear()
+            target = self._targets[url] = (pool, parsed.request_uri)
+        return target
 
     def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> Response:
         started = time.perf_counter()
         try:
-            resp = self._pool.urlopen(
-                method, url, body=body, headers=headers, redirect=False, retries=False, preload_content=False
+            pool, path = self._target(url)
+            resp = pool.urlopen(
+                method,
+                path,
+                body=body,
+                headers=headers,
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                assert_same_host=False,
             )
         except Exception as exc:  # every failure to get an answer is an attempt's error, never a crash
             return Response(None, _ms(started), error=describe(exc, self.timeout))
         try:
-            prefix = resp.read(BODY_PREFIX)
             length = resp.headers.get("content-length")
-            if length and length.isdigit() and int(length) > MAX_DRAIN:
-                resp.close()
+            if length is not None and length.isdigit() and int(length) <= MAX_DRAIN:
+                prefix = resp.read()[:BODY_PREFIX]  # small: read it whole, the connection stays usable
             else:
-                resp.drain_conn()
+                prefix = resp.read(BODY_PREFIX)
+                resp.close()  # unknown or large length: not worth draining to keep the connection
         except Exception as exc:  # the status arrived; a body that breaks off is noted, not fatal
-            return Response(
-                resp.status, _ms(started), error=f"reading the response failed: {describe(exc, self.timeout)}"
-            )
+            error = f"reading the response failed: {describe(exc, self.timeout)}"
+            return Response(resp.status, _ms(started), error=error)
         finally:
             resp.release_conn()
+        status = resp.status
         return Response(
-            resp.status,
+            status,
             _ms(started),
-            error=None if 200 <= resp.status < 300 else _status_error(resp.status, resp.headers.get("location")),
+            error=None if 200 <= status < 300 else _status_error(status, resp.headers.get("location")),
             body=prefix.decode("utf-8", "replace") if prefix else None,
             retry_after=resp.headers.get("retry-after"),
             location=resp.headers.get("location"),
         )
 
     def close(self) -> None:
-        self._pool.clear()
+        with self._lock:
+            for pool in self._pools.values():
+                pool.close()
+            self._pools.clear()
+            self._targets.clear()
 
 
 def _ms(started: float) -> float:
