@@ -25,7 +25,7 @@ arrived: dict[str, float] = {}
 class Receiver(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         arrived[json.loads(body)["data"]["object"]["name"]] = time.perf_counter()
         self.send_response(200)

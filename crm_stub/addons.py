@@ -64,8 +64,10 @@ def discover(name: str | None = None) -> dict[str, AddonFactory]:
 class Addons(Mapping[str, Any]):
     """The addons loaded into one CRM: ``crm.addons[name]`` is the addon's object."""
 
-    def __init__(self, crm: CRM) -> None:
+    def __init__(self, crm: CRM, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self._crm = crm
+        # Options this process runs an addon with, over what the database stores.
+        self._overrides = {name: dict(opts) for name, opts in (overrides or {}).items()}
         self._loaded: dict[str, Any] = {}
         self._options: dict[str, dict[str, Any]] = {}
         self._available: dict[str, AddonFactory] | None = None
@@ -95,18 +97,19 @@ class Addons(Mapping[str, Any]):
             raise CRMError(f"addon {name!r} is not available in this environment (available: {known})")
         return factory
 
-    def load_installed(self, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> int:
+    def load_installed(self) -> int:
         """Load every addon this database has installed, with its stored options.
 
-        ``overrides`` changes options for this process only (a worker turning
-        the in-process dispatcher off, say).  Returns how many were loaded.
+        The overrides given to the CRM change options for this process only (a
+        worker turning the in-process dispatcher off, say).  Returns how many
+        were loaded.
         """
         with self._crm._read() as session:
             rows = session.scalars(select(InstalledAddon).order_by(InstalledAddon.installed_at)).all()
             stored = {row.name: (row.version, dict(row.options or {})) for row in rows}
         for name, (version, options) in stored.items():
             if name not in self._loaded:
-                self._load(name, version, {**options, **(overrides or {}).get(name, {})}, stored)
+                self._load(name, version, options, stored)
         return len(stored)
 
     def _load(self, name: str, version: str, options: dict[str, Any], stored: dict[str, Any]) -> None:
@@ -114,7 +117,7 @@ class Addons(Mapping[str, Any]):
         for dep in factory.manifest.depends:
             if dep not in self._loaded and dep in stored:
                 self._load(dep, stored[dep][0], stored[dep][1], stored)
-        addon = factory(self._crm, **options)
+        addon = factory(self._crm, **{**options, **self._overrides.get(name, {})})
         if version != factory.manifest.version:
             addon.install()
             self._record(factory.manifest, stored[name][1])
@@ -133,7 +136,7 @@ class Addons(Mapping[str, Any]):
         for dep in factory.manifest.depends:
             if dep not in self._loaded:
                 self.install(dep)
-        addon = factory(self._crm, **options)
+        addon = factory(self._crm, **{**options, **self._overrides.get(name, {})})
         addon.install()
         self._record(factory.manifest, options)
         previous = self._loaded.get(name)

@@ -60,9 +60,9 @@ class CRM:
         self.quotes = QuoteService(self)
         self.sales = SaleService(self)
 
-        self.addons = Addons(self)
+        self.addons = Addons(self, addon_options)
         try:
-            self.addons.load_installed(addon_options)
+            self.addons.load_installed()
             for name in addons:
                 self.install_addon(name)
         except BaseException:

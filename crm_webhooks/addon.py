@@ -20,8 +20,8 @@ from .domain.deliveries import Delivery
 from .domain.hooks import Hook
 from .domain.options import Options
 from .engine.deliver import Deliverer
-from .engine.dispatcher import ThreadDispatcher
 from .engine.transport import Transport
+from .engine.worker import Worker
 from .hooks import HookService
 from .models import MetaRow, WebhooksBase
 from .outbox import Outbox
@@ -44,7 +44,7 @@ class WebhooksAddon:
         self.deliverer = Deliverer(crm.engine, self.options, self.transport, on_disabled=self._announce_disabled)
         self.hooks = HookService(crm, self.options)
         self.deliveries = DeliveryService(crm, self.hooks, self.deliverer)
-        self._dispatcher: ThreadDispatcher | None = None
+        self._dispatcher: Worker | None = None
         self.outbox = Outbox(crm, on_commit=self._wake)
 
     # -- lifecycle (called by the host) ---------------------------------------
@@ -58,12 +58,13 @@ class WebhooksAddon:
 
     def start(self) -> None:
         if self.options.dispatcher == "thread" and self._dispatcher is None:
-            self._dispatcher = ThreadDispatcher(self.deliverer)
+            self._dispatcher = Worker(self.deliverer, poll_interval=2.0)
+            self._dispatcher.start()
 
     def close(self) -> None:
         self.outbox.close()
         if self._dispatcher is not None:
-            self._dispatcher.stop()
+            self._dispatcher.stop(timeout=self.options.timeout + 5)
             self._dispatcher = None
         self.transport.close()
 

@@ -47,3 +47,43 @@ class Delivery:
     def held(self) -> bool:
         """Pending, but waiting for its hook to be enabled again."""
         return self.status == "pending" and self.next_attempt_at is None
+
+    def to_dict(self, *, payload: bool = False) -> dict[str, Any]:
+        return delivery_dict(self, payload=payload)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="milliseconds") + "Z"
+
+
+def attempt_dict(a: Attempt) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "attempted_at": _iso(a.attempted_at),
+        "status_code": a.status_code,
+        "error": a.error,
+        "duration_ms": a.duration_ms,
+        "request_headers": a.request_headers,
+        "response_body": a.response_body,
+        "location": a.location,
+    }
+
+
+def delivery_dict(d: Delivery, *, payload: bool = False) -> dict[str, Any]:
+    """JSON-ready; the envelope only when asked (it can be large)."""
+    shown: dict[str, Any] = {
+        "id": d.id,
+        "event_id": d.event_id,
+        "event": d.event,
+        "hook_id": d.hook_id,
+        "status": d.status,
+        "held": d.held,
+        "test": d.test,
+        "attempts": [attempt_dict(a) for a in d.attempts],
+        "created_at": _iso(d.created_at),
+        "next_attempt_at": _iso(d.next_attempt_at),
+        "finished_at": _iso(d.finished_at),
+    }
+    if payload:
+        shown["payload"] = d.payload
+    return shown

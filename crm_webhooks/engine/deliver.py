@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -57,6 +58,8 @@ class Deliverer:
         self.transport = transport
         self.on_disabled = on_disabled
         self.batch_size = batch_size
+        # Set by a worker that is shutting down: finish the attempt in flight, send no more.
+        self.stopping = threading.Event()
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         # Long enough for one attempt and its bookkeeping; renewed during long batches.
         self.lease = dt.timedelta(seconds=options.timeout + 30)
@@ -91,9 +94,13 @@ class Deliverer:
             return 0
         sent: list[Sent] = []
         held: list[int] = []
+        released: list[int] = []
         lease_ends = time.monotonic() + self.lease.total_seconds()
         try:
             for n, c in enumerate(claimed):
+                if self.stopping.is_set():
+                    released = [x.delivery_id for x in claimed[n:]]  # others may take them at once
+                    break
                 if not c.enabled and not c.test:
                     held.append(c.delivery_id)  # disabled since it was queued: keep it for later
                     continue
@@ -102,7 +109,7 @@ class Deliverer:
                 sent.append(self._send(c))
         finally:
             # Whatever was sent is recorded, even if the loop was cut short.
-            self._record(sent, held)
+            self._record(sent, held, released)
         return len(sent)
 
     def _send(self, c: Claimed) -> Sent:
@@ -138,12 +145,18 @@ class Deliverer:
             renew(conn, ids, lease_until=now + self.lease, worker=self.worker)
         return time.monotonic() + self.lease.total_seconds()
 
-    def _record(self, sent: list[Sent], held: list[int]) -> None:
-        if not sent and not held:
+    def _record(self, sent: list[Sent], held: list[int], released: list[int] = ()) -> None:  # type: ignore[assignment]
+        if not sent and not held and not released:
             return
         now = utcnow()
         disabled: dict[str, list[int]] = {}
         with self.engine.begin() as conn:
+            if released:
+                conn.execute(
+                    update(DeliveryRow)
+                    .where(D.id.in_(released), D.locked_by == self.worker)
+                    .values(locked_until=None, locked_by=None)
+                )
             if held:
                 conn.execute(
                     update(DeliveryRow)
