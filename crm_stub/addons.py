@@ -84,6 +84,11 @@ class Addons(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._loaded)
 
+    def options(self, name: str) -> dict[str, Any]:
+        """The options ``name`` is installed with in this database (not this process's overrides)."""
+        self[name]  # an addon that is not installed is a KeyError that says so
+        return dict(self._options[name])
+
     @property
     def available(self) -> dict[str, AddonFactory]:
         if self._available is None:

@@ -19,10 +19,13 @@ class Cycle:
     sale: int
 
 
-def sales_cycle(crm: CRM) -> Cycle:
-    """From a lead at a fair to a sale, touching every event at least once (in one call each)."""
-    alice = crm.users.create("Alice Admin", "alice@example.com", is_admin=True).id
-    bob = crm.users.create("Bob Sales", "bob@example.com").id
+def sales_cycle(crm: CRM, *, tag: str = "") -> Cycle:
+    """From a lead at a fair to a sale, touching every event at least once (in one call each).
+
+    ``tag`` goes into the users' e-mail addresses, so the cycle can run again on one database.
+    """
+    alice = crm.users.create("Alice Admin", f"alice{tag}@example.com", is_admin=True).id
+    bob = crm.users.create("Bob Sales", f"bob{tag}@example.com").id
     with crm.acting_as(alice):
         lead = crm.leads.create("ACME Corp", email="buyer@acme.test", owner_id=alice, source="fair").id
         crm.leads.update(lead, phone="+55 11 5555-0100")

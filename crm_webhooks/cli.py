@@ -1,0 +1,546 @@
+"""``crm-webhooks``: hooks, deliveries, a worker and a demo, from a terminal.
+
+Every command calls the addon's own service functions; this file only parses
+arguments and renders.  Errors are one line on stderr and a non-zero exit,
+never a traceback (``--debug`` shows one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from crm_stub import CRM, CRMError
+from crm_stub.crm import DEFAULT_DATABASE_URL
+from crm_stub.models import utcnow
+
+from .domain.catalog import BY_CODE, CATALOG
+from .domain.deliveries import Delivery
+from .domain.hooks import METHODS, Hook
+from .domain.options import DISPATCHERS, Options
+
+ADDON = "crm_webhooks"
+
+
+# -- plumbing -------------------------------------------------------------------
+
+
+class OneLineErrors(click.Group):
+    """Turns every failure into ``error: <what>`` on one line and exit code 1 (2 for usage)."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:  # type: ignore[override]
+        extra.pop("standalone_mode", None)
+        debug = "--debug" in (sys.argv[1:] if args is None else list(args))
+        try:
+            result = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            _fail("aborted", 1)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except CRMError as exc:
+            _fail(str(exc), 1)
+        except Exception as exc:  # the promise: no traceback unless asked for
+            if debug:
+                raise
+            _fail(_describe(exc), 1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _describe(exc: BaseException) -> str:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(exc, SQLAlchemyError):
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return f"database: {detail}"
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {' '.join(message.split())}", err=True)
+    sys.exit(code)
+
+
+@dataclass
+class App:
+    database_url: str
+    given: bool
+    _crm: CRM | None = None
+    # A pipe or a CI log gets wide tables rather than 80 squashed columns.
+    console: Console = field(
+        default_factory=lambda: Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    )
+
+    @property
+    def crm(self) -> CRM:
+        if self._crm is None:
+            # This process only runs commands: nobody delivers in the background here.
+            self._crm = CRM(self.database_url, addon_options={ADDON: {"dispatcher": "none"}})
+            if ADDON not in self._crm.addons:
+                self._crm.install_addon(ADDON)
+        return self._crm
+
+    @property
+    def webhooks(self) -> Any:
+        return self.crm.addons[ADDON]
+
+    def close(self) -> None:
+        if self._crm is not None:
+            self._crm.close()
+
+    def json(self, value: Any) -> None:
+        click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+pass_app = click.make_pass_decorator(App)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class Since(click.ParamType):
+    """``2h``, ``30m``, ``7d`` ago, or an ISO 8601 date/time (UTC when no zone is given)."""
+
+    name = "since"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> dt.datetime:
+        if isinstance(value, dt.datetime):
+            return value
+        match = _DURATION.match(str(value))
+        if match:
+            return utcnow() - dt.timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+        try:
+            moment = dt.datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is neither a duration like 2h, 30m, 7d nor an ISO date/time", param, ctx)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        return moment
+
+
+class Duration(Since):
+    name = "duration"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> dt.timedelta:  # type: ignore[override]
+        match = _DURATION.match(str(value))
+        if not match:
+            self.fail(f"{value!r} is not a duration like 90s, 30m, 2h, 7d", param, ctx)
+        return dt.timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+
+
+def _when(value: dt.datetime | None) -> str:
+    return "never" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+# -- the command tree -------------------------------------------------------------
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--database-url",
+    envvar="CRM_DATABASE_URL",
+    default=DEFAULT_DATABASE_URL,
+    show_default=True,
+    help="SQLAlchemy URL of the CRM database (env: CRM_DATABASE_URL).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="crm-webhooks")
+@click.pass_context
+def main(ctx: click.Context, database_url: str, debug: bool) -> None:
+    """Webhooks of the CRM: hooks, deliveries, a delivery worker and a demo."""
+    source = ctx.get_parameter_source("database_url")
+    given = source is not None and source.name != "DEFAULT"
+    app = ctx.obj = App(database_url, given)
+    ctx.call_on_close(app.close)
+    if debug:
+        logging.basicConfig(level=logging.DEBUG)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def events(app: App, as_json: bool) -> None:
+    """The 30 events a hook can subscribe to."""
+    if as_json:
+        app.json([dataclasses.asdict(e) for e in CATALOG])
+        return
+    table = Table("#", "code", "pt-BR", "English", title="Events")
+    for e in CATALOG:
+        table.add_row(str(e.number), e.code, e.label_pt, e.label_en)
+    app.console.print(table)
+
+
+@main.command()
+@click.option(
+    "--allow-private-networks/--no-allow-private-networks",
+    default=None,
+    help="Allow loopback and private destinations (link-local stays refused).",
+)
+@click.option("--retry-delays", help="Seconds before each retry, comma-separated (e.g. 5,300,1800).")
+@click.option("--timeout", type=float, help="Seconds per attempt.")
+@click.option("--disable-after-failures", type=int, help="Failed deliveries in a row before a hook is disabled.")
+@click.option("--dispatcher", type=click.Choice(DISPATCHERS), help="Who delivers inside the CRM's process.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def configure(app: App, as_json: bool, retry_delays: str | None, **changes: Any) -> None:
+    """Show or change the addon's options, stored in the database for every process."""
+    options = app.crm.addons.options(ADDON)
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if retry_delays is not None:
+        try:
+            changes["retry_delays"] = [float(x) for x in retry_delays.split(",") if x.strip()]
+        except ValueError:
+            hint = f"{retry_delays!r} is not a list of seconds like 5,300,1800"
+            raise click.BadParameter(hint, param_hint="--retry-delays") from None
+    if changes:
+        options = {**options, **changes}
+        app.crm.install_addon(ADDON, **options)
+    if as_json:
+        app.json(options)
+        return
+    defaults = Options()
+    table = Table("option", "value", title="crm_webhooks options")
+    for name in ("allow_private_networks", "retry_delays", "timeout", "disable_after_failures", "dispatcher"):
+        value = options.get(name, getattr(defaults, name))
+        shown = str(list(value) if isinstance(value, tuple) else value)
+        table.add_row(name, shown if name in options else f"{shown} (default)")
+    app.console.print(table)
+
+
+# -- hooks ----------------------------------------------------------------------------
+
+
+@main.group()
+def hooks() -> None:
+    """Add, list, change, test and remove hooks."""
+
+
+def _hook_table(items: list[Hook]) -> Table:
+    table = Table("id", "name", "event", "method", "url", "last run", "status", title="Webhooks")
+    for h in items:
+        table.add_row(str(h.id), h.name, h.event, h.method, h.url, _when(h.last_run_at), h.status_detail)
+    return table
+
+
+def _show_hook(app: App, hook: Hook, *, reveal: bool, as_json: bool, secret_once: bool = False) -> None:
+    shown = hook.to_dict(reveal=reveal)
+    if secret_once:
+        shown["secret"] = hook.secret
+    if as_json:
+        app.json(shown)
+        return
+    table = Table(show_header=False, box=None)
+    for key in ("id", "name", "event", "method", "url", "key", "value", "status_detail", "last_run_at", "secret"):
+        label = {"status_detail": "status", "last_run_at": "last run"}.get(key, key)
+        value = shown[key]
+        if key == "event":
+            value = f"{value} ({BY_CODE[value].label_pt})"
+        table.add_row(label, "" if value is None else str(value))
+    app.console.print(table)
+    if secret_once:
+        app.console.print("Keep the secret now: it is shown masked from here on (see `hooks show --reveal`).")
+
+
+@hooks.command("list")
+@click.option("--event", help="Only hooks of this event.")
+@click.option("--enabled/--disabled", default=None, help="Only enabled or only disabled hooks.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--reveal", is_flag=True, help="Show header values and secrets unmasked.")
+@pass_app
+def hooks_list(app: App, event: str | None, enabled: bool | None, as_json: bool, reveal: bool) -> None:
+    """List hooks."""
+    items = app.webhooks.list_hooks(event=event, enabled=enabled)
+    if as_json:
+        app.json([h.to_dict(reveal=reveal) for h in items])
+    else:
+        app.console.print(_hook_table(items))
+
+
+def _hook_options(f: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--name", help="A name people recognise."),
+            click.option("--event", help="Event code (see `crm-webhooks events`)."),
+            click.option("--url", help="Where to send (http or https)."),
+            click.option("--method", type=click.Choice(METHODS, case_sensitive=False), help="HTTP method."),
+            click.option("--key", help="Header name that authenticates the call (e.g. X-Api-Key)."),
+            click.option("--value", help="Its value."),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+@hooks.command("add")
+@_hook_options
+@click.option("--disabled", is_flag=True, help="Create it disabled.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def hooks_add(app: App, disabled: bool, as_json: bool, **fields: Any) -> None:
+    """Add a hook; its signing secret is shown once."""
+    fields = {k: v for k, v in fields.items() if v is not None}
+    hook = app.webhooks.create_hook(**{"method": "POST", **fields}, enabled=not disabled)
+    _show_hook(app, hook, reveal=False, as_json=as_json, secret_once=True)
+
+
+@hooks.command("show")
+@click.argument("hook_id", type=int)
+@click.option("--reveal", is_flag=True, help="Show the header value and the secret unmasked.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def hooks_show(app: App, hook_id: int, reveal: bool, as_json: bool) -> None:
+    """Show one hook."""
+    _show_hook(app, app.webhooks.get_hook(hook_id), reveal=reveal, as_json=as_json)
+
+
+@hooks.command("update")
+@click.argument("hook_id", type=int)
+@_hook_options
+@click.option("--no-auth", is_flag=True, help="Remove the key/value header.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def hooks_update(app: App, hook_id: int, no_auth: bool, as_json: bool, **fields: Any) -> None:
+    """Change a hook's fields (only those given)."""
+    fields = {k: v for k, v in fields.items() if v is not None}
+    if no_auth:
+        fields.update(key=None, value=None)
+    if not fields:
+        raise click.UsageError("nothing to change: give at least one of --name --event --url --method --key --value")
+    _show_hook(app, app.webhooks.update_hook(hook_id, **fields), reveal=False, as_json=as_json)
+
+
+@hooks.command("disable")
+@click.argument("hook_id", type=int)
+@pass_app
+def hooks_disable(app: App, hook_id: int) -> None:
+    """Stop sending to a hook; its pending deliveries wait."""
+    hook = app.webhooks.disable_hook(hook_id)
+    app.console.print(f"hook {hook.id} ({hook.name}): {hook.status_detail}")
+
+
+@hooks.command("enable")
+@click.argument("hook_id", type=int)
+@pass_app
+def hooks_enable(app: App, hook_id: int) -> None:
+    """Send to a hook again, starting with what waited."""
+    hook = app.webhooks.enable_hook(hook_id)
+    app.console.print(f"hook {hook.id} ({hook.name}): enabled")
+
+
+@hooks.command("delete")
+@click.argument("hook_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask.")
+@pass_app
+def hooks_delete(app: App, hook_id: int, yes: bool) -> None:
+    """Delete a hook and its history."""
+    hook = app.webhooks.get_hook(hook_id)
+    if not yes:
+        click.confirm(f"Delete hook {hook.id} ({hook.name}) and its history?", abort=True)
+    app.webhooks.delete_hook(hook_id)
+    app.console.print(f"hook {hook.id} ({hook.name}) deleted")
+
+
+@hooks.command("test")
+@click.argument("hook_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def hooks_test(app: App, hook_id: int, as_json: bool) -> int:
+    """Send a sample event of the hook's type now; exit 1 if it failed."""
+    delivery = app.webhooks.send_test(hook_id)
+    if as_json:
+        app.json(delivery.to_dict(payload=True))
+    else:
+        app.console.print(_attempt_line(delivery))
+    return 0 if delivery.status == "succeeded" else 1
+
+
+@hooks.command("rotate-secret")
+@click.argument("hook_id", type=int)
+@pass_app
+def hooks_rotate(app: App, hook_id: int) -> None:
+    """Issue a new signing secret; the old one keeps signing for the grace period."""
+    hook = app.webhooks.rotate_secret(hook_id)
+    app.console.print(f"new secret of hook {hook.id}: {hook.secret}")
+    app.console.print(f"the previous one also signs until {_when(hook.previous_secret_expires_at)} UTC")
+
+
+# -- deliveries -------------------------------------------------------------------------
+
+
+@main.group()
+def deliveries() -> None:
+    """Look at deliveries, send them again, prune old ones."""
+
+
+def _attempt_line(d: Delivery) -> str:
+    last = d.attempts[-1] if d.attempts else None
+    if last is None:
+        return f"delivery {d.id} ({d.event}): {d.status}, not attempted yet"
+    answer = f"HTTP {last.status_code}" if last.status_code is not None else last.error
+    extra = f" ({last.error})" if last.status_code is not None and last.error and not last.ok else ""
+    return f"delivery {d.id} ({d.event}): {d.status}, {answer}{extra} in {last.duration_ms:.1f} ms"
+
+
+def _delivery_table(items: list[Delivery]) -> Table:
+    table = Table("id", "hook", "event", "event id", "status", "attempts", "last HTTP", "created", title="Deliveries")
+    for d in items:
+        last = d.attempts[-1] if d.attempts else None
+        code = "" if last is None else (str(last.status_code) if last.status_code is not None else "error")
+        status = "pending (held: hook disabled)" if d.held else d.status + (" (test)" if d.test else "")
+        attempts = str(len(d.attempts))
+        table.add_row(str(d.id), str(d.hook_id), d.event, d.event_id, status, attempts, code, _when(d.created_at))
+    return table
+
+
+def _filters(f: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--hook", "hook_id", type=int, help="Only deliveries of this hook."),
+            click.option("--status", type=click.Choice(["pending", "succeeded", "failed"]), help="Only this status."),
+            click.option("--since", type=Since(), help="Created since: 2h, 30m, 7d, or an ISO date/time."),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+@deliveries.command("list")
+@_filters
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+@click.option("--before", type=int, help="Page: deliveries older than this id.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def deliveries_list(app: App, as_json: bool, **filters: Any) -> None:
+    """List deliveries, newest first."""
+    items = app.webhooks.list_deliveries(**filters)
+    if as_json:
+        app.json([d.to_dict() for d in items])
+    else:
+        app.console.print(_delivery_table(items))
+
+
+@deliveries.command("show")
+@click.argument("delivery_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def deliveries_show(app: App, delivery_id: int, as_json: bool) -> None:
+    """One delivery: its attempts and the envelope sent."""
+    d = app.webhooks.get_delivery(delivery_id)
+    if as_json:
+        app.json(d.to_dict(payload=True))
+        return
+    app.console.print(_attempt_line(d))
+    table = Table("#", "at", "HTTP", "error", "ms", "response (start)", title=f"Attempts of delivery {d.id}")
+    for n, a in enumerate(d.attempts, 1):
+        code = "" if a.status_code is None else str(a.status_code)
+        body = (a.response_body or "")[:60]
+        table.add_row(str(n), _when(a.attempted_at), code, a.error or "", f"{a.duration_ms:.1f}", body)
+    app.console.print(table)
+    if d.attempts:
+        app.console.print("request headers (masked):", json.dumps(d.attempts[-1].request_headers, indent=2))
+    app.console.print("envelope:", json.dumps(d.payload, indent=2, ensure_ascii=False))
+
+
+@deliveries.command("redeliver")
+@click.argument("delivery_id", type=int, required=False)
+@click.option("--failed", is_flag=True, help="Every failed delivery (with --since, --hook).")
+@click.option("--hook", "hook_id", type=int, help="With --failed: only this hook's.")
+@click.option("--since", type=Since(), help="With --failed: created since 2h, 30m, 7d or an ISO date/time.")
+@pass_app
+def deliveries_redeliver(app: App, delivery_id: int | None, failed: bool, hook_id: int | None, since: Any) -> int:
+    """Send one delivery again, or every failed one after an outage (--failed --since 2h)."""
+    if (delivery_id is None) == (not failed):
+        raise click.UsageError("give a DELIVERY_ID, or --failed (optionally with --since and --hook)")
+    if delivery_id is not None:
+        if hook_id is not None or since is not None:
+            raise click.UsageError("--hook and --since go with --failed, not with a DELIVERY_ID")
+        d = app.webhooks.redeliver(delivery_id)
+        app.console.print(_attempt_line(d))
+        return 0 if d.status != "failed" else 1
+    targets, before = [], None
+    while True:  # every page, oldest last
+        page = app.webhooks.list_deliveries(status="failed", hook_id=hook_id, since=since, limit=500, before=before)
+        targets.extend(d for d in page if not d.test)
+        if len(page) < 500:
+            break
+        before = page[-1].id
+    succeeded = 0
+    for d in reversed(targets):  # oldest first, as they happened
+        again = app.webhooks.redeliver(d.id)
+        succeeded += again.status == "succeeded"
+    failed_again = len(targets) - succeeded
+    app.console.print(f"redelivered {len(targets)} failed deliveries: {succeeded} succeeded, {failed_again} did not")
+    return 0 if succeeded == len(targets) else 1
+
+
+@deliveries.command("prune")
+@click.option("--older-than", type=Duration(), required=True, help="Age: 30d, 12h...")
+@pass_app
+def deliveries_prune(app: App, older_than: dt.timedelta) -> None:
+    """Delete finished deliveries older than this (each hook keeps its latest)."""
+    app.console.print(f"pruned {app.webhooks.prune(older_than)} deliveries")
+
+
+# -- worker and demo ---------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--concurrency", type=click.IntRange(1, 256), default=4, show_default=True, help="Attempts in flight.")
+@click.option("--poll-interval", type=click.FloatRange(0.01, 60), default=0.25, show_default=True)
+@pass_app
+def worker(app: App, concurrency: int, poll_interval: float) -> None:
+    """Deliver until SIGTERM or SIGINT, then finish the attempts in flight and exit 0."""
+    from .engine.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    runner = Worker(app.webhooks.deliverer, concurrency=concurrency, poll_interval=poll_interval)
+    done = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if runner.stopping:
+            os._exit(1)  # a second signal: leave now; leases return what was in flight
+        click.echo(f"{signal.Signals(signum).name}: finishing the attempts in flight", err=True)
+        runner.stop()
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    runner.start()
+    click.echo(f"worker {app.webhooks.deliverer.worker}: {concurrency} in flight at most", err=True)
+    while not done.wait(0.5):
+        pass
+    runner.join()
+    click.echo(f"worker stopped after {runner.attempts} attempts", err=True)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@pass_app
+def demo(app: App, as_json: bool) -> int:
+    """The whole sales cycle against a local receiver: all 30 events, delivered and verified."""
+    from .demo import render, run_demo
+
+    results = run_demo(app.database_url if app.given else None, console=None if as_json else app.console)
+    if as_json:
+        app.json([r.to_dict() for r in results])
+    else:
+        render(results, app.console)
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
