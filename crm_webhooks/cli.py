@@ -48,8 +48,8 @@ class OneLineErrors(click.Group):
             result = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
-        except click.exceptions.Abort:
-            _fail("aborted", 1)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            _fail("aborted", 130 if sys.exc_info()[0] is KeyboardInterrupt else 1)
         except click.ClickException as exc:
             _fail(exc.format_message(), exc.exit_code)
         except CRMError as exc:

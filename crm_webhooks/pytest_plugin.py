@@ -31,9 +31,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def crm_database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """Where the ``crm`` fixture's CRM lives; override it to test on other databases."""
-    return request.config.getoption("--crm-database-url") or f"sqlite:///{tmp_path}/crm.db"
+def crm_database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """Where the ``crm`` fixture's CRM lives: a fresh one per test (a schema of its own on PostgreSQL)."""
+    from .testing import isolated_database
+
+    given = request.config.getoption("--crm-database-url")
+    if not given:
+        yield f"sqlite:///{tmp_path}/crm.db"
+        return
+    with isolated_database(given) as url:
+        yield url
 
 
 @pytest.fixture

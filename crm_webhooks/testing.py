@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -148,6 +151,35 @@ class WebhookReceiver:
             if manual and self._webhooks.run_pending(timeout=max(0.1, deadline - time.monotonic())):  # type: ignore[union-attr]
                 continue
             time.sleep(0.01)
+
+
+@contextmanager
+def isolated_database(url: str) -> Iterator[str]:
+    """A URL for one test: on PostgreSQL a fresh schema of that database, dropped afterwards.
+
+    Other databases are used as given (a SQLite file is its own isolation).
+    """
+    import sqlalchemy as sa
+
+    from crm_stub.db import normalize_url
+
+    url = normalize_url(url)
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        yield url
+        return
+    schema = f"crm_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    finally:
+        admin.dispose()
 
 
 def envelope_of(request: Request) -> dict[str, Any]:

@@ -1,0 +1,55 @@
+"""Running the CLI: in-process through click's runner, and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from crm_webhooks.cli import main
+
+
+@dataclass
+class Cli:
+    url: str
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(main, ["--database-url", self.url, *args], input=input, catch_exceptions=False)
+
+    def json(self, *args: str) -> Any:
+        result = self(*args, "--json")
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def process(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "CRM_DATABASE_URL": self.url}
+        return subprocess.run(
+            [sys.executable, "-m", "crm_webhooks.cli", *args], capture_output=True, text=True, timeout=timeout, env=env
+        )
+
+
+@pytest.fixture
+def cli(tmp_path) -> Cli:
+    runner = Cli(f"sqlite:///{tmp_path}/cli.db")
+    # Test receivers live on loopback.
+    assert runner("configure", "--allow-private-networks", "--retry-delays", "60").exit_code == 0
+    return runner
+
+
+@pytest.fixture
+def add_hook(cli: Cli, webhook_receiver) -> Callable[..., dict[str, Any]]:
+    def add(event: str = "lead.created", **extra: str) -> dict[str, Any]:
+        args = ["hooks", "add", "--name", f"{event} hook", "--event", event, "--url", webhook_receiver.url]
+        args += ["--key", "X-Api-Key", "--value", "a-long-secret-value"]
+        for name, value in extra.items():
+            args += [f"--{name}", value]
+        return cli.json(*args)
+
+    return add

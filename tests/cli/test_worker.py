@@ -1,0 +1,98 @@
+"""The worker as a real process: it delivers, and stops cleanly on SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from crm_stub import CRM
+
+
+def start_worker(url: str, *args: str) -> subprocess.Popen[str]:
+    """A worker process, returned once it says it is running (its signal handlers are in place)."""
+    env = {**os.environ, "CRM_DATABASE_URL": url}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "crm_webhooks.cli", "worker", "--poll-interval", "0.05", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    first = worker.stderr.readline()  # type: ignore[union-attr]
+    assert "in flight at most" in first, first
+    return worker
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def crm(cli):
+    with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "none"}}) as instance:
+        yield instance
+
+
+def test_worker_delivers_what_others_commit(cli, crm, add_hook, webhook_receiver) -> None:
+    hook = add_hook()
+    worker = start_worker(cli.url)
+    try:
+        crm.leads.create("From another process")
+        wait_until(lambda: len(webhook_receiver.requests) == 1)
+        wait_until(lambda: crm.addons["crm_webhooks"].last_delivery(hook["id"]).status == "succeeded")
+    finally:
+        worker.send_signal(signal.SIGINT)
+        worker.communicate(timeout=10)
+    assert worker.returncode == 0
+
+
+def test_sigterm_mid_delivery_finishes_and_records_the_attempt(cli, crm, add_hook, webhook_receiver) -> None:
+    hook = add_hook()
+    webhook_receiver.delay_next(1.5)
+    for n in range(4):
+        crm.leads.create(f"Lead {n}")
+    worker = start_worker(cli.url, "--concurrency", "1")
+    wait_until(lambda: len(webhook_receiver.requests) >= 1)  # the slow one is in flight now
+    worker.send_signal(signal.SIGTERM)
+    _out, err = worker.communicate(timeout=15)
+    assert worker.returncode == 0, err
+    assert "SIGTERM: finishing the attempts in flight" in err and "Traceback" not in err
+    history = crm.addons["crm_webhooks"].history(hook["id"])
+    first = next(d for d in history if d.payload["data"]["object"]["name"] == "Lead 0")
+    assert first.status == "succeeded" and [a.status_code for a in first.attempts] == [200]
+    # Nothing is left leased to the stopped worker: the rest can be taken at once.
+    with crm.engine.connect() as conn:
+        leased = conn.scalar(sa.text("select count(*) from webhook_deliveries where locked_by is not null"))
+    assert leased == 0
+    assert all(d.status in ("succeeded", "pending") for d in history)
+
+
+def test_a_second_signal_exits_at_once(cli, crm, add_hook, webhook_receiver) -> None:
+    add_hook()
+    webhook_receiver.delay_next(5)
+    crm.leads.create("Slow")
+    worker = start_worker(cli.url)
+    wait_until(lambda: len(webhook_receiver.requests) >= 1)
+    worker.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    started = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+    worker.communicate(timeout=5)
+    assert worker.returncode != 0 and time.monotonic() - started < 3
+
+
+def test_an_idle_worker_stops_on_sigint_with_exit_0(cli) -> None:
+    worker = start_worker(cli.url, "--concurrency", "3")
+    time.sleep(0.5)
+    worker.send_signal(signal.SIGINT)
+    _out, err = worker.communicate(timeout=10)
+    assert worker.returncode == 0 and "worker stopped after 0 attempts" in err

@@ -1,0 +1,95 @@
+"""The QA plugin as QA meets it: a scenario in a fresh project that uses only the fixtures."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+SCENARIO = '''
+import pytest
+
+def test_a_lead_becomes_a_sale(crm, webhooks, webhook_receiver):
+    sale_hook = webhooks.create_hook(name="venda", event="sale.created", url=webhook_receiver.url,
+                                     key="X-Api-Key", value="s3cret")
+    alice = crm.users.create(name="Alice", email="alice@example.com")
+    lead = crm.leads.create("ACME", email="buyer@acme.test", owner_id=alice.id)
+    client = crm.leads.convert(lead.id)
+    opp = crm.opportunities.create(client.id, "Annual plan", 1500)
+    crm.sales.create(opp.id)
+
+    sale = webhook_receiver.wait_for(type="sale.created")
+    assert sale["data"]["object"]["amount"] == "1500.00"
+    (request,) = webhook_receiver.requests
+    assert request.headers["X-Api-Key"] == "s3cret"
+    assert webhook_receiver.verify(request, sale_hook)["id"] == sale["id"]
+
+def test_the_receiver_can_fail_and_the_hook_retries(crm, webhooks, webhook_receiver):
+    hook = webhooks.create_hook(name="l", event="lead.created", url=webhook_receiver.url)
+    webhook_receiver.fail_next(1)
+    crm.leads.create("Flaky")
+    webhooks.run_pending()
+    assert webhooks.last_delivery(hook.id).status == "pending"
+
+@pytest.mark.webhooks_options(retry_delays=[0])
+def test_options_come_from_a_marker(crm, webhooks, webhook_receiver):
+    hook = webhooks.create_hook(name="l", event="lead.created", url=webhook_receiver.url)
+    webhook_receiver.fail_next(1)
+    crm.leads.create("Retried at once")
+    assert webhook_receiver.wait_for("lead.created", count=2)["data"]["object"]["name"] == "Retried at once"
+    assert webhooks.last_delivery(hook.id).status == "succeeded"
+
+def test_the_database(crm, crm_database_url):
+    print("DATABASE", crm.engine.dialect.name)
+
+def test_wait_for_says_what_did_arrive(crm, webhooks, webhook_receiver):
+    webhooks.create_hook(name="l", event="lead.created", url=webhook_receiver.url)
+    crm.leads.create("Only a lead")
+    with pytest.raises(AssertionError, match="no sale.created #1 within 0.3 s; received: .'lead.created'.") :
+        webhook_receiver.wait_for("sale.created", timeout=0.3)
+'''
+
+
+def test_a_scenario_with_only_the_plugin_fixtures(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_scenario=SCENARIO)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["*DATABASE sqlite*"])
+
+
+ISOLATION = """
+import pytest
+
+@pytest.mark.parametrize("n", range(3))
+def test_each_test_starts_empty(crm, webhooks, n):
+    assert webhooks.list_hooks() == [] and crm.leads.list() == []
+    webhooks.create_hook(name="x", event="lead.created", url="http://127.0.0.1:9/x")
+    crm.leads.create("left behind")
+"""
+
+
+@pytest.mark.postgres
+def test_the_same_scenarios_run_on_postgresql(pytester: pytest.Pytester, postgres_database_url: str) -> None:
+    pytester.makepyfile(test_scenario=SCENARIO, test_isolation=ISOLATION)
+    server = postgres_database_url.split("?")[0]  # the database itself, as a QA engineer would give it
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", f"--crm-database-url={server}")
+    # Each test gets a schema of its own in that database.
+    result.assert_outcomes(passed=8)
+    result.stdout.fnmatch_lines(["*DATABASE postgresql*"])
+
+
+def test_the_database_can_come_from_the_environment(pytester: pytest.Pytester, tmp_path) -> None:
+    pytester.makepyfile(
+        test_env="""
+def test_env(crm, crm_database_url):
+    assert crm_database_url.endswith("from-env.db")
+"""
+    )
+    os.environ["CRM_TEST_DATABASE_URL"] = f"sqlite:///{tmp_path}/from-env.db"
+    try:
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    finally:
+        del os.environ["CRM_TEST_DATABASE_URL"]
+    result.assert_outcomes(passed=1)
