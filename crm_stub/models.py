@@ -113,6 +113,19 @@ class FollowUp(Base):
         }
 
 
+def _attached(owner: Any, target: type[Tag] | type[Share], name: str) -> Any:
+    """The ``target`` rows hanging off a record through ``(entity, record_id)``."""
+    return relationship(
+        target,
+        primaryjoin=lambda: and_(target.entity == owner.__entity__, foreign(target.record_id) == owner.id),
+        cascade="all, delete-orphan",
+        order_by=target.id,
+        lazy="selectin",
+        # Every kind of record writes the same record_id column; the entity tells them apart.
+        overlaps=name,
+    )
+
+
 class _Tracked:
     """Columns every lifecycle record has: an owner, a stage, a status, tags and shares."""
 
@@ -127,26 +140,11 @@ class _Tracked:
 
     @declared_attr
     def tags(cls) -> Mapped[list[Tag]]:
-        return relationship(
-            Tag,
-            primaryjoin=lambda: and_(Tag.entity == cls.__entity__, foreign(Tag.record_id) == cls.id),
-            cascade="all, delete-orphan",
-            order_by=Tag.id,
-            lazy="selectin",
-            # Every kind of record writes the same record_id column; the entity tells them apart.
-            overlaps="tags",
-        )
+        return _attached(cls, Tag, "tags")
 
     @declared_attr
     def shares(cls) -> Mapped[list[Share]]:
-        return relationship(
-            Share,
-            primaryjoin=lambda: and_(Share.entity == cls.__entity__, foreign(Share.record_id) == cls.id),
-            cascade="all, delete-orphan",
-            order_by=Share.id,
-            lazy="selectin",
-            overlaps="shares",
-        )
+        return _attached(cls, Share, "shares")
 
     @property
     def tag_names(self) -> list[str]:

@@ -88,9 +88,10 @@ class HookIndex:
         self._by_event: dict[str, tuple[int, ...]] = {}
         self._lock = threading.Lock()
 
-    def matching(self, session: Session, cursor: Any, code: str, driver: _Driver) -> tuple[int, ...]:
-        cursor.execute(driver.version_sql)
-        row = cursor.fetchone()
+    def matching(self, session: Session, code: str, driver: _Driver) -> tuple[int, ...]:
+        with _cursor(session) as cursor:
+            cursor.execute(driver.version_sql)
+            row = cursor.fetchone()
         version = None if row is None else row[0]
         if version != self._version:
             rows = session.execute(select(HookRow.event, HookRow.id).where(HookRow.enabled).order_by(HookRow.id)).all()
@@ -111,38 +112,25 @@ def write_event(
     hook_ids: tuple[int, ...] | list[int],
     *,
     test: bool = False,
+    driver: _Driver | None = None,
 ) -> str:
     """Insert the event and a pending delivery per hook into ``session``; returns the event id."""
-    driver = _Driver(session.get_bind().dialect.name)
-    with _cursor(session) as cursor:
-        event_id = _insert(cursor, driver, code, obj, changes, hook_ids, test=test)
-    if hook_ids:
-        session.info[_PENDING] = True
-    return event_id
-
-
-def _insert(
-    cursor: Any,
-    driver: _Driver,
-    code: str,
-    obj: dict[str, Any],
-    changes: dict[str, Any] | None,
-    hook_ids: tuple[int, ...] | list[int],
-    *,
-    test: bool = False,
-) -> str:
+    driver = driver or _Driver(session.get_bind().dialect.name)
     now = utcnow()
     event_id = envelope.new_event_id()
     env = envelope.build(event_id, code, now, obj, changes)
     object_id = None if obj.get("id") is None else str(obj["id"])
     stamp = driver.stamp(now)
-    cursor.execute(
-        driver.event_sql,
-        (event_id, code, object_id, env["timestamp"], envelope.encode(env), driver.flag(test), stamp),
-    )
+    with _cursor(session) as cursor:
+        cursor.execute(
+            driver.event_sql,
+            (event_id, code, object_id, env["timestamp"], envelope.encode(env), driver.flag(test), stamp),
+        )
+        if hook_ids:
+            params = [value for hook_id in hook_ids for value in (event_id, hook_id, stamp, stamp)]
+            cursor.execute(driver.delivery_sql(len(hook_ids)), params)
     if hook_ids:
-        params = [value for hook_id in hook_ids for value in (event_id, hook_id, stamp, stamp)]
-        cursor.execute(driver.delivery_sql(len(hook_ids)), params)
+        session.info[_PENDING] = True
     return event_id
 
 
@@ -164,12 +152,9 @@ class Outbox:
 
     def _receiver(self, code: str) -> Callable[..., None]:
         def receive(sender: CRM, *, session: Session, obj: Any, changes: dict[str, Any], actor_id: int | None) -> None:
-            with _cursor(session) as cursor:
-                hook_ids = self.index.matching(session, cursor, code, self._driver)
-                if hook_ids:
-                    _insert(cursor, self._driver, code, obj.to_dict(), changes, hook_ids)
+            hook_ids = self.index.matching(session, code, self._driver)
             if hook_ids:
-                session.info[_PENDING] = True
+                write_event(session, code, obj.to_dict(), changes, hook_ids, driver=self._driver)
 
         return receive
 
