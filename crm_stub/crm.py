@@ -20,6 +20,7 @@ from .services import (
     OpportunityService,
     QuoteService,
     SaleService,
+    TokenService,
     UserService,
 )
 from .signals import bus
@@ -59,6 +60,7 @@ class CRM:
         self.opportunities = OpportunityService(self)
         self.quotes = QuoteService(self)
         self.sales = SaleService(self)
+        self.tokens = TokenService(self)
 
         self.addons = Addons(self, addon_options)
         try:

@@ -49,6 +49,7 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
+    __private__ = ("password_hash",)  # never in a snapshot
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -292,6 +293,32 @@ class Sale(Base):
             "quote_id": self.quote_id,
             "amount": money(self.amount),
             "created_at": iso(self.created_at),
+        }
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API; only a hash of it is kept."""
+
+    __tablename__ = "api_tokens"
+    __private__ = ("token_hash",)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The first characters, to recognise a token in a list without keeping it.
+    prefix: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "prefix": self.prefix,
+            "scopes": self.scopes.split(),
+            "created_at": iso(self.created_at),
+            "revoked_at": iso(self.revoked_at),
         }
 
 

@@ -25,7 +25,8 @@ class Snapshot:
     @classmethod
     def of(cls, obj: Any) -> Snapshot:
         mapper = inspect(obj).mapper
-        attrs = {col.key: getattr(obj, col.key) for col in mapper.column_attrs}
+        hidden = getattr(type(obj), "__private__", ())
+        attrs = {col.key: getattr(obj, col.key) for col in mapper.column_attrs if col.key not in hidden}
         attrs.update(getattr(obj, "snapshot_extras", dict)())
         return cls(type(obj).__name__, attrs, obj.to_dict())
 

@@ -68,6 +68,12 @@ class WebhooksAddon:
             self._dispatcher = None
         self.transport.close()
 
+    def register_web(self, app: Any) -> None:
+        """Called by the host's web app: add the webhooks page and the REST API."""
+        from .web import register
+
+        register(app, self)
+
     def _wake(self) -> None:
         if self._dispatcher is not None:
             self._dispatcher.wake()

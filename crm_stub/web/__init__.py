@@ -1,0 +1,44 @@
+"""The CRM's web shell: login, a menu with System > Integrations, and the REST API's front door.
+
+``create_app(crm)`` builds the Flask app.  Addons add their pages and API
+routes through the host's addon mechanism: every loaded addon object with a
+``register_web(app)`` method is called, so the host never imports one by name.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from ..crm import CRM
+from . import auth, i18n
+from .nav import Nav
+
+
+def create_app(crm: CRM, *, secret_key: str | None = None, **config: Any) -> Flask:
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secret_key or os.environ.get("CRM_SECRET_KEY") or secrets.token_hex(32),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        **config,
+    )
+    app.extensions["crm"] = crm
+    app.extensions["crm_nav"] = Nav()
+    csrf = CSRFProtect(app)
+    app.extensions["crm_csrf"] = csrf
+    i18n.init(app)
+    auth.init(app)
+    for addon in crm.addons.values():
+        register = getattr(addon, "register_web", None)
+        if register is not None:
+            register(app)
+    return app
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,224 @@
+"""The REST API under /api/v1: hooks, deliveries and the catalog, for scripts and integrators.
+
+Errors are JSON ``{"error": {"code", "message", "field"?}}``: 400 for a body
+that is not a JSON object, 401/403 for tokens, 404 for unknown ids, 409 for a
+move the state forbids, 422 for a field that fails validation (nothing is
+stored).  Lists page with ``limit`` and ``before`` (deliveries) or ``after``
+(hooks) and say where the next page is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from crm_stub import CRMError, InvalidTransition, NotFound
+from crm_stub.web.auth import token_required
+
+from ..domain.catalog import CATALOG
+from ..domain.deliveries import delivery_dict
+from ..domain.hooks import FIELDS
+from ..exceptions import ValidationError
+from .openapi import document
+
+bp = Blueprint("webhooks_api", __name__, url_prefix="/api/v1")
+
+READ, WRITE = "webhooks:read", "webhooks:write"
+
+
+def webhooks() -> Any:
+    return current_app.extensions["crm_webhooks"]
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> Any:
+    return jsonify(error={"code": code, "message": message, **extra}), status
+
+
+@bp.errorhandler(ValidationError)
+def invalid(exc: ValidationError) -> Any:
+    return error(422, "validation", str(exc), field=exc.field)
+
+
+@bp.errorhandler(NotFound)
+def missing(exc: NotFound) -> Any:
+    return error(404, "not_found", str(exc))
+
+
+@bp.errorhandler(InvalidTransition)
+def conflict(exc: InvalidTransition) -> Any:
+    return error(409, "conflict", str(exc))
+
+
+@bp.errorhandler(CRMError)
+def refused(exc: CRMError) -> Any:
+    return error(422, "validation", str(exc))
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Any:
+    return error(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or "")
+
+
+def body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError("body", "expected a JSON object (Content-Type: application/json)")
+    return data
+
+
+def query_int(name: str, default: int | None = None, *, low: int = 1, high: int = 10**12) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(name, f"{raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ValidationError(name, f"must be from {low} to {high}")
+    return value
+
+
+def hook_json(hook: Any, *, secret: bool = False) -> dict[str, Any]:
+    shown = hook.to_dict()
+    shown["event_label"] = {"en": hook.event_label, "pt_BR": _label_pt(hook.event)}
+    if secret:
+        shown["secret"] = hook.secret  # once, when it is created or rotated
+    return shown
+
+
+def _label_pt(code: str) -> str:
+    from ..domain.catalog import BY_CODE
+
+    return BY_CODE[code].label_pt
+
+
+# -- the catalog and the document ---------------------------------------------------
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    return jsonify(document(request.host_url.rstrip("/") + "/api/v1"))
+
+
+@bp.get("/events")
+@token_required(READ)
+def events() -> Any:
+    return jsonify(data=[dataclasses.asdict(e) for e in CATALOG])
+
+
+# -- hooks ------------------------------------------------------------------------------
+
+
+@bp.get("/hooks")
+@token_required(READ)
+def list_hooks() -> Any:
+    limit = query_int("limit", 50, high=500)
+    after = query_int("after", 0, low=0)
+    rows = [h for h in webhooks().list_hooks() if h.id > after]
+    page, more = rows[:limit], len(rows) > limit
+    following = url_for(".list_hooks", limit=limit, after=page[-1].id) if more else None
+    return jsonify(data=[hook_json(h) for h in page], next=following)
+
+
+@bp.post("/hooks")
+@token_required(WRITE)
+def create_hook() -> Any:
+    data = body()
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise ValidationError(unknown[0], "not a hook field")
+    for required in ("name", "event", "url"):
+        data.setdefault(required, None)
+    hook = webhooks().create_hook(**data)
+    response = jsonify(hook_json(hook, secret=True))
+    response.headers["Location"] = url_for(".get_hook", hook_id=hook.id)
+    return response, 201
+
+
+@bp.get("/hooks/<int:hook_id>")
+@token_required(READ)
+def get_hook(hook_id: int) -> Any:
+    return jsonify(hook_json(webhooks().get_hook(hook_id)))
+
+
+@bp.patch("/hooks/<int:hook_id>")
+@token_required(WRITE)
+def update_hook(hook_id: int) -> Any:
+    data = body()
+    if not data:
+        raise ValidationError("body", "give at least one field to change")
+    return jsonify(hook_json(webhooks().update_hook(hook_id, **data)))
+
+
+@bp.delete("/hooks/<int:hook_id>")
+@token_required(WRITE)
+def delete_hook(hook_id: int) -> Any:
+    webhooks().delete_hook(hook_id)
+    return "", 204
+
+
+@bp.post("/hooks/<int:hook_id>/enable")
+@token_required(WRITE)
+def enable_hook(hook_id: int) -> Any:
+    return jsonify(hook_json(webhooks().enable_hook(hook_id)))
+
+
+@bp.post("/hooks/<int:hook_id>/disable")
+@token_required(WRITE)
+def disable_hook(hook_id: int) -> Any:
+    return jsonify(hook_json(webhooks().disable_hook(hook_id)))
+
+
+@bp.post("/hooks/<int:hook_id>/test")
+@token_required(WRITE)
+def test_hook(hook_id: int) -> Any:
+    return jsonify(delivery_dict(webhooks().send_test(hook_id), payload=True))
+
+
+@bp.post("/hooks/<int:hook_id>/rotate-secret")
+@token_required(WRITE)
+def rotate_secret(hook_id: int) -> Any:
+    return jsonify(hook_json(webhooks().rotate_secret(hook_id), secret=True))
+
+
+# -- deliveries -----------------------------------------------------------------------------
+
+
+@bp.get("/deliveries")
+@token_required(READ)
+def list_deliveries() -> Any:
+    limit = query_int("limit", 50, high=500)
+    since = request.args.get("since")
+    moment = None
+    if since:
+        try:
+            moment = dt.datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError("since", f"{since!r} is not an ISO 8601 date/time") from None
+    page = webhooks().list_deliveries(
+        hook_id=query_int("hook_id"),
+        status=request.args.get("status") or None,
+        since=moment,
+        limit=limit,
+        before=query_int("before"),
+    )
+    args = {k: v for k, v in request.args.items() if k != "before"}
+    following = url_for(".list_deliveries", **args, before=page[-1].id) if len(page) == limit else None
+    return jsonify(data=[delivery_dict(d) for d in page], next=following)
+
+
+@bp.get("/deliveries/<int:delivery_id>")
+@token_required(READ)
+def get_delivery(delivery_id: int) -> Any:
+    return jsonify(delivery_dict(webhooks().get_delivery(delivery_id), payload=True))
+
+
+@bp.post("/deliveries/<int:delivery_id>/redeliver")
+@token_required(WRITE)
+def redeliver(delivery_id: int) -> Any:
+    return jsonify(delivery_dict(webhooks().redeliver(delivery_id), payload=True)), 201

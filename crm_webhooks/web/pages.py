@@ -1,0 +1,195 @@
+"""The admin pages: the list, the form, last run, history, and the row's actions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from crm_stub import InvalidTransition, NotFound
+from crm_stub.web.auth import admin_required
+
+from ..domain.catalog import BY_CODE, CATALOG
+from ..domain.hooks import FIELDS, METHODS
+from ..exceptions import ValidationError
+
+bp = Blueprint("webhooks", __name__, url_prefix="/system/integrations/webhooks", template_folder="templates")
+
+ENTITIES = ("lead", "client", "opportunity", "quote", "sale")
+PAGE = 20
+
+
+def webhooks() -> Any:
+    return current_app.extensions["crm_webhooks"]
+
+
+def portuguese() -> bool:
+    return str(get_locale() or "en").startswith("pt")
+
+
+@bp.app_template_filter("event_label")
+def event_label(code: str) -> str:
+    event = BY_CODE.get(code)
+    if event is None:
+        return code
+    return event.label_pt if portuguese() else event.label_en
+
+
+@bp.app_template_filter("pretty_json")
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+@bp.app_template_filter("when")
+def when(value: Any) -> str:
+    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def event_groups() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The catalog grouped by entity, labelled in the page's language, for the event <select>."""
+    names = {
+        "lead": _("Leads"),
+        "client": _("Clients"),
+        "opportunity": _("Sales opportunities"),
+        "quote": _("Quotes"),
+        "sale": _("Sales"),
+    }
+    return [
+        (names[entity], [(e.code, event_label(e.code)) for e in CATALOG if e.entity == entity]) for entity in ENTITIES
+    ]
+
+
+@bp.errorhandler(NotFound)
+def not_found(exc: NotFound) -> Any:
+    return render_template("error.html", message=_("Not found: %(what)s", what=str(exc))), 404
+
+
+@bp.route("/")
+@admin_required
+def index() -> Any:
+    return render_template("webhooks/index.html", hooks=webhooks().list_hooks())
+
+
+def _form_fields() -> dict[str, Any]:
+    fields = {name: request.form.get(name, "").strip() for name in ("name", "event", "method", "url", "key", "value")}
+    # An empty key and value mean "no authentication header".
+    if not fields["key"] and not fields["value"]:
+        fields["key"] = fields["value"] = None
+    return fields
+
+
+def _render_form(hook: Any, values: dict[str, Any], error: ValidationError | None = None) -> Any:
+    errors = {error.field: error.reason} if error else {}
+    status = 422 if error else 200
+    return render_template(
+        "webhooks/form.html", hook=hook, values=values, errors=errors, groups=event_groups(), methods=METHODS
+    ), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@admin_required
+def new() -> Any:
+    if request.method == "GET":
+        return _render_form(None, {"method": "POST"})
+    fields = _form_fields()
+    try:
+        hook = webhooks().create_hook(**fields)
+    except ValidationError as exc:
+        return _render_form(None, fields, exc)
+    return render_template("webhooks/secret.html", hook=hook, created=True), 201
+
+
+@bp.route("/<int:hook_id>/edit", methods=["GET", "POST"])
+@admin_required
+def edit(hook_id: int) -> Any:
+    hook = webhooks().get_hook(hook_id)
+    if request.method == "GET":
+        return _render_form(hook, {name: getattr(hook, name) for name in FIELDS})
+    fields = _form_fields()
+    try:
+        webhooks().update_hook(hook_id, **fields)
+    except ValidationError as exc:
+        return _render_form(hook, fields, exc)
+    flash(_("Webhook “%(name)s” saved.", name=fields["name"]))
+    return redirect(url_for(".index"))
+
+
+@bp.route("/<int:hook_id>/rotate", methods=["POST"])
+@admin_required
+def rotate(hook_id: int) -> Any:
+    return render_template("webhooks/secret.html", hook=webhooks().rotate_secret(hook_id), created=False)
+
+
+@bp.route("/<int:hook_id>/<any(enable, disable):action>", methods=["POST"])
+@admin_required
+def toggle(hook_id: int, action: str) -> Any:
+    hook = webhooks().enable_hook(hook_id) if action == "enable" else webhooks().disable_hook(hook_id)
+    message = _("Webhook “%(name)s” enabled.") if hook.enabled else _("Webhook “%(name)s” disabled.")
+    flash(message % {"name": hook.name})
+    return redirect(url_for(".index"))
+
+
+@bp.route("/<int:hook_id>/delete", methods=["GET", "POST"])
+@admin_required
+def delete(hook_id: int) -> Any:
+    hook = webhooks().get_hook(hook_id)
+    if request.method == "GET":
+        return render_template("webhooks/delete.html", hook=hook)
+    webhooks().delete_hook(hook_id)
+    flash(_("Webhook “%(name)s” deleted.", name=hook.name))
+    return redirect(url_for(".index"))
+
+
+@bp.route("/<int:hook_id>/test", methods=["POST"])
+@admin_required
+def test(hook_id: int) -> Any:
+    delivery = webhooks().send_test(hook_id)
+    flash(
+        _("Test sent: %(status)s.", status=_(delivery.status)),
+        "message" if delivery.status == "succeeded" else "error",
+    )
+    return redirect(url_for(".delivery", delivery_id=delivery.id))
+
+
+@bp.route("/<int:hook_id>/last")
+@admin_required
+def last(hook_id: int) -> Any:
+    hook = webhooks().get_hook(hook_id)
+    delivery = webhooks().last_delivery(hook_id)
+    return render_template("webhooks/delivery.html", hook=hook, delivery=delivery)
+
+
+@bp.route("/<int:hook_id>/history")
+@admin_required
+def history(hook_id: int) -> Any:
+    hook = webhooks().get_hook(hook_id)
+    before = request.args.get("before", type=int)
+    page = webhooks().history(hook_id, limit=PAGE + 1, before=before)
+    more = len(page) > PAGE
+    page = page[:PAGE]
+    return render_template(
+        "webhooks/history.html", hook=hook, deliveries=page, next_before=page[-1].id if more else None
+    )
+
+
+@bp.route("/deliveries/<int:delivery_id>")
+@admin_required
+def delivery(delivery_id: int) -> Any:
+    found = webhooks().get_delivery(delivery_id)
+    return render_template("webhooks/delivery.html", hook=webhooks().get_hook(found.hook_id), delivery=found)
+
+
+@bp.route("/deliveries/<int:delivery_id>/redeliver", methods=["POST"])
+@admin_required
+def redeliver(delivery_id: int) -> Any:
+    try:
+        again = webhooks().redeliver(delivery_id)
+    except InvalidTransition:
+        abort(409)
+    flash(
+        _("Sent again: %(status)s.", status=_(again.status)), "message" if again.status == "succeeded" else "error"
+    )
+    return redirect(url_for(".delivery", delivery_id=again.id))
