@@ -23,15 +23,15 @@ def current_language() -> str:
 
 
 def add_translations(app: Flask, directory: Path) -> None:
-    """Let an addon bring its own catalog (the domain stays ``messages``)."""
-    dirs = app.config.get("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS)).split(";")
-    if str(directory) not in dirs:
-        dirs.append(str(directory))
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(dirs)
+    """Let an addon bring its own catalog (same ``messages`` domain, merged with the host's)."""
+    # Flask-Babel reads its directories once, at init; addons register after it.
+    directories = app.extensions["babel"].translation_directories
+    if str(directory) not in directories:
+        directories.append(str(directory))
 
 
 def init(app: Flask) -> None:
-    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     Babel(app, locale_selector=current_language)
 
     @app.context_processor

@@ -158,7 +158,7 @@ def validate_header(key: object, value: object) -> tuple[str | None, str | None]
         return None, None
     if key in (None, ""):
         raise ValidationError("key", "required when a value is given")
-    if value is None:
+    if value in (None, ""):  # an authentication header with nothing in it authenticates nothing
         raise ValidationError("value", "required when a key is given")
     if not isinstance(key, str) or not _TOKEN.match(key) or len(key) > MAX_KEY:
         raise ValidationError("key", f"{key!r} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)")

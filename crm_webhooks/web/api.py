@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from crm_stub import CRMError, InvalidTransition, NotFound
@@ -66,7 +66,7 @@ def http_error(exc: HTTPException) -> Any:
 def body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise ValidationError("body", "expected a JSON object (Content-Type: application/json)")
+        abort(400, "expected a JSON object (Content-Type: application/json)")
     return data
 
 

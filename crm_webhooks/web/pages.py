@@ -38,6 +38,20 @@ def event_label(code: str) -> str:
     return event.label_pt if portuguese() else event.label_en
 
 
+@bp.app_template_filter("status_label")
+def status_label(status: str) -> str:
+    """Hook and delivery statuses in the page's language."""
+    words = {
+        "never_run": _("never run"),
+        "succeeded": _("succeeded"),
+        "failing": _("failing"),
+        "disabled": _("disabled"),
+        "pending": _("pending"),
+        "failed": _("failed"),
+    }
+    return words.get(status, status)
+
+
 @bp.app_template_filter("pretty_json")
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
@@ -148,7 +162,7 @@ def delete(hook_id: int) -> Any:
 def test(hook_id: int) -> Any:
     delivery = webhooks().send_test(hook_id)
     flash(
-        _("Test sent: %(status)s.", status=_(delivery.status)),
+        _("Test sent: %(status)s.", status=status_label(delivery.status)),
         "message" if delivery.status == "succeeded" else "error",
     )
     return redirect(url_for(".delivery", delivery_id=delivery.id))
@@ -190,6 +204,7 @@ def redeliver(delivery_id: int) -> Any:
     except InvalidTransition:
         abort(409)
     flash(
-        _("Sent again: %(status)s.", status=_(again.status)), "message" if again.status == "succeeded" else "error"
+        _("Sent again: %(status)s.", status=status_label(again.status)),
+        "message" if again.status == "succeeded" else "error",
     )
     return redirect(url_for(".delivery", delivery_id=again.id))

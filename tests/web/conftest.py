@@ -1,0 +1,88 @@
+"""A logged-in admin on the web app, with CSRF on as in production."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from crm_stub.web import create_app
+
+PASSWORD = "correct horse battery"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def app(crm) -> Flask:
+    crm.users.create("Admin", "admin@example.com", is_admin=True, password=PASSWORD)
+    crm.users.create("Seller", "seller@example.com", password=PASSWORD)
+    return create_app(crm, secret_key="test-secret", TESTING=True)
+
+
+@dataclass
+class Browser:
+    """A test client that keeps the CSRF token of the last page, as a browser's form would."""
+
+    client: FlaskClient
+    token: str = ""
+
+    def get(self, url: str, **kw: Any) -> Any:
+        response = self.client.get(url, **kw)
+        found = _CSRF.search(response.get_data(as_text=True))
+        if found:
+            self.token = found[1]
+        return response
+
+    def post(self, url: str, data: dict[str, Any] | None = None, *, csrf: bool = True, **kw: Any) -> Any:
+        if csrf and not self.token:
+            self.get("/login")
+        form = {**(data or {}), **({"csrf_token": self.token} if csrf else {})}
+        response = self.client.post(url, data=form, **kw)
+        found = _CSRF.search(response.get_data(as_text=True))
+        if found:
+            self.token = found[1]
+        return response
+
+    def login(self, email: str = "admin@example.com", password: str = PASSWORD, *, next: str = "") -> Any:
+        self.get("/login")
+        response = self.post(f"/login{next and '?next=' + next}", {"email": email, "password": password})
+        if response.status_code == 302:
+            # A fresh session begins at login: the next page carries its CSRF token.
+            self.get(response.headers["Location"], follow_redirects=True)
+        return response
+
+
+@pytest.fixture
+def browser(app: Flask) -> Browser:
+    return Browser(app.test_client())
+
+
+@pytest.fixture
+def admin(browser: Browser) -> Browser:
+    assert browser.login().status_code == 302
+    return browser
+
+
+@pytest.fixture
+def api(app: Flask, crm):
+    """A JSON client with a read+write token; ``api.token(scopes)`` makes others."""
+
+    class Api:
+        client = app.test_client()
+
+        def token(self, scopes: str = "webhooks:read,webhooks:write") -> str:
+            return crm.tokens.create("test", scopes)[1]
+
+        def call(self, method: str, url: str, *, token: str | None = None, **kw: Any) -> Any:
+            headers = kw.pop("headers", {})
+            if token is not False:
+                headers["Authorization"] = f"Bearer {token or self.default}"
+            return self.client.open(url, method=method, headers=headers, **kw)
+
+    api = Api()
+    api.default = api.token()
+    return api

@@ -1,0 +1,135 @@
+"""Extract the web UI's messages and write the pt-BR catalogs (.po for people, .mo for gettext).
+
+    python tools/i18n.py            # rewrite catalogs from TRANSLATIONS below
+    python tools/i18n.py --check    # exit 1 if a message in the code has no pt-BR translation
+
+One catalog per package (crm_stub, crm_webhooks), so the host never carries
+an addon's words.  The translations live here, in one reviewable table.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import write_po
+
+ROOT = Path(__file__).resolve().parents[1]
+METHODS = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+KEYWORDS = {"_": None, "gettext": None}
+
+TRANSLATIONS = {
+    # host
+    "System": "Sistema",
+    "Integrations": "Integrações",
+    "Log in": "Entrar",
+    "Log out": "Sair",
+    "E-mail": "E-mail",
+    "Password": "Senha",
+    "Wrong e-mail or password.": "E-mail ou senha incorretos.",
+    "Only administrators can open the System pages.": "Somente administradores podem abrir as páginas de Sistema.",
+    "No integration is installed.": "Nenhuma integração instalada.",
+    # webhooks
+    "Webhooks": "Webhooks",
+    "Send CRM events to other systems as signed HTTP calls.": "Envie eventos do CRM para outros sistemas como chamadas HTTP assinadas.",
+    "Actions": "Ações",
+    "Add Webhook": "Adicionar Webhook",
+    "Attempt": "Tentativa",
+    "Attempts": "Tentativas",
+    "Back to webhooks": "Voltar aos webhooks",
+    "Cancel": "Cancelar",
+    "Choose an event": "Escolha um evento",
+    "Leads": "Prospectos",
+    "Clients": "Clientes",
+    "Sales opportunities": "Oportunidades de vendas",
+    "Quotes": "Cotações",
+    "Sales": "Vendas",
+    "Configuration": "Configuração",
+    "Created": "Criado em",
+    "Delete": "Excluir",
+    "Delete webhook “%(name)s”?": "Excluir o webhook “%(name)s”?",
+    "Its history goes with it. Events it did not deliver yet will not be sent.": "O histórico será excluído junto. Eventos ainda não entregues não serão enviados.",
+    "Delivery": "Entrega",
+    "Disable": "Desativar",
+    "Enable": "Ativar",
+    "Event": "Evento",
+    "History": "Histórico",
+    "Key": "Chave",
+    "Value": "Valor",
+    "Last execution": "Última execução",
+    "Last run": "Última execução",
+    "Method": "Método",
+    "Name": "Nome",
+    "URL": "URL",
+    "Status": "Status",
+    "New secret for “%(name)s”": "Novo segredo para “%(name)s”",
+    "Newest": "Mais recentes",
+    "Older": "Mais antigos",
+    "No webhook yet. Add one to send CRM events to another system.": "Nenhum webhook ainda. Adicione um para enviar eventos do CRM a outro sistema.",
+    "Not attempted yet.": "Ainda não houve tentativa.",
+    "Not found: %(what)s": "Não encontrado: %(what)s",
+    "Nothing sent yet.": "Nada enviado ainda.",
+    "Payload": "Conteúdo",
+    "Redeliver": "Reenviar",
+    "Request": "Requisição",
+    "Response": "Resposta",
+    "Rotate secret": "Trocar segredo",
+    "Save": "Salvar",
+    "Send test": "Enviar teste",
+    "Sent again: %(status)s.": "Reenviado: %(status)s.",
+    "Test sent: %(status)s.": "Teste enviado: %(status)s.",
+    "Signing secret": "Segredo de assinatura",
+    "Signing secret (shown only now; the receiver uses it to check the webhook-signature header):": "Segredo de assinatura (mostrado só agora; o receptor o usa para conferir o cabeçalho webhook-signature):",
+    "The key/value pair is sent as an HTTP header with every call, to authenticate it.": "O par chave/valor é enviado como cabeçalho HTTP em cada chamada, para autenticá-la.",
+    "The previous secret keeps signing too until %(when)s.": "O segredo anterior continua assinando até %(when)s.",
+    "Webhook “%(name)s” created": "Webhook “%(name)s” criado",
+    "Webhook “%(name)s” deleted.": "Webhook “%(name)s” excluído.",
+    "Webhook “%(name)s” disabled.": "Webhook “%(name)s” desativado.",
+    "Webhook “%(name)s” enabled.": "Webhook “%(name)s” ativado.",
+    "Webhook “%(name)s” saved.": "Webhook “%(name)s” salvo.",
+    "next attempt": "próxima tentativa",
+    "test": "teste",
+    "never run": "nunca executado",
+    "succeeded": "sucesso",
+    "failing": "com falhas",
+    "disabled": "desativado",
+    "pending": "pendente",
+    "failed": "falhou",
+}
+
+PACKAGES = {"crm_stub": ROOT / "crm_stub" / "web", "crm_webhooks": ROOT / "crm_webhooks" / "web"}
+
+
+def messages(source: Path) -> list[str]:
+    found = {msg for _file, _line, msg, _comments, _ctx in extract_from_dir(source, METHODS, keywords=KEYWORDS)}
+    return sorted(m for m in found if isinstance(m, str))
+
+
+def main(check: bool) -> int:
+    missing = []
+    for package, source in PACKAGES.items():
+        catalog = Catalog(locale="pt_BR", project=package, charset="utf-8")
+        for msgid in messages(source):
+            if msgid not in TRANSLATIONS:
+                missing.append(f"{package}: {msgid!r}")
+            catalog.add(msgid, TRANSLATIONS.get(msgid, ""))
+        if check:
+            continue
+        target = ROOT / package / "translations" / "pt_BR" / "LC_MESSAGES"
+        target.mkdir(parents=True, exist_ok=True)
+        po, mo = io.BytesIO(), io.BytesIO()
+        write_po(po, catalog, omit_header=True, sort_output=True)
+        write_mo(mo, catalog)
+        (target / "messages.po").write_bytes(po.getvalue())
+        (target / "messages.mo").write_bytes(mo.getvalue())
+    for line in missing:
+        print(f"no pt-BR translation: {line}")
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main("--check" in sys.argv))
