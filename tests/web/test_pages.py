@@ -54,7 +54,7 @@ def test_add_shows_the_secret_once_and_the_list_shows_the_hook(admin, webhooks, 
     hook = webhooks.list_hooks()[0]
     assert hook.secret in response.get_data(as_text=True)
     page = admin.get(f"{BASE}/").get_data(as_text=True)
-    row = re.search(r'<tr data-hook-id="%d">(.*?)</tr>' % hook.id, page, re.S)[1]
+    row = re.search(rf'<tr data-hook-id="{hook.id}">(.*?)</tr>', page, re.S)[1]
     for shown in ("venda", "New sale", webhook_receiver.url, "POST", "never run"):
         assert shown in row
     assert hook.secret not in page and "s3cret-value" not in page
@@ -73,7 +73,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("field", "change", "message"), BAD, ids=[f"{f}:{list(c.values())[0]}" for f, c, _ in BAD])
+@pytest.mark.parametrize(("field", "change", "message"), BAD, ids=[f"{f}:{next(iter(c.values()))}" for f, c, _ in BAD])
 def test_errors_show_beside_their_field_and_store_nothing(admin, webhooks, webhook_receiver, field, change, message) -> None:
     response = add(admin, webhook_receiver, **change)
     assert response.status_code == 422
