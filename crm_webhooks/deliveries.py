@@ -20,7 +20,7 @@ from .models import AttemptRow, DeliveryRow, EventRow
 from .outbox import write_event
 
 STATUSES = ("pending", "succeeded", "failed")
-MAX_PAGE = 500
+MAX_PAGE = 1000
 
 
 def to_delivery(row: DeliveryRow) -> Delivery:

@@ -200,15 +200,16 @@ def list_deliveries() -> Any:
             moment = dt.datetime.fromisoformat(since.replace("Z", "+00:00"))
         except ValueError:
             raise ValidationError("since", f"{since!r} is not an ISO 8601 date/time") from None
-    page = webhooks().list_deliveries(
+    rows = webhooks().list_deliveries(
         hook_id=query_int("hook_id"),
         status=request.args.get("status") or None,
         since=moment,
-        limit=limit,
+        limit=limit + 1,  # one more than shown: is there a next page?
         before=query_int("before"),
     )
+    page = rows[:limit]
     args = {k: v for k, v in request.args.items() if k != "before"}
-    following = url_for(".list_deliveries", **args, before=page[-1].id) if len(page) == limit else None
+    following = url_for(".list_deliveries", **args, before=page[-1].id) if len(rows) > limit else None
     return jsonify(data=[delivery_dict(d) for d in page], next=following)
 
 

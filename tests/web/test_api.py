@@ -1,0 +1,194 @@
+"""The REST API: tokens and scopes, every route, every bad body, and the OpenAPI document."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from openapi_spec_validator import validate
+
+from crm_stub import CRM
+
+GOOD = {"name": "venda", "event": "sale.created", "url": "http://127.0.0.1:9/pos", "key": "X-Api-Key", "value": "s3cret-value"}
+
+
+def create(api, **changes):
+    response = api.call("POST", "/api/v1/hooks", json={**GOOD, **changes})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+# -- who may call -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Bearer nope", "Basic YWRtaW46YWRtaW4=", "bearer crm_wrong"])
+def test_no_valid_token_is_401(api, header) -> None:
+    headers = {} if header is None else {"Authorization": header}
+    response = api.call("GET", "/api/v1/hooks", token=False, headers=headers)
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "unauthorized"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_token_without_the_scope_is_403(api, webhooks) -> None:
+    reader = api.token("webhooks:read")
+    assert api.call("GET", "/api/v1/hooks", token=reader).status_code == 200
+    refused = api.call("POST", "/api/v1/hooks", token=reader, json=GOOD)
+    assert refused.status_code == 403 and refused.json["error"]["scope"] == "webhooks:write"
+    assert webhooks.list_hooks() == []
+    other = api.token("crm:read")
+    assert api.call("GET", "/api/v1/hooks", token=other).status_code == 403
+
+
+def test_a_revoked_token_is_401(api, crm: CRM) -> None:
+    token, plain = crm.tokens.create("temp", "webhooks:read")
+    assert api.call("GET", "/api/v1/events", token=plain).status_code == 200
+    crm.tokens.revoke(token.id)
+    assert api.call("GET", "/api/v1/events", token=plain).status_code == 401
+
+
+def test_the_api_needs_no_csrf_token_and_no_cookie(api) -> None:
+    # Bearer tokens travel in a header no other site can set: nothing to forge.
+    assert api.call("POST", "/api/v1/hooks", json=GOOD).status_code == 201
+
+
+# -- hooks ------------------------------------------------------------------------------
+
+
+def test_create_returns_the_secret_once_and_a_location(api, webhooks) -> None:
+    response = api.call("POST", "/api/v1/hooks", json=GOOD)
+    hook = webhooks.list_hooks()[0]
+    assert response.status_code == 201 and response.headers["Location"].endswith(f"/api/v1/hooks/{hook.id}")
+    assert response.json["secret"] == hook.secret and response.json["value"] == "s3cr…(12)"
+    assert response.json["event_label"] == {"en": "New sale", "pt_BR": "Nova venda"}
+    shown = api.call("GET", f"/api/v1/hooks/{hook.id}").json
+    assert shown["secret"] != hook.secret and "s3cret-value" not in str(shown)
+
+
+BAD = [
+    ({"name": ""}, "name"),
+    ({"event": "nope"}, "event"),
+    ({"url": "ftp://x"}, "url"),
+    ({"url": "http://169.254.169.254/"}, "url"),
+    ({"method": "TRACE"}, "method"),
+    ({"key": "Host"}, "key"),
+    ({"value": "a\nb"}, "value"),
+    ({"enabled": "yes"}, "enabled"),
+    ({"colour": "red"}, "colour"),
+    ({"name": None}, "name"),
+]
+
+
+@pytest.mark.parametrize(("change", "field"), BAD, ids=[f for _, f in BAD])
+def test_bad_fields_are_422_naming_the_field_and_store_nothing(api, webhooks, change, field) -> None:
+    response = api.call("POST", "/api/v1/hooks", json={**GOOD, **change})
+    assert response.status_code == 422
+    assert response.json["error"]["field"] == field and response.json["error"]["message"].startswith(f"{field}: ")
+    assert webhooks.list_hooks() == []
+
+
+@pytest.mark.parametrize("payload", [b"not json", b"[1, 2]", b'"text"'])
+def test_a_body_that_is_not_a_json_object_is_400(api, webhooks, payload) -> None:
+    response = api.call("POST", "/api/v1/hooks", data=payload, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json["error"]["code"] == "bad_request"
+    assert webhooks.list_hooks() == []
+
+
+def test_missing_required_fields_are_422(api) -> None:
+    response = api.call("POST", "/api/v1/hooks", json={"name": "x"})
+    assert response.status_code == 422 and response.json["error"]["field"] in ("event", "url")
+
+
+def test_patch_enable_disable_rotate_delete(api, webhooks) -> None:
+    hook = create(api)
+    hid = hook["id"]
+    changed = api.call("PATCH", f"/api/v1/hooks/{hid}", json={"url": "http://127.0.0.1:9/new", "method": "put"})
+    assert changed.status_code == 200 and (changed.json["url"], changed.json["method"]) == ("http://127.0.0.1:9/new", "PUT")
+    bad = api.call("PATCH", f"/api/v1/hooks/{hid}", json={"url": "nope"})
+    assert bad.status_code == 422 and webhooks.get_hook(hid).url == "http://127.0.0.1:9/new"
+    assert api.call("PATCH", f"/api/v1/hooks/{hid}", json={}).status_code == 422
+    assert api.call("POST", f"/api/v1/hooks/{hid}/disable").json["status"] == "disabled"
+    assert api.call("POST", f"/api/v1/hooks/{hid}/enable").json["enabled"] is True
+    rotated = api.call("POST", f"/api/v1/hooks/{hid}/rotate-secret").json
+    assert rotated["secret"] == webhooks.get_hook(hid).secret != hook["secret"]
+    assert api.call("DELETE", f"/api/v1/hooks/{hid}").status_code == 204
+    assert api.call("GET", f"/api/v1/hooks/{hid}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/hooks/999"), ("PATCH", "/hooks/999"), ("DELETE", "/hooks/999"), ("POST", "/hooks/999/enable"),
+     ("POST", "/hooks/999/disable"), ("POST", "/hooks/999/test"), ("POST", "/hooks/999/rotate-secret"),
+     ("GET", "/deliveries/999"), ("POST", "/deliveries/999/redeliver"), ("GET", "/deliveries?hook_id=999")],
+)
+def test_unknown_ids_are_404(api, method, path) -> None:
+    response = api.call(method, "/api/v1" + path, json={"name": "x"} if method == "PATCH" else None)
+    assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+
+
+def test_hooks_page_with_after(api) -> None:
+    ids = [create(api, name=f"h{n}")["id"] for n in range(5)]
+    first = api.call("GET", "/api/v1/hooks?limit=2").json
+    assert [h["id"] for h in first["data"]] == ids[:2]
+    second = api.call("GET", first["next"]).json
+    assert [h["id"] for h in second["data"]] == ids[2:4]
+    last = api.call("GET", second["next"]).json
+    assert [h["id"] for h in last["data"]] == ids[4:] and last["next"] is None
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=501", "limit=x", "after=-1", "after=abc"])
+def test_bad_paging_is_422(api, query) -> None:
+    response = api.call("GET", f"/api/v1/hooks?{query}")
+    assert response.status_code == 422 and response.json["error"]["field"] == query.split("=")[0]
+
+
+# -- deliveries -------------------------------------------------------------------------
+
+
+def test_test_send_deliveries_and_redeliver(api, crm, webhooks, webhook_receiver) -> None:
+    hook = create(api, event="lead.created", url=webhook_receiver.url)
+    sent = api.call("POST", f"/api/v1/hooks/{hook['id']}/test").json
+    assert sent["status"] == "succeeded" and sent["test"] and sent["payload"]["type"] == "lead.created"
+    for n in range(3):
+        crm.leads.create(f"L{n}")
+    webhook_receiver.fail_next()
+    webhooks.run_pending()
+    page = api.call("GET", f"/api/v1/deliveries?hook_id={hook['id']}&limit=2").json
+    assert len(page["data"]) == 2 and page["next"]
+    rest = api.call("GET", page["next"]).json
+    assert len(rest["data"]) == 2 and rest["next"] is None
+    pending = api.call("GET", "/api/v1/deliveries?status=pending").json["data"]
+    assert len(pending) == 1 and pending[0]["attempts"][0]["status_code"] == 500
+    assert api.call("GET", "/api/v1/deliveries?since=2099-01-01T00:00:00Z").json["data"] == []
+    assert api.call("GET", "/api/v1/deliveries?status=lost").status_code == 422
+    assert api.call("GET", "/api/v1/deliveries?since=yesterday").json["error"]["field"] == "since"
+    shown = api.call("GET", f"/api/v1/deliveries/{pending[0]['id']}").json
+    assert shown["payload"]["data"]["object"]["name"] == "L0"
+    again = api.call("POST", f"/api/v1/deliveries/{pending[0]['id']}/redeliver")
+    assert again.status_code == 201 and again.json["status"] == "succeeded"
+    assert again.json["event_id"] == pending[0]["event_id"]
+
+
+def test_events_catalog(api) -> None:
+    events = api.call("GET", "/api/v1/events").json["data"]
+    assert len(events) == 30 and events[29] == {"number": 30, "code": "sale.created", "label_pt": "Nova venda", "label_en": "New sale"}
+
+
+# -- the document ------------------------------------------------------------------------------
+
+
+def test_openapi_document_is_valid_3_1(api) -> None:
+    document = api.call("GET", "/api/v1/openapi.json", token=False).json
+    assert document["openapi"] == "3.1.0"
+    validate(document)
+
+
+def test_openapi_document_lists_exactly_the_routes(app, api) -> None:
+    document = api.call("GET", "/api/v1/openapi.json", token=False).json
+    described = {(method.upper(), path) for path, item in document["paths"].items() for method in item if method != "parameters"}
+    routed = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/") and rule.endpoint != "webhooks_api.openapi":
+            path = re.sub(r"<(?:int:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
+            routed |= {(m, path) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    assert described == routed
