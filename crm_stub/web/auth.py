@@ -40,7 +40,7 @@ def admin_required(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         user = current_user()
         if user is None:
-            return redirect(url_for("auth.login", next=request.full_path))
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         if not user.is_admin:
             return render_template("error.html", message=_("Only administrators can open the System pages.")), 403
         return view(*args, **kwargs)
