@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from crm_stub import CRM, NotFound
 from crm_stub.models import utcnow
+from crm_stub.services.base import MAX_ID, check_id
 
 from .domain.deliveries import Attempt, Delivery
 from .domain.samples import sample
@@ -82,13 +83,15 @@ class DeliveryService:
         if since is not None:
             stmt = stmt.where(DeliveryRow.created_at >= _naive_utc(since))
         if before is not None:
-            stmt = stmt.where(DeliveryRow.id < before)
+            stmt = stmt.where(DeliveryRow.id < min(before, MAX_ID))
         with self._crm._read() as session:
             return [to_delivery(row) for row in session.scalars(stmt)]
 
     def get(self, delivery_id: int) -> Delivery:
         with self._crm._read() as session:
-            row = session.get(DeliveryRow, delivery_id, options=[selectinload(DeliveryRow.attempts)])
+            row = session.get(
+                DeliveryRow, check_id("delivery", delivery_id), options=[selectinload(DeliveryRow.attempts)]
+            )
             if row is None:
                 raise NotFound("delivery", delivery_id)
             return to_delivery(row)
@@ -118,7 +121,7 @@ class DeliveryService:
     def redeliver(self, delivery_id: int) -> Delivery:
         """Send a delivery's event to its hook again, now, under the same event id."""
         with self._crm.transaction() as session:
-            original = session.get(DeliveryRow, delivery_id)
+            original = session.get(DeliveryRow, check_id("delivery", delivery_id))
             if original is None:
                 raise NotFound("delivery", delivery_id)
             new_id = self._enqueue_leased(session, original.event_id, original.hook_id)

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 
 from crm_stub import CRM, NotFound
 from crm_stub.models import utcnow
+from crm_stub.services.base import check_id
 
 from . import state
 from .domain.hooks import FIELDS, Hook, validate_fields
@@ -44,9 +45,7 @@ class HookService:
         self._options = options
 
     def _row(self, session: Any, hook_id: int, *, lock: bool = False) -> HookRow:
-        if isinstance(hook_id, bool) or not isinstance(hook_id, int):
-            raise NotFound("hook", hook_id)
-        row = session.get(HookRow, hook_id, with_for_update=lock or None)
+        row = session.get(HookRow, check_id("hook", hook_id), with_for_update=lock or None)
         if row is None:
             raise NotFound("hook", hook_id)
         return row

@@ -23,6 +23,16 @@ M = TypeVar("M", bound=Base)
 Events = list[tuple[str, Any, dict[str, Any]]]
 
 
+MAX_ID = 2**63 - 1
+
+
+def check_id(entity: str, record_id: object) -> int:
+    """An id a database can hold, else NotFound (a huge or non-integer id names no record)."""
+    if isinstance(record_id, bool) or not isinstance(record_id, int) or not 0 <= record_id <= MAX_ID:
+        raise NotFound(entity, record_id)
+    return record_id
+
+
 class Service(Generic[M]):
     model: type[M]
     entity: str
@@ -33,7 +43,7 @@ class Service(Generic[M]):
     def _load(self, session: Session, record_id: int, *, lock: bool = False) -> M:
         # FOR UPDATE on PostgreSQL serialises concurrent changes of one record;
         # SQLite's BEGIN IMMEDIATE already does.
-        obj = session.get(self.model, record_id, with_for_update=lock or None)
+        obj = session.get(self.model, check_id(self.entity, record_id), with_for_update=lock or None)
         if obj is None:
             raise NotFound(self.entity, record_id)
         return obj

@@ -17,6 +17,7 @@ from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from crm_stub import CRMError, InvalidTransition, NotFound
+from crm_stub.services.base import MAX_ID
 from crm_stub.web.auth import token_required
 
 from ..domain.catalog import CATALOG
@@ -58,9 +59,28 @@ def refused(exc: CRMError) -> Any:
     return error(422, "validation", str(exc))
 
 
-@bp.errorhandler(HTTPException)
+@bp.app_errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> Any:
-    return error(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or "")
+    # App-wide so that an unknown URL under /api/ (no route, so no blueprint) still answers in JSON.
+    if not request.path.startswith(bp.url_prefix or "/api/"):
+        return exc
+    response, status = error(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or "")
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":  # Allow on a 405, for one
+            response.headers[name] = value
+    return response, status
+
+
+# Query parameters each route understands; anything else is a typo worth saying so.
+QUERY = {"list_hooks": {"limit", "after"}, "list_deliveries": {"limit", "before", "hook_id", "status", "since"}}
+
+
+@bp.before_request
+def known_query_only() -> None:
+    endpoint = (request.endpoint or "").rpartition(".")[2]
+    unknown = sorted(set(request.args) - QUERY.get(endpoint, set()))
+    if unknown:
+        raise ValidationError(unknown[0], "not a query parameter of this operation")
 
 
 def body() -> dict[str, Any]:
@@ -70,9 +90,9 @@ def body() -> dict[str, Any]:
     return data
 
 
-def query_int(name: str, default: int | None = None, *, low: int = 1, high: int = 10**12) -> int | None:
+def query_int(name: str, default: int | None = None, *, low: int = 1, high: int = MAX_ID) -> int | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -195,14 +215,14 @@ def list_deliveries() -> Any:
     limit = query_int("limit", 50, high=500)
     since = request.args.get("since")
     moment = None
-    if since:
+    if since is not None:
         try:
             moment = dt.datetime.fromisoformat(since.replace("Z", "+00:00"))
         except ValueError:
             raise ValidationError("since", f"{since!r} is not an ISO 8601 date/time") from None
     rows = webhooks().list_deliveries(
         hook_id=query_int("hook_id"),
-        status=request.args.get("status") or None,
+        status=request.args.get("status"),
         since=moment,
         limit=limit + 1,  # one more than shown: is there a next page?
         before=query_int("before"),

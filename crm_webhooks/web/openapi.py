@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from crm_stub.services.base import MAX_ID
+
 from ..domain.catalog import CATALOG
 from ..domain.hooks import MAX_KEY, MAX_NAME, MAX_URL, MAX_VALUE, METHODS
 
@@ -34,17 +36,36 @@ def _op(summary: str, scope: str, responses: dict[str, Any], **extra: Any) -> di
     return {"summary": summary, "security": [{"bearer": [scope]}], "responses": responses, **extra}
 
 
-HOOK_ID = {"name": "hook_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-DELIVERY_ID = {"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}}
+def _param(name: str, where: str, low: int = 1, high: int = MAX_ID, **extra: Any) -> dict[str, Any]:
+    schema = {"type": "integer", "minimum": low, "maximum": high, **extra}
+    return {"name": name, "in": where, "schema": schema, **({"required": True} if where == "path" else {})}
+
+
+HOOK_ID = _param("hook_id", "path", low=0)
+DELIVERY_ID = _param("delivery_id", "path", low=0)
+LIMIT = _param("limit", "query", high=500, default=50)
 
 _HOOK_FIELDS: dict[str, Any] = {
-    "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+    "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"\S"},
     "event": {"type": "string", "enum": [e.code for e in CATALOG]},
-    "url": {"type": "string", "maxLength": MAX_URL, "description": "http(s) URL with a host"},
+    "url": {
+        "type": "string",
+        "maxLength": MAX_URL,
+        "pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+",
+        "description": "http(s) URL with a host; private and link-local literals are refused",
+    },
     "method": {"type": "string", "enum": list(METHODS), "default": "POST"},
-    "key": {"type": ["string", "null"], "maxLength": MAX_KEY, "description": "Header name sent with every call"},
-    "value": {"type": ["string", "null"], "maxLength": MAX_VALUE, "description": "Its value (masked when read)"},
+    "key": {
+        "type": ["string", "null"],
+        "maxLength": MAX_KEY,
+        "pattern": r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]*$",
+        "description": "Header name sent with every call (not Content-Type, Host, webhook-*...); empty or null: none",
+    },
+    "value": {
+        "type": ["string", "null"],
+        "maxLength": MAX_VALUE,
+        "description": "Its value, given with the key (masked when read)",
+    },
     "enabled": {"type": "boolean", "default": True},
 }
 
@@ -173,7 +194,7 @@ def document(server: str) -> dict[str, Any]:
                     "List hooks, oldest first",
                     read,
                     {"200": _json(_page("Hook"), "A page of hooks"), **_errors("401", "403", "422")},
-                    parameters=[LIMIT, {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
+                    parameters=[LIMIT, _param("after", "query", low=0)],
                 ),
                 "post": _op(
                     "Create a hook (the response carries its secret, once)",
@@ -220,8 +241,8 @@ def document(server: str) -> dict[str, Any]:
                     {"200": _json(_page("Delivery"), "A page of deliveries"), **_errors("401", "403", "404", "422")},
                     parameters=[
                         LIMIT,
-                        {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                        {"name": "hook_id", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                        _param("before", "query"),
+                        _param("hook_id", "query"),
                         {
                             "name": "status",
                             "in": "query",
