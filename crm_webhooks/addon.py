@@ -132,6 +132,10 @@ class WebhooksAddon:
     def list_deliveries(self, **filters: Any) -> list[Delivery]:
         return self.deliveries.list(**filters)
 
+    def delivery_stats(self) -> dict[str, Any]:
+        """pending, held, due, in_flight, failed, succeeded and the age of the oldest due delivery."""
+        return self.deliveries.stats()
+
     def get_delivery(self, delivery_id: int) -> Delivery:
         return self.deliveries.get(delivery_id)
 

@@ -390,6 +390,22 @@ def deliveries_list(app: App, as_json: bool, **filters: Any) -> None:
         app.console.print(_delivery_table(items))
 
 
+@deliveries.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def deliveries_stats(app: App, as_json: bool) -> None:
+    """The queue: pending (held for disabled hooks), due, in flight, failed, oldest due age."""
+    stats = app.webhooks.delivery_stats()
+    if as_json:
+        app.json(stats)
+        return
+    table = Table("pending", "held", "due", "in flight", "failed", "succeeded", "oldest due", title="Deliveries")
+    age = stats["oldest_due_age_s"]
+    cells = [str(stats[k]) for k in ("pending", "held", "due", "in_flight", "failed", "succeeded")]
+    table.add_row(*cells, "—" if age is None else f"{age:.1f} s ago")
+    app.console.print(table)
+
+
 @deliveries.command("show")
 @click.argument("delivery_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

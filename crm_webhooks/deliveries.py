@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy import case, delete, exists, func, insert, select
 from sqlalchemy.orm import selectinload
 
 from crm_stub import CRM, NotFound
@@ -86,6 +86,36 @@ class DeliveryService:
             stmt = stmt.where(DeliveryRow.id < min(before, MAX_ID))
         with self._crm._read() as session:
             return [to_delivery(row) for row in session.scalars(stmt)]
+
+    def stats(self) -> dict[str, Any]:
+        """The queue at a glance, for operators: one query over the deliveries table."""
+        now = utcnow()
+        d = DeliveryRow.__table__.c
+        pending = d.status == "pending"
+        leased = d.locked_until > now
+        due = pending & (d.next_attempt_at <= now) & ~leased.is_(True)
+        count = lambda condition: func.sum(case((condition, 1), else_=0))  # noqa: E731 - one line per column
+        stmt = select(
+            count(pending),
+            count(pending & d.next_attempt_at.is_(None)),
+            count(due),
+            count(pending & leased),
+            count(d.status == "failed"),
+            count(d.status == "succeeded"),
+            func.min(case((due, d.next_attempt_at), else_=None)),
+        )
+        with self._crm._read() as session:
+            row = session.execute(stmt).one()
+        oldest = row[6]
+        return {
+            "pending": int(row[0] or 0),
+            "held": int(row[1] or 0),
+            "due": int(row[2] or 0),
+            "in_flight": int(row[3] or 0),
+            "failed": int(row[4] or 0),
+            "succeeded": int(row[5] or 0),
+            "oldest_due_age_s": None if oldest is None else round((now - oldest).total_seconds(), 3),
+        }
 
     def get(self, delivery_id: int) -> Delivery:
         with self._crm._read() as session:

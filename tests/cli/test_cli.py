@@ -179,3 +179,20 @@ def test_demo_json_on_a_given_database_leaves_no_demo_hooks(cli) -> None:
     results = cli.json("demo")
     assert len(results) == 30 and all(r["ok"] and r["signature_verified"] and r["key_verified"] for r in results)
     assert cli.json("hooks", "list") == []
+
+
+def test_deliveries_stats_for_operators(cli, add_hook, webhook_receiver) -> None:
+    hook = add_hook()
+    with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "manual"}}) as crm:
+        for name in ("A", "B", "C"):
+            crm.leads.create(name)
+        wh = crm.addons["crm_webhooks"]
+        assert wh.delivery_stats()["due"] == 3 and wh.delivery_stats()["oldest_due_age_s"] >= 0
+        webhook_receiver.fail_next()
+        wh.run_pending()
+        crm.leads.create("D")
+        wh.disable_hook(hook["id"])
+    stats = cli.json("deliveries", "stats")
+    # A and B were sent; C failed once and waits 60 s; D waits for its hook to be enabled.
+    assert stats == {"pending": 2, "held": 2, "due": 0, "in_flight": 0, "failed": 0, "succeeded": 2, "oldest_due_age_s": None}
+    assert "oldest due" in cli("deliveries", "stats").stdout
