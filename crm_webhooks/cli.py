@@ -473,13 +473,20 @@ def deliveries_prune(app: App, older_than: dt.timedelta) -> None:
 
 @main.command()
 @click.option("--concurrency", type=click.IntRange(1, 256), default=4, show_default=True, help="Attempts in flight.")
-@click.option("--poll-interval", type=click.FloatRange(0.01, 60), default=0.25, show_default=True)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(0.01, 60),
+    default=None,
+    help="Seconds between looks at the queue [default: 0.25; 5 on PostgreSQL, where NOTIFY wakes the worker].",
+)
 @pass_app
 def worker(app: App, concurrency: int, poll_interval: float) -> None:
     """Deliver until SIGTERM or SIGINT, then finish the attempts in flight and exit 0."""
     from .engine.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    if poll_interval is None:
+        poll_interval = 5.0 if app.crm.engine.dialect.name == "postgresql" else 0.25
     runner = Worker(app.webhooks.deliverer, concurrency=concurrency, poll_interval=poll_interval)
     done = threading.Event()
 
@@ -492,7 +499,7 @@ def worker(app: App, concurrency: int, poll_interval: float) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    runner.start()
+    runner.start(listen=True)
     click.echo(f"worker {app.webhooks.deliverer.worker}: {concurrency} in flight at most", err=True)
     while not done.wait(0.5):
         pass

@@ -26,6 +26,7 @@ from .domain import envelope
 from .models import HookRow
 
 _PENDING = "crm_webhooks.wrote_deliveries"
+CHANNEL = "crm_webhooks"  # PostgreSQL LISTEN/NOTIFY channel of committed deliveries
 
 
 class _Driver:
@@ -55,7 +56,12 @@ class _Driver:
             m = self._mark
             values = ", ".join([f"({m}, {m}, 'pending', 0, {m}, {m})"] * rows)
             columns = "event_id, hook_id, status, attempt_count, next_attempt_at, created_at"
-            sql = self._delivery_sql[rows] = f"INSERT INTO webhook_deliveries ({columns}) VALUES {values}"
+            sql = f"INSERT INTO webhook_deliveries ({columns}) VALUES {values}"
+            if not self.sqlite:
+                # Wake listening workers in the same round trip; PostgreSQL delivers a
+                # NOTIFY only when the transaction commits, so never for a rollback.
+                sql = f"WITH inserted AS ({sql} RETURNING 1) SELECT pg_notify('{CHANNEL}', '')"
+            self._delivery_sql[rows] = sql
         return sql
 
     def stamp(self, moment: dt.datetime) -> object:

@@ -169,7 +169,8 @@ def isolated_database(url: str) -> Iterator[str]:
         yield url
         return
     schema = f"crm_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    # pre_ping: a test may kill every connection to the database (to test recovery).
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     try:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')

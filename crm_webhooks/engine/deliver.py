@@ -61,8 +61,10 @@ class Deliverer:
         # Set by a worker that is shutting down: finish the attempt in flight, send no more.
         self.stopping = threading.Event()
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        # Long enough for one attempt and its bookkeeping; renewed during long batches.
-        self.lease = dt.timedelta(seconds=options.timeout + 30)
+        # Long enough for one attempt (connect and read may each take the timeout) and its
+        # bookkeeping, short enough that a dead worker's deliveries go out again soon;
+        # renewed before each attempt of a long batch.
+        self.lease = dt.timedelta(seconds=options.timeout * 2 + 5)
 
     def run_pending(self, timeout: float = 10.0) -> int:
         """Deliver everything due now, until nothing is due or ``timeout`` passes; returns attempts made."""
@@ -104,7 +106,7 @@ class Deliverer:
                 if not c.enabled and not c.test:
                     held.append(c.delivery_id)  # disabled since it was queued: keep it for later
                     continue
-                if lease_ends - time.monotonic() < self.options.timeout + 5:
+                if lease_ends - time.monotonic() < self.options.timeout * 2 + 1:
                     lease_ends = self._renew([x.delivery_id for x in claimed[n:]])
                 sent.append(self._send(c))
         finally:
@@ -126,7 +128,14 @@ class Deliverer:
         )
         if log.isEnabledFor(logging.INFO):
             log.info(
-                "attempt",
+                "attempt delivery=%s event=%s hook=%s status=%s outcome=%s duration_ms=%.1f error=%s",
+                c.delivery_id,
+                c.event_id,
+                c.hook_id,
+                response.status_code,
+                outcome.status,
+                response.duration_ms,
+                response.error,
                 extra={
                     "delivery_id": c.delivery_id,
                     "event_id": c.event_id,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from typing import Any
 
 from crm_stub.db import read_only
 from crm_stub.models import utcnow
@@ -30,18 +31,25 @@ class Worker:
         self.deliverer = deliverer
         self.concurrency = concurrency
         self.poll_interval = poll_interval
-        # Small claims when several threads share the queue, so work spreads.
-        self.batch = deliverer.batch_size if concurrency == 1 else 20
+        # Small claims when several threads share the queue: work spreads, one slow
+        # receiver holds back few others, and a crash leaves few sent-but-unrecorded.
+        self.batch = deliverer.batch_size if concurrency == 1 else 10
         self.attempts = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.listener: Any = None
 
     @property
     def stopping(self) -> bool:
         return self.deliverer.stopping.is_set()
 
-    def start(self) -> None:
+    def start(self, *, listen: bool = False) -> None:
+        """Start the threads; with ``listen`` on PostgreSQL, wake up on each committed delivery."""
+        if listen and self.deliverer.engine.dialect.name == "postgresql":
+            from .listen import Listener
+
+            self.listener = Listener(self.deliverer.engine, self.wake).start()
         for n in range(self.concurrency):
             thread = threading.Thread(target=self._loop, name=f"crm-webhooks-worker-{n}", daemon=True)
             thread.start()
@@ -54,6 +62,8 @@ class Worker:
         """Stop claiming; with ``timeout``, also wait that long for the attempts in flight."""
         self.deliverer.stopping.set()
         self._wake.set()
+        if self.listener is not None:
+            self.listener.stop()
         if timeout is not None:
             self.join(timeout)
 

@@ -1,0 +1,62 @@
+"""Worker processes sharing one PostgreSQL database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from crm_stub import CRM
+
+
+@pytest.fixture
+def pg(postgres_database_url: str) -> Iterator[CRM]:
+    """The CRM process: writes events, delivers nothing itself (workers do)."""
+    with CRM(postgres_database_url) as crm:
+        # A generous timeout: a receiver in this busy test process must not time out (that would
+        # be a legitimate resend); the lease, 2 x timeout + 5 s, is then 15 s.
+        crm.install_addon("crm_webhooks", allow_private_networks=True, dispatcher="none", timeout=5, retry_delays=[0.2])
+        yield crm
+
+
+@pytest.fixture
+def workers(pg: CRM) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        env = {**os.environ, "CRM_DATABASE_URL": pg.database_url}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crm_webhooks.cli", "worker", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        started.append(proc)
+        said = []
+        while not said or "in flight at most" not in said[-1]:  # log lines may come first
+            line = proc.stderr.readline()  # type: ignore[union-attr]
+            assert line, "".join(said)
+            said.append(line)
+        # Keep reading what it logs (a line per attempt): a full pipe would stall the worker.
+        threading.Thread(target=proc.stderr.read, daemon=True).start()  # type: ignore[union-attr]
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)

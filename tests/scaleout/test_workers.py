@@ -1,0 +1,114 @@
+"""Several worker processes on PostgreSQL: woken by NOTIFY, nothing lost, nothing sent twice but what a crash had in flight."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+
+from .conftest import wait_until
+
+pytestmark = pytest.mark.postgres
+
+
+def hooks_on(pg, receiver, *paths: str) -> list:
+    wh = pg.addons["crm_webhooks"]
+    return [wh.create_hook(name=p, event="lead.created", url=receiver.url_for(p)) for p in paths]
+
+
+def create_leads(pg, n: int, prefix: str = "L") -> None:
+    for start in range(0, n, 250):  # a few transactions: the writes are not what is tested
+        with pg.transaction():
+            for i in range(start, min(n, start + 250)):
+                pg.leads.create(f"{prefix}{i}")
+
+
+def sent(receiver) -> Counter:
+    return Counter((r.headers["webhook-id"], r.path) for r in receiver.requests)
+
+
+def test_a_waiting_worker_is_woken_by_notify_not_by_its_poll(pg, workers, webhook_receiver) -> None:
+    hooks_on(pg, webhook_receiver, "/one")
+    workers("--poll-interval", "30")
+    time.sleep(0.5)  # the worker has done its first look and now sleeps on the 30 s poll
+    started = time.monotonic()
+    pg.leads.create("Now")
+    wait_until(lambda: len(webhook_receiver.requests) == 1, timeout=10, what="the delivery")
+    assert time.monotonic() - started < 5
+
+
+def test_three_workers_deliver_2000_events_exactly_once(pg, workers, webhook_receiver) -> None:
+    hooks_on(pg, webhook_receiver, "/a", "/b")
+    create_leads(pg, 2000)
+    for _ in range(3):
+        workers("--concurrency", "4")
+    wait_until(lambda: len(webhook_receiver.requests) >= 4000, timeout=120, what="4000 deliveries")
+    time.sleep(0.5)  # a duplicate would arrive now
+    counts = sent(webhook_receiver)
+    assert len(counts) == 4000 and set(counts.values()) == {1}
+    stats = pg.addons["crm_webhooks"].delivery_stats()
+    assert (stats["succeeded"], stats["pending"]) == (4000, 0)
+    with pg.engine.connect() as conn:
+        assert conn.scalar(sa.text("select max(attempt_count) from webhook_deliveries")) == 1
+
+
+def test_kill_9_loses_nothing_and_duplicates_only_what_was_in_flight(pg, workers, webhook_receiver) -> None:
+    hooks_on(pg, webhook_receiver, "/k")
+    steady = workers("--concurrency", "2")
+    create_leads(pg, 1500)
+    kills = 0
+    for _ in range(3):
+        victim = workers("--concurrency", "4")
+        target = 150 * (kills + 1)
+        wait_until(lambda target=target: len(webhook_receiver.requests) > target, timeout=60, what="progress")
+        victim.send_signal(signal.SIGKILL)
+        victim.communicate(timeout=10)
+        kills += 1
+    assert steady.poll() is None
+    # The victims' leases run out (2 x timeout + 5 s) and the steady worker takes their deliveries.
+    wait_until(lambda: len(set(sent(webhook_receiver))) >= 1500, timeout=120, what="every event")
+    counts = sent(webhook_receiver)
+    assert len(counts) == 1500
+    duplicates = sum(n - 1 for n in counts.values())
+    # At most what a killed worker had sent but not yet recorded: one claim per thread.
+    assert duplicates <= kills * 4 * 10
+    with pg.engine.connect() as conn:
+        assert conn.scalar(sa.text("select count(*) from webhook_deliveries where status <> 'succeeded'")) == 0
+
+
+def test_sigterm_mid_run_exits_0_and_the_others_finish(pg, workers, webhook_receiver) -> None:
+    hooks_on(pg, webhook_receiver, "/t")
+    other = workers("--concurrency", "2")
+    leaving = workers("--concurrency", "2")
+    create_leads(pg, 600)
+    wait_until(lambda: len(webhook_receiver.requests) > 100, timeout=60, what="progress")
+    leaving.send_signal(signal.SIGTERM)
+    leaving.wait(timeout=30)
+    assert leaving.returncode == 0
+    wait_until(lambda: len(set(sent(webhook_receiver))) >= 600, timeout=60, what="every event")
+    assert set(sent(webhook_receiver).values()) == {1}  # a graceful stop sends nothing twice
+    assert other.poll() is None
+
+
+def test_a_worker_survives_its_connections_being_killed(pg, workers, webhook_receiver, postgres_database_url) -> None:
+    hooks_on(pg, webhook_receiver, "/r")
+    worker = workers("--poll-interval", "0.5")
+    pg.leads.create("Before")
+    wait_until(lambda: len(webhook_receiver.requests) == 1, timeout=15, what="the first delivery")
+    admin = sa.create_engine(postgres_database_url.split("?")[0], isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        killed = conn.scalar(
+            sa.text(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                "where datname = current_database() and pid <> pg_backend_pid() and application_name <> 'pytest-keep'"
+            )
+        )
+    admin.dispose()
+    assert killed >= 1
+    pg.engine.dispose()  # ours went too; the CRM reconnects (pool_pre_ping)
+    pg.leads.create("After")
+    wait_until(lambda: len(webhook_receiver.requests) == 2, timeout=30, what="the delivery after the kill")
+    assert worker.poll() is None
