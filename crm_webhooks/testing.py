@@ -45,7 +45,8 @@ class WebhookReceiver:
         self._server = server
         self._webhooks = webhooks
         self._path = path
-        self._script: deque[_Scripted] = deque()
+        # Scripted answers by path (None: any path), oldest first.
+        self._script: dict[str | None, deque[_Scripted]] = {}
         self._lock = threading.Lock()
         self._in_flight = 0
         # Our own log, kept as requests arrive: a late answer to an earlier
@@ -95,21 +96,24 @@ class WebhookReceiver:
         delay: float = 0.0,
         headers: dict[str, str] | None = None,
         body: str = "",
+        path: str | None = None,
     ) -> None:
-        """Answer the next ``times`` requests this way (an error status, a late answer...), then 200 again."""
+        """Answer the next ``times`` requests (to ``path``, or any) this way, then 200 again."""
         with self._lock:
-            self._script.extend(_Scripted(status, delay, dict(headers or {}), body) for _ in range(times))
+            script = self._script.setdefault(path, deque())
+            script.extend(_Scripted(status, delay, dict(headers or {}), body) for _ in range(times))
 
-    def fail_next(self, times: int = 1, status: int = 500) -> None:
-        self.respond_with(status, times=times, body="receiver error")
+    def fail_next(self, times: int = 1, status: int = 500, *, path: str | None = None) -> None:
+        self.respond_with(status, times=times, body="receiver error", path=path)
 
-    def delay_next(self, seconds: float, times: int = 1) -> None:
-        self.respond_with(200, times=times, delay=seconds)
+    def delay_next(self, seconds: float, times: int = 1, *, path: str | None = None) -> None:
+        self.respond_with(200, times=times, delay=seconds, path=path)
 
     def _handle(self, request: Request) -> Response:
         with self._lock:
             self._requests.append(request)
-            scripted = self._script.popleft() if self._script else None
+            script = self._script.get(request.path) or self._script.get(None)
+            scripted = script.popleft() if script else None
             self._in_flight += 1
         try:
             if scripted is None:

@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, bindparam, insert, update
@@ -77,13 +77,16 @@ class Deliverer:
             made += sent
         return made
 
-    def deliver_batch(self, limit: int | None = None) -> int:
+    def claim(self, limit: int | None = None) -> list[Claimed]:
+        """Lease up to ``limit`` due deliveries to this worker."""
         now = utcnow()
         with self.engine.begin() as conn:
-            claimed = claim_due(
+            return claim_due(
                 conn, now=now, limit=limit or self.batch_size, lease_until=now + self.lease, worker=self.worker
             )
-        return self.send_claimed(claimed)
+
+    def deliver_batch(self, limit: int | None = None) -> int:
+        return self.send_claimed(self.claim(limit))
 
     def send_leased(self, delivery_ids: list[int]) -> int:
         """Send deliveries this worker leased itself (a redelivery, a test send)."""
@@ -107,14 +110,15 @@ class Deliverer:
                     held.append(c.delivery_id)  # disabled since it was queued: keep it for later
                     continue
                 if lease_ends - time.monotonic() < self.options.timeout * 2 + 1:
-                    lease_ends = self._renew([x.delivery_id for x in claimed[n:]])
-                sent.append(self._send(c))
+                    lease_ends = self.renew([x.delivery_id for x in claimed[n:]])
+                sent.append(self.send(c))
         finally:
             # Whatever was sent is recorded, even if the loop was cut short.
-            self._record(sent, held, released)
+            self.record(sent, held, released)
         return len(sent)
 
-    def _send(self, c: Claimed) -> Sent:
+    def send(self, c: Claimed) -> Sent:
+        """One attempt, and what its answer means; records nothing."""
         request = build_request(c, int(time.time()))
         response = self.transport.send(request.method, request.url, request.headers, request.body)
         at = utcnow()
@@ -148,14 +152,27 @@ class Deliverer:
             )
         return Sent(c, request, response, at, outcome)
 
-    def _renew(self, ids: list[int]) -> float:
+    def renew(self, ids: list[int]) -> float:
+        """Extend this worker's lease on ``ids``; returns when the new lease ends (monotonic)."""
         now = utcnow()
         with self.engine.begin() as conn:
             renew(conn, ids, lease_until=now + self.lease, worker=self.worker)
         return time.monotonic() + self.lease.total_seconds()
 
-    def _record(self, sent: list[Sent], held: list[int], released: list[int] = ()) -> None:  # type: ignore[assignment]
-        if not sent and not held and not released:
+    def record(
+        self,
+        sent: list[Sent],
+        held: Sequence[int] = (),
+        released: Sequence[int] = (),
+        deferred: Sequence[int] = (),
+    ) -> None:
+        """Attempts, delivery states and hook statuses of a batch, in one transaction.
+
+        ``held``: their hook was disabled (wait for it); ``released``: claimed but not
+        sent (due again at once, for anyone); ``deferred``: their receiver had enough
+        attempts in flight (due again in a second, no attempt counted).
+        """
+        if not sent and not held and not released and not deferred:
             return
         now = utcnow()
         disabled: dict[str, list[int]] = {}
@@ -165,6 +182,12 @@ class Deliverer:
                     update(DeliveryRow)
                     .where(D.id.in_(released), D.locked_by == self.worker)
                     .values(locked_until=None, locked_by=None)
+                )
+            if deferred:
+                conn.execute(
+                    update(DeliveryRow)
+                    .where(D.id.in_(deferred), D.locked_by == self.worker)
+                    .values(locked_until=None, locked_by=None, next_attempt_at=now + dt.timedelta(seconds=1))
                 )
             if held:
                 conn.execute(

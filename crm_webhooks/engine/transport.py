@@ -107,7 +107,7 @@ class Transport:
 
     def __init__(self, *, allow_private: bool, timeout: float, maxsize: int = 4) -> None:
         self.timeout = timeout
-        self._maxsize = maxsize
+        self.maxsize = maxsize
         self._classes = _pool_classes(allow_private)
         self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
         self._pools: dict[tuple[str, str, int], HTTPConnectionPool] = {}
@@ -126,7 +126,7 @@ class Transport:
             pool = self._pools.get(key)
             if pool is None:
                 pool = self._classes[scheme](
-                    key[1], key[2], maxsize=self._maxsize, block=False, timeout=self._timeout, retries=False
+                    key[1], key[2], maxsize=self.maxsize, block=False, timeout=self._timeout, retries=False
                 )
                 self._pools[key] = pool
             if len(self._targets) > 4096:  # GET URLs carry their event: do not grow for ever

@@ -10,8 +10,10 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from pytest_httpserver import HTTPServer
 
 from crm_stub import CRM
+from crm_webhooks.testing import WebhookReceiver
 
 
 def start_worker(url: str, *args: str) -> subprocess.Popen[str]:
@@ -96,3 +98,35 @@ def test_an_idle_worker_stops_on_sigint_with_exit_0(cli) -> None:
     worker.send_signal(signal.SIGINT)
     _out, err = worker.communicate(timeout=10)
     assert worker.returncode == 0 and "worker stopped after 0 attempts" in err
+
+
+@pytest.fixture
+def other_receiver():
+    """A second receiver on its own port: another destination."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    try:
+        yield WebhookReceiver(server)
+    finally:
+        server.clear()
+        server.stop()
+
+
+def test_a_slow_receiver_does_not_hold_back_the_others(cli, crm, webhook_receiver, other_receiver) -> None:
+    wh = crm.addons["crm_webhooks"]
+    wh.create_hook(name="slow", event="lead.created", url=webhook_receiver.url_for("/slow"))
+    wh.create_hook(name="fast", event="lead.created", url=other_receiver.url_for("/fast"))
+    webhook_receiver.delay_next(2.0, times=8)
+    for n in range(8):
+        crm.leads.create(f"Lead {n}")
+    worker = start_worker(cli.url, "--concurrency", "4")
+    started = time.monotonic()
+    try:
+        wait_until(lambda: len(other_receiver.requests) == 8, timeout=10)
+        # Eight answers of 2 s on the slow receiver take 8 s at two senders; the fast ones did not wait.
+        assert time.monotonic() - started < 1.9
+        assert len(webhook_receiver.requests) <= 4  # at most half the senders on one destination
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=20)
+    assert worker.returncode == 0
