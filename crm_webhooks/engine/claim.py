@@ -10,6 +10,7 @@ runs out (a worker died mid-send) makes the delivery due again.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, case, func, or_, select, update
@@ -49,12 +50,24 @@ def _due(now: dt.datetime):  # type: ignore[no-untyped-def]
 
 
 def claim_due(
-    conn: Connection, *, now: dt.datetime, limit: int, lease_until: dt.datetime, worker: str
+    conn: Connection,
+    *,
+    now: dt.datetime,
+    limit: int,
+    lease_until: dt.datetime,
+    worker: str,
+    skip_hooks: Collection[int] = (),
 ) -> list[Claimed]:
-    """Lease up to ``limit`` due deliveries, oldest due first, and load them."""
+    """Lease up to ``limit`` due deliveries, oldest due first, and load them.
+
+    ``skip_hooks``: hooks whose receiver already has all the attempts in flight it may.
+    """
+    condition = _due(now)
+    if skip_hooks:
+        condition = and_(condition, D.hook_id.not_in(list(skip_hooks)))
     due = (
         select(D.id)
-        .where(_due(now))
+        .where(condition)
         .order_by(D.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)

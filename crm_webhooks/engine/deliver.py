@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, bindparam, insert, update
@@ -77,12 +77,17 @@ class Deliverer:
             made += sent
         return made
 
-    def claim(self, limit: int | None = None) -> list[Claimed]:
-        """Lease up to ``limit`` due deliveries to this worker."""
+    def claim(self, limit: int | None = None, skip_hooks: Collection[int] = ()) -> list[Claimed]:
+        """Lease up to ``limit`` due deliveries to this worker (none of ``skip_hooks``)."""
         now = utcnow()
         with self.engine.begin() as conn:
             return claim_due(
-                conn, now=now, limit=limit or self.batch_size, lease_until=now + self.lease, worker=self.worker
+                conn,
+                now=now,
+                limit=limit or self.batch_size,
+                lease_until=now + self.lease,
+                worker=self.worker,
+                skip_hooks=skip_hooks,
             )
 
     def deliver_batch(self, limit: int | None = None) -> int:
@@ -164,15 +169,13 @@ class Deliverer:
         sent: list[Sent],
         held: Sequence[int] = (),
         released: Sequence[int] = (),
-        deferred: Sequence[int] = (),
     ) -> None:
         """Attempts, delivery states and hook statuses of a batch, in one transaction.
 
-        ``held``: their hook was disabled (wait for it); ``released``: claimed but not
-        sent (due again at once, for anyone); ``deferred``: their receiver had enough
-        attempts in flight (due again in a second, no attempt counted).
+        ``held``: their hook was disabled (they wait for it); ``released``: claimed
+        but not sent (due again at once, for anyone).
         """
-        if not sent and not held and not released and not deferred:
+        if not sent and not held and not released:
             return
         now = utcnow()
         disabled: dict[str, list[int]] = {}
@@ -182,12 +185,6 @@ class Deliverer:
                     update(DeliveryRow)
                     .where(D.id.in_(released), D.locked_by == self.worker)
                     .values(locked_until=None, locked_by=None)
-                )
-            if deferred:
-                conn.execute(
-                    update(DeliveryRow)
-                    .where(D.id.in_(deferred), D.locked_by == self.worker)
-                    .values(locked_until=None, locked_by=None, next_attempt_at=now + dt.timedelta(seconds=1))
                 )
             if held:
                 conn.execute(

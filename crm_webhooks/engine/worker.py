@@ -4,6 +4,10 @@ A pipeline, so that one slow or dead receiver holds back nobody else:
 
     claimer ──(claimed, at most 2 x concurrency waiting)──> N senders ──(sent)──> recorder
 
+A sender takes the oldest waiting delivery whose receiver has fewer than half
+the senders busy with it, so a dead receiver gets at most half of them while
+others wait, and a lone receiver gets them all.
+
 The claimer leases due deliveries in small batches; each sender makes one
 attempt at a time; the recorder writes whatever has been sent, many attempts
 per transaction.  ``wake()`` (a commit in this process, a NOTIFY from
@@ -22,7 +26,7 @@ import logging
 import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +42,10 @@ log = logging.getLogger("crm_webhooks.worker")
 _DONE = object()  # tells a thread downstream that no more is coming
 
 
+def destination(c: Claimed) -> str:
+    return urlsplit(c.url).netloc.lower()
+
+
 class Worker:
     def __init__(self, deliverer: Deliverer, *, concurrency: int = 1, poll_interval: float = 0.25) -> None:
         if concurrency < 1:
@@ -50,13 +58,18 @@ class Worker:
         self._wake = threading.Event()
         # Claimed deliveries waiting for a sender: enough to keep every sender busy, few
         # enough that none waits long under its lease.
-        self._todo: queue.Queue[Any] = queue.Queue()
-        self._waiting = threading.Semaphore(2 * concurrency)
-        self._sent: queue.Queue[Any] = queue.Queue()
-        # At most half the senders on one destination: a dead receiver cannot take them all.
+        self._depth = 2 * concurrency
+        self._waiting: deque[Claimed] = deque()
+        self._closed = False
+        self._cond = threading.Condition()
+        # A destination past half the senders yields to others that wait: a slow or dead
+        # receiver cannot take every sender, yet a lone receiver gets them all.
         self.per_destination = max(1, concurrency // 2)
         self._busy: Counter[str] = Counter()
-        self._busy_lock = threading.Lock()
+        self._hook_destination: dict[int, str] = {}
+        # The last claim found everything due it may take: what waits is all there is.
+        self._drained = False
+        self._sent: queue.Queue[Any] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._senders: list[threading.Thread] = []
 
@@ -95,6 +108,8 @@ class Worker:
         """Stop claiming; with ``timeout``, also wait that long for the attempts in flight."""
         self.deliverer.stopping.set()
         self._wake.set()
+        with self._cond:
+            self._cond.notify_all()
         if self.listener is not None:
             self.listener.stop()
         if timeout is not None:
@@ -114,70 +129,86 @@ class Worker:
         try:
             while not stop.is_set():
                 self._wake.clear()
-                free = self._free_slots()
-                if free == 0:
-                    continue  # _free_slots waited for a sender to take one; look again
+                with self._cond:
+                    # Claim more once the senders have taken half of what waits, or when
+                    # nothing waiting may be sent now (its receivers are saturated).
+                    self._cond.wait_for(
+                        lambda: len(self._waiting) <= self.concurrency or self._eligible() is None or stop.is_set()
+                    )
+                    room = max(1, self._depth - len(self._waiting))
+                    saturated = {d for d, n in self._busy.items() if n >= self.per_destination}
+                    skip = {h for h, d in self._hook_destination.items() if d in saturated}
+                if stop.is_set():
+                    break
                 try:
-                    claimed = self.deliverer.claim(free)
+                    claimed = self.deliverer.claim(room, skip_hooks=skip)
+                    # Fewer than asked: no receiver with room has anything more due, so a sender
+                    # with nothing else to do may join a saturated receiver (a lone one gets them all).
+                    drained = len(claimed) < room
+                    if skip and drained:
+                        claimed += self.deliverer.claim(room - len(claimed))
                     failures = 0
                 except Exception:  # the database went away: log, wait, try again; nothing is lost
-                    self._return_slots(free)
                     failures += 1
                     wait = min(30.0, 0.5 * 2**failures)
                     log.exception("claiming failed; again in %.1f s", wait)
                     stop.wait(wait)
                     continue
-                self._return_slots(free - len(claimed))
-                for c in claimed:
-                    self._todo.put(c)
+                with self._cond:
+                    self._drained = drained
+                    for c in claimed:
+                        self._hook_destination[c.hook_id] = destination(c)
+                    self._waiting.extend(claimed)
+                    self._cond.notify_all()
                 if not claimed:
-                    self._wake.wait(self._idle_wait())
+                    # Not less than a moment: with every receiver saturated there is nothing to claim
+                    # until a sender finishes, and senders pick from what waits without the claimer.
+                    self._wake.wait(max(0.02, self._idle_wait()))
         finally:
-            for _ in self._senders:
-                self._todo.put(_DONE)
+            with self._cond:
+                self._closed = True
+                self._cond.notify_all()
 
-    def _free_slots(self) -> int:
-        """How many more deliveries may wait for a sender (blocks briefly for at least one)."""
-        if not self._waiting.acquire(timeout=0.5):
-            return 0
-        taken = 1
-        while taken < 2 * self.concurrency and self._waiting.acquire(blocking=False):
-            taken += 1
-        return taken
+    def _eligible(self) -> int | None:
+        """Index of the oldest waiting delivery whose receiver has room (caller holds the lock)."""
+        return next(
+            (i for i, c in enumerate(self._waiting) if self._busy[destination(c)] < self.per_destination), None
+        )
 
-    def _return_slots(self, n: int) -> None:
-        for _ in range(n):
-            self._waiting.release()
+    def _take(self) -> Claimed | None:
+        """The oldest waiting delivery whose receiver has room; the oldest of all when nothing
+        else is due (a lone receiver gets every sender); None when closed and empty."""
+        with self._cond:
+            self._cond.wait_for(
+                lambda: self._closed or (self._waiting and (self._eligible() is not None or self._drained))
+            )
+            if not self._waiting:
+                return None
+            index = self._eligible()
+            index = 0 if index is None else index
+            c = self._waiting[index]
+            del self._waiting[index]
+            self._busy[destination(c)] += 1
+            self._cond.notify_all()
+            return c
 
     def _send_loop(self) -> None:
         stop = self.deliverer.stopping
-        while True:
-            item = self._todo.get()
-            if item is _DONE:
-                self._sent.put(_DONE)
-                return
-            self._waiting.release()
-            c: Claimed = item
-            if stop.is_set():
-                self._sent.put(("released", c.delivery_id))  # claimed, never sent: others may take it now
-            elif not c.enabled and not c.test:
-                self._sent.put(("held", c.delivery_id))  # its hook was disabled since: keep it for later
-            else:
-                destination = urlsplit(c.url).netloc.lower()
-                with self._busy_lock:
-                    full = self._busy[destination] >= self.per_destination
-                    if not full:
-                        self._busy[destination] += 1
-                if full:
-                    self._sent.put(("deferred", c.delivery_id))  # its receiver is busy: a little later
-                    continue
-                try:
+        while (c := self._take()) is not None:
+            try:
+                if stop.is_set():
+                    self._sent.put(("released", c.delivery_id))  # claimed, never sent: others may take it now
+                elif not c.enabled and not c.test:
+                    self._sent.put(("held", c.delivery_id))  # its hook was disabled since: keep it for later
+                else:
                     self._sent.put(("sent", self.deliverer.send(c)))
-                except Exception:  # never lose the lease silently: it runs out and another worker retries
-                    log.exception("sending delivery %s failed", c.delivery_id)
-                finally:
-                    with self._busy_lock:
-                        self._busy[destination] -= 1
+            except Exception:  # never lose the lease silently: it runs out and another worker retries
+                log.exception("sending delivery %s failed", c.delivery_id)
+            finally:
+                with self._cond:
+                    self._busy[destination(c)] -= 1
+                    self._cond.notify_all()
+        self._sent.put(_DONE)
 
     def _record_loop(self) -> None:
         finished = 0
@@ -197,10 +228,9 @@ class Worker:
         sent: list[Sent] = [x for kind, x in items if kind == "sent"]
         held = [x for kind, x in items if kind == "held"]
         released = [x for kind, x in items if kind == "released"]
-        deferred = [x for kind, x in items if kind == "deferred"]
         for attempt in range(1, 6):
             try:
-                self.deliverer.record(sent, held, released, deferred)
+                self.deliverer.record(sent, held, released)
                 break
             except Exception:  # keep the results and try again: the attempt happened
                 log.exception("recording %d attempts failed (try %d)", len(sent), attempt)

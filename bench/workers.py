@@ -1,0 +1,147 @@
+"""Worker processes sharing PostgreSQL: throughput against a receiver that answers after 20 ms,
+as a ratio to the ideal (workers x concurrency / 0.020 s), and commit-to-receiver latency.
+
+    python bench/workers.py --database-url postgresql+psycopg://.../db [--events 3000] [--workers 1,2,4]
+
+The receiver is an asyncio server in this process (it sleeps, it does not
+burn CPU); the workers are real `crm-webhooks worker` processes woken by
+NOTIFY.  A fresh schema is used and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+from crm_stub import CRM
+from crm_webhooks.testing import isolated_database
+
+
+class Receiver:
+    """HTTP/1.1 keep-alive, answers 200 after ``delay`` seconds, records arrival times by lead name."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.count = 0
+        self.arrived: dict[str, float] = {}
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        threading.Thread(target=self._run, args=(ready,), daemon=True).start()
+        ready.wait()
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0, backlog=1024))
+        self.port = server.sockets[0].getsockname()[1]
+        ready.set()
+        self.loop.run_forever()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                body = await reader.readexactly(length) if length else b""
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                self.count += 1
+                if body:
+                    self.arrived[json.loads(body)["data"]["object"]["name"]] = time.perf_counter()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+
+def start_workers(url: str, n: int, concurrency: int) -> list[subprocess.Popen[str]]:
+    env = {**os.environ, "CRM_DATABASE_URL": url}
+    procs = []
+    for _ in range(n):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crm_webhooks.cli", "worker", "--concurrency", str(concurrency)],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+        )
+        while "in flight at most" not in (proc.stderr.readline() or "in flight at most"):  # type: ignore[union-attr]
+            pass
+        threading.Thread(target=proc.stderr.read, daemon=True).start()  # type: ignore[union-attr]
+        procs.append(proc)
+    return procs
+
+
+def stop(procs: list[subprocess.Popen[str]]) -> None:
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        proc.wait(60)
+
+
+def throughput(base_url: str, workers: int, concurrency: int, events: int) -> float:
+    receiver = Receiver(0.020)
+    with isolated_database(base_url) as url, CRM(url) as crm:
+        wh = crm.install_addon("crm_webhooks", allow_private_networks=True, dispatcher="none")
+        wh.create_hook(name="bench", event="lead.created", url=f"http://127.0.0.1:{receiver.port}/h")
+        procs = start_workers(url, workers, concurrency)
+        try:
+            with crm.transaction():  # one commit: the workers are woken together
+                for i in range(events):
+                    crm.leads.create(f"t{i}")
+            started = time.perf_counter()
+            while receiver.count < events:
+                time.sleep(0.01)
+            return events / (time.perf_counter() - started)
+        finally:
+            stop(procs)
+
+
+def latency(base_url: str, events: int = 200) -> list[float]:
+    receiver = Receiver(0.0)
+    with isolated_database(base_url) as url, CRM(url) as crm:
+        wh = crm.install_addon("crm_webhooks", allow_private_networks=True, dispatcher="none")
+        wh.create_hook(name="bench", event="lead.created", url=f"http://127.0.0.1:{receiver.port}/h")
+        procs = start_workers(url, 1, 4)
+        try:
+            time.sleep(1.0)
+            committed = {}
+            for i in range(events):
+                crm.leads.create(f"l{i}")
+                committed[f"l{i}"] = time.perf_counter()
+                time.sleep(0.02)
+            while len(receiver.arrived) < events:
+                time.sleep(0.01)
+            return sorted((receiver.arrived[k] - t) * 1000 for k, t in committed.items())
+        finally:
+            stop(procs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=os.environ.get("CRM_TEST_POSTGRES_URL"), required=False)
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    if not args.database_url:
+        raise SystemExit("give --database-url (a PostgreSQL database) or set CRM_TEST_POSTGRES_URL")
+    print(f"{args.events} deliveries, receiver answers after 20 ms, concurrency {args.concurrency} per worker")
+    for n in (int(x) for x in args.workers.split(",")):
+        rate = throughput(args.database_url, n, args.concurrency, args.events)
+        ideal = n * args.concurrency / 0.020
+        print(f"{n} worker(s): {rate:7.0f} deliveries/s   ideal {ideal:6.0f}/s   ratio {rate / ideal:4.2f}")
+    waits = latency(args.database_url)
+    q = statistics.quantiles(waits, n=100)
+    print(f"commit-to-receiver with a waiting worker: p50 {q[49]:.2f} ms   p99 {q[98]:.2f} ms (target p50 < 10 ms)")
+
+
+if __name__ == "__main__":
+    main()
