@@ -45,11 +45,17 @@ def disable(conn: Connection | Session, hook_ids: Sequence[int], reason: str | N
     return changed
 
 
+GONE_REASON = "disabled automatically: the receiver answered 410 Gone"
+
+
+def failing_reason(threshold: int) -> str:
+    return f"disabled automatically after {threshold} failed deliveries in a row"
+
+
 def disable_failing(conn: Connection, hook_ids: Sequence[int], threshold: int, now: dt.datetime) -> list[int]:
     """Disable those of ``hook_ids`` whose consecutive failed deliveries reached ``threshold``."""
     failing = list(conn.scalars(select(H.id).where(H.id.in_(hook_ids), H.enabled, H.consecutive_failures >= threshold)))
-    reason = f"disabled automatically after {threshold} failed deliveries in a row"
-    return disable(conn, failing, reason, now)
+    return disable(conn, failing, failing_reason(threshold), now)
 
 
 def enable(conn: Connection | Session, hook_id: int, now: dt.datetime) -> bool:

@@ -222,13 +222,11 @@ class Deliverer:
                 gone.append(hook_id)
         result: dict[str, list[int]] = {}
         if gone:
-            reason = "disabled automatically: the receiver answered 410 Gone"
-            result[reason] = state.disable(conn, gone, reason, now)
+            result[state.GONE_REASON] = state.disable(conn, gone, state.GONE_REASON, now)
         threshold = self.options.disable_after_failures
         if threshold:
             ids = state.disable_failing(conn, [h for h in per_hook if h not in gone], threshold, now)
-            if ids:
-                result[f"disabled automatically after {threshold} failed deliveries in a row"] = ids
+            result[state.failing_reason(threshold)] = ids
         return {reason: ids for reason, ids in result.items() if ids}
 
 

@@ -20,7 +20,7 @@ from crm_stub import CRMError, InvalidTransition, NotFound
 from crm_stub.services.base import MAX_ID
 from crm_stub.web.auth import token_required
 
-from ..domain.catalog import CATALOG
+from ..domain.catalog import BY_CODE, CATALOG
 from ..domain.deliveries import delivery_dict
 from ..domain.hooks import FIELDS
 from ..exceptions import ValidationError
@@ -105,16 +105,11 @@ def query_int(name: str, default: int | None = None, *, low: int = 1, high: int 
 
 def hook_json(hook: Any, *, secret: bool = False) -> dict[str, Any]:
     shown = hook.to_dict()
-    shown["event_label"] = {"en": hook.event_label, "pt_BR": _label_pt(hook.event)}
+    shown["event_label"] = {"en": hook.event_label, "pt_BR": BY_CODE[hook.event].label_pt}
     if secret:
         shown["secret"] = hook.secret  # once, when it is created or rotated
     return shown
 
-
-def _label_pt(code: str) -> str:
-    from ..domain.catalog import BY_CODE
-
-    return BY_CODE[code].label_pt
 
 
 # -- the catalog and the document ---------------------------------------------------
