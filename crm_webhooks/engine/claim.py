@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cached_property
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, and_, case, func, or_, select, update
 
@@ -39,6 +41,11 @@ class Claimed:
     value: str | None
     secrets: tuple[str, ...]
     enabled: bool
+
+    @cached_property
+    def destination(self) -> str:
+        """``host:port`` the attempt goes to: workers share their senders out by it."""
+        return urlsplit(self.url).netloc.lower()
 
 
 def _due(now: dt.datetime):  # type: ignore[no-untyped-def]

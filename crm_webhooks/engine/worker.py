@@ -28,7 +28,6 @@ import threading
 import time
 from collections import Counter, deque
 from typing import Any
-from urllib.parse import urlsplit
 
 from crm_stub.db import read_only
 from crm_stub.models import utcnow
@@ -40,10 +39,6 @@ from .transport import Transport
 log = logging.getLogger("crm_webhooks.worker")
 
 _DONE = object()  # tells a thread downstream that no more is coming
-
-
-def destination(c: Claimed) -> str:
-    return urlsplit(c.url).netloc.lower()
 
 
 class Worker:
@@ -157,7 +152,7 @@ class Worker:
                 with self._cond:
                     self._drained = drained
                     for c in claimed:
-                        self._hook_destination[c.hook_id] = destination(c)
+                        self._hook_destination[c.hook_id] = c.destination
                     self._waiting.extend(claimed)
                     self._cond.notify_all()
                 if not claimed:
@@ -172,7 +167,7 @@ class Worker:
     def _eligible(self) -> int | None:
         """Index of the oldest waiting delivery whose receiver has room (caller holds the lock)."""
         return next(
-            (i for i, c in enumerate(self._waiting) if self._busy[destination(c)] < self.per_destination), None
+            (i for i, c in enumerate(self._waiting) if self._busy[c.destination] < self.per_destination), None
         )
 
     def _take(self) -> Claimed | None:
@@ -188,7 +183,7 @@ class Worker:
             index = 0 if index is None else index
             c = self._waiting[index]
             del self._waiting[index]
-            self._busy[destination(c)] += 1
+            self._busy[c.destination] += 1
             self._cond.notify_all()
             return c
 
@@ -206,7 +201,7 @@ class Worker:
                 log.exception("sending delivery %s failed", c.delivery_id)
             finally:
                 with self._cond:
-                    self._busy[destination(c)] -= 1
+                    self._busy[c.destination] -= 1
                     self._cond.notify_all()
         self._sent.put(_DONE)
 
