@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, bindparam, insert, update
 
+from crm_stub.db import read_only
 from crm_stub.models import utcnow
 
 from .. import state
@@ -95,7 +96,8 @@ class Deliverer:
 
     def send_leased(self, delivery_ids: list[int]) -> int:
         """Send deliveries this worker leased itself (a redelivery, a test send)."""
-        with self.engine.connect() as conn:
+        # A plain read: no need for SQLite's write lock to load what we already hold.
+        with read_only(), self.engine.connect() as conn:
             claimed = load_claimed(conn, delivery_ids, utcnow())
         return self.send_claimed(claimed)
 
