@@ -202,6 +202,11 @@ class Worker:
             finally:
                 with self._cond:
                     self._busy[c.destination] -= 1
+                    if self._busy[c.destination] == self.per_destination - 1:
+                        # It has room again: the last claim skipped it, so "nothing else is
+                        # due" no longer holds until a claim that includes it says so.
+                        self._drained = False
+                        self._wake.set()
                     self._cond.notify_all()
         self._sent.put(_DONE)
 
