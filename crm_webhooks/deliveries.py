@@ -14,6 +14,7 @@ from crm_stub.services.base import MAX_ID, check_id
 
 from .domain.deliveries import Attempt, Delivery
 from .domain.samples import sample
+from .engine import fanout
 from .engine.deliver import Deliverer
 from .exceptions import ValidationError
 from .hooks import HookService
@@ -84,6 +85,7 @@ class DeliveryService:
             stmt = stmt.where(DeliveryRow.created_at >= _naive_utc(since))
         if before is not None:
             stmt = stmt.where(DeliveryRow.id < min(before, MAX_ID))
+        self._settle()
         with self._crm._read() as session:
             return [to_delivery(row) for row in session.scalars(stmt)]
 
@@ -104,6 +106,7 @@ class DeliveryService:
             count(d.status == "succeeded"),
             func.min(case((due, d.next_attempt_at), else_=None)),
         )
+        self._settle()
         with self._crm._read() as session:
             row = session.execute(stmt).one()
         oldest = row[6]
@@ -116,6 +119,18 @@ class DeliveryService:
             "succeeded": int(row[5] or 0),
             "oldest_due_age_s": None if oldest is None else round((now - oldest).total_seconds(), 3),
         }
+
+    def _settle(self) -> None:
+        """Give committed events their delivery rows now, so that a read right after a change sees them.
+
+        A dispatcher or worker does it on its next claim, which may not have come
+        yet (``manual``, or a worker elsewhere); only then is this a write.
+        """
+        with self._crm._read() as session:
+            if not fanout.pending(session):
+                return
+        with self._crm.transaction() as session:
+            fanout.fan_out_all(session)
 
     def get(self, delivery_id: int) -> Delivery:
         with self._crm._read() as session:
@@ -163,7 +178,7 @@ class DeliveryService:
         hook = self._hooks.get(hook_id)
         obj, changes = sample(hook.event)
         with self._crm.transaction() as session:
-            event_id = write_event(session, hook.event, obj, changes, (), test=True)
+            event_id = write_event(session, hook.event, obj, changes, test=True)
             new_id = self._enqueue_leased(session, event_id, hook.id)
         self._deliverer.send_leased([new_id])
         return self.get(new_id)
@@ -190,7 +205,8 @@ class DeliveryService:
                 session.execute(delete(AttemptRow).where(AttemptRow.delivery_id.in_(chunk)))
                 session.execute(delete(DeliveryRow).where(DeliveryRow.id.in_(chunk)))
             orphan = ~exists().where(DeliveryRow.event_id == EventRow.id)
-            session.execute(delete(EventRow).where(orphan, EventRow.created_at < cutoff))
+            fanned_out = EventRow.fanout.is_(None)  # one not fanned out yet has no deliveries *yet*
+            session.execute(delete(EventRow).where(orphan, fanned_out, EventRow.created_at < cutoff))
             return len(ids)
 
 

@@ -14,6 +14,7 @@ from crm_stub.services.base import check_id
 from . import state
 from .domain.hooks import FIELDS, Hook, validate_fields
 from .domain.options import Options
+from .engine.fanout import fan_out_all
 from .engine.signing import new_secret
 from .models import AttemptRow, DeliveryRow, HookRow
 
@@ -107,6 +108,9 @@ class HookService:
         """Delete a hook with its deliveries and their history."""
         with self._crm.transaction() as session:
             row = self._row(session, hook_id, lock=True)
+            # Events written for it but not fanned out yet get their rows first, so that
+            # none is left naming this id (SQLite may give it to the next hook).
+            fan_out_all(session)
             deliveries = select(DeliveryRow.id).where(DeliveryRow.hook_id == row.id)
             session.execute(delete(AttemptRow).where(AttemptRow.delivery_id.in_(deliveries)))
             session.execute(delete(DeliveryRow).where(DeliveryRow.hook_id == row.id))

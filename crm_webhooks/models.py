@@ -10,7 +10,7 @@ is due when ``next_attempt_at`` has passed and nobody holds its lease
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -58,9 +58,18 @@ class MetaRow(WebhooksBase):
 
 class EventRow(WebhooksBase):
     __tablename__ = "webhook_events"
-    # The id is the primary key and time-ordered: keeping rows in its B-tree
-    # saves SQLite a second one, which is a page written per CRM commit.
-    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_with_rowid": False}
+    __table_args__ = (
+        # Only events still to fan out are in it: tiny, whatever the history kept.
+        Index(
+            "ix_webhook_events_fanout",
+            "id",
+            postgresql_where=text("fanout IS NOT NULL"),
+            sqlite_where=text("fanout IS NOT NULL"),
+        ),
+        # The id is the primary key and time-ordered: keeping rows in its B-tree
+        # saves SQLite a second one, which is a page written per CRM commit.
+        {"sqlite_with_rowid": False},
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     type: Mapped[str] = mapped_column(String(60))
@@ -69,6 +78,9 @@ class EventRow(WebhooksBase):
     body: Mapped[str] = mapped_column(Text)
     test: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Ids of the hooks ("3,7") that still get a delivery row; NULL once fanned out
+    # (engine/fanout.py).
+    fanout: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class DeliveryRow(WebhooksBase):

@@ -1,10 +1,11 @@
 """The transactional outbox: events written in the CRM's own transaction.
 
 A receiver on the host's signal bus serialises the event once and inserts it,
-with one delivery row per matching hook, into the session of the change.  It
+with the ids of the hooks it matches, into the session of the change.  It
 commits with the change or vanishes with its rollback; nothing is sent from
-inside the transaction.  After a commit that wrote deliveries, ``on_commit``
-wakes whoever delivers.
+inside the transaction.  After a commit that wrote events, ``on_commit`` wakes
+whoever delivers, and the first claim writes their delivery rows
+(engine/fanout.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from crm_stub import CRM
@@ -23,53 +24,48 @@ from crm_stub.models import utcnow
 from crm_stub.signals import EVENT_CODES, bus
 
 from .domain import envelope
-from .models import HookRow
+from .models import EventRow, HookRow
 
-_PENDING = "crm_webhooks.wrote_deliveries"
-CHANNEL = "crm_webhooks"  # PostgreSQL LISTEN/NOTIFY channel of committed deliveries
+_PENDING = "crm_webhooks.wrote_events"
+CHANNEL = "crm_webhooks"  # PostgreSQL LISTEN/NOTIFY channel of committed events
 
 
 class _Driver:
-    """The outbox's three statements, run on the DBAPI connection of the change.
+    """The outbox's two statements, run on the DBAPI connection of the change.
 
     They run inside every CRM write, where SQLAlchemy's per-statement cost
     (about 70 us here, against 5 us for the driver) would be most of the
-    addon's price; so they are written once per dialect, with the two value
-    conversions SQLAlchemy would otherwise do for us.
+    addon's price; so they are written once per dialect, with the value
+    conversion SQLAlchemy would otherwise do for us.
     """
 
     def __init__(self, dialect: str) -> None:
         self.sqlite = dialect == "sqlite"
-        mark = "?" if self.sqlite else "%s"
         self.version_sql = "SELECT hooks_version FROM webhook_meta WHERE id = 1"
-        self.event_sql = (
-            "INSERT INTO webhook_events (id, type, object_id, timestamp, body, test, created_at) "
-            f"VALUES ({', '.join([mark] * 7)})"
-        )
-        self._mark = mark
-        self._delivery_sql: dict[int, str] = {}
-
-    def delivery_sql(self, rows: int) -> str:
-        """One multi-row INSERT: a single round trip (psycopg's executemany costs a pipeline sync)."""
-        sql = self._delivery_sql.get(rows)
-        if sql is None:
-            m = self._mark
-            values = ", ".join([f"({m}, {m}, 'pending', 0, {m}, {m})"] * rows)
-            columns = "event_id, hook_id, status, attempt_count, next_attempt_at, created_at"
-            sql = f"INSERT INTO webhook_deliveries ({columns}) VALUES {values}"
-            if not self.sqlite:
-                # Wake listening workers in the same round trip; PostgreSQL delivers a
-                # NOTIFY only when the transaction commits, so never for a rollback.
-                sql = f"WITH inserted AS ({sql} RETURNING 1) SELECT pg_notify('{CHANNEL}', '')"
-            self._delivery_sql[rows] = sql
-        return sql
+        # One statement per event, and only the event row: the database picks the
+        # enabled hooks itself (a stale cache costs a wasted statement, never a wrong
+        # delivery), and their delivery rows are written later, in batches
+        # (engine/fanout.py), instead of a row and three index pages per hook here.
+        columns = "id, type, object_id, timestamp, body, test, created_at, fanout"
+        if self.sqlite:
+            enabled = "SELECT id FROM webhook_hooks WHERE event = ? AND enabled ORDER BY id"
+            self.event_sql = (
+                f"INSERT INTO webhook_events ({columns}) SELECT ?, ?, ?, ?, ?, 0, ?, h.ids "
+                f"FROM (SELECT group_concat(id) AS ids FROM ({enabled})) h WHERE h.ids IS NOT NULL"
+            )
+        else:
+            ids = "string_agg(id::text, ',' ORDER BY id) AS ids"
+            insert = (
+                f"INSERT INTO webhook_events ({columns}) SELECT %s, %s, %s, %s, %s, false, %s, h.ids "
+                f"FROM (SELECT {ids} FROM webhook_hooks WHERE event = %s AND enabled) h WHERE h.ids IS NOT NULL"
+            )
+            # Wake listening workers in the same round trip; PostgreSQL delivers a
+            # NOTIFY only when the transaction commits, so never for a rollback.
+            self.event_sql = f"WITH e AS ({insert} RETURNING 1) SELECT pg_notify('{CHANNEL}', '') FROM e"
 
     def stamp(self, moment: dt.datetime) -> object:
         # SQLAlchemy's SQLite DateTime format, so that string comparisons order correctly.
-        return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else moment
-
-    def flag(self, value: bool) -> object:
-        return int(value) if self.sqlite else value
+        return moment.isoformat(" ", "microseconds") if self.sqlite else moment
 
 
 @contextmanager
@@ -83,60 +79,58 @@ def _cursor(session: Session) -> Iterator[Any]:
 
 
 class HookIndex:
-    """Enabled hook ids by event code, reloaded only when ``hooks_version`` moves.
+    """The event codes that have enabled hooks, reloaded only when ``hooks_version`` moves.
 
-    Reading the version costs one primary-key lookup inside the change's own
-    transaction, which also sees hooks that another process just committed.
+    It only spares events nobody listens to their serialisation and insert: the
+    insert itself picks the hooks.  While it says a code has hooks there is no
+    query at all; otherwise one primary-key lookup inside the change's own
+    transaction, which also sees hooks another process just committed, tells
+    whether it is still right.
     """
 
     def __init__(self) -> None:
         self._version: int | None = None
-        self._by_event: dict[str, tuple[int, ...]] = {}
+        self._codes: frozenset[str] = frozenset()
         self._lock = threading.Lock()
 
-    def matching(self, session: Session, code: str, driver: _Driver) -> tuple[int, ...]:
+    def may_match(self, session: Session, code: str, driver: _Driver) -> bool:
+        if code in self._codes:
+            return True
         with _cursor(session) as cursor:
             cursor.execute(driver.version_sql)
             row = cursor.fetchone()
         version = None if row is None else row[0]
         if version != self._version:
-            rows = session.execute(select(HookRow.event, HookRow.id).where(HookRow.enabled).order_by(HookRow.id)).all()
-            by_event: dict[str, list[int]] = {}
-            for code_, hook_id in rows:
-                by_event.setdefault(code_, []).append(hook_id)
+            codes = frozenset(session.scalars(select(HookRow.event).where(HookRow.enabled).distinct()))
             with self._lock:
-                self._by_event = {k: tuple(v) for k, v in by_event.items()}
-                self._version = version
-        return self._by_event.get(code, ())
+                self._codes, self._version = codes, version
+        return code in self._codes
+
+    def forget(self) -> None:
+        """The insert found no enabled hook where this index expected one: check again next time."""
+        with self._lock:
+            self._codes, self._version = frozenset(), None
 
 
 def write_event(
-    session: Session,
-    code: str,
-    obj: dict[str, Any],
-    changes: dict[str, Any] | None,
-    hook_ids: tuple[int, ...] | list[int],
-    *,
-    test: bool = False,
-    driver: _Driver | None = None,
+    session: Session, code: str, obj: dict[str, Any], changes: dict[str, Any] | None, *, test: bool = False
 ) -> str:
-    """Insert the event and a pending delivery per hook into ``session``; returns the event id."""
-    driver = driver or _Driver(session.get_bind().dialect.name)
+    """Insert an event for no hook in particular (a test send adds its own delivery); returns its id."""
     now = utcnow()
     event_id = envelope.new_event_id()
     env = envelope.build(event_id, code, now, obj, changes)
     object_id = None if obj.get("id") is None else str(obj["id"])
-    stamp = driver.stamp(now)
-    with _cursor(session) as cursor:
-        cursor.execute(
-            driver.event_sql,
-            (event_id, code, object_id, env["timestamp"], envelope.encode(env), driver.flag(test), stamp),
+    session.execute(
+        insert(EventRow).values(
+            id=event_id,
+            type=code,
+            object_id=object_id,
+            timestamp=env["timestamp"],
+            body=envelope.encode(env),
+            test=test,
+            created_at=now,
         )
-        if hook_ids:
-            params = [value for hook_id in hook_ids for value in (event_id, hook_id, stamp, stamp)]
-            cursor.execute(driver.delivery_sql(len(hook_ids)), params)
-    if hook_ids:
-        session.info[_PENDING] = True
+    )
     return event_id
 
 
@@ -157,10 +151,24 @@ class Outbox:
         event.listen(crm.session_factory, "after_rollback", self._after_rollback)
 
     def _receiver(self, code: str) -> Callable[..., None]:
+        driver = self._driver
+        index = self.index
+
         def receive(sender: CRM, *, session: Session, obj: Any, changes: dict[str, Any], actor_id: int | None) -> None:
-            hook_ids = self.index.matching(session, code, self._driver)
-            if hook_ids:
-                write_event(session, code, obj.to_dict(), changes, hook_ids, driver=self._driver)
+            if not index.may_match(session, code, driver):
+                return
+            now = utcnow()
+            event_id = envelope.new_event_id()
+            env = envelope.build(event_id, code, now, obj.to_dict(), changes)
+            object_id = None if obj.id is None else str(obj.id)
+            params = (event_id, code, object_id, env["timestamp"], envelope.encode(env), driver.stamp(now), code)
+            with _cursor(session) as cursor:
+                cursor.execute(driver.event_sql, params)
+                wrote = cursor.rowcount
+            if wrote:
+                session.info[_PENDING] = True
+            else:
+                index.forget()
 
         return receive
 

@@ -25,6 +25,7 @@ from .. import state
 from ..domain.options import Options
 from ..models import AttemptRow, DeliveryRow, HookRow
 from .claim import Claimed, claim_due, load_claimed, renew
+from .fanout import fan_out
 from .request import Outcome, Request, build_request, decide
 from .transport import Response, Transport
 
@@ -82,6 +83,7 @@ class Deliverer:
         """Lease up to ``limit`` due deliveries to this worker (none of ``skip_hooks``)."""
         now = utcnow()
         with self.engine.begin() as conn:
+            fan_out(conn)
             return claim_due(
                 conn,
                 now=now,

@@ -1,0 +1,91 @@
+"""Fanning events out: one delivery row per hook an event was written for.
+
+The CRM's transaction writes only the event row, with the ids of the hooks
+that matched it (``fanout``), because every row and index page written there
+is paid by each CRM call.  Whoever claims deliveries next turns those ids into
+delivery rows, many events in one transaction, where the index pages are
+shared.  A partial index holds only events still to fan out, so finding them
+costs the same with a million events kept as with none.
+
+On PostgreSQL ``SKIP LOCKED`` lets concurrent workers fan out different
+events; SQLite's ``BEGIN IMMEDIATE`` already serialises them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Connection, exists, insert, select, update
+from sqlalchemy.orm import Session
+
+from ..models import DeliveryRow, EventRow, HookRow
+
+D, E, H = DeliveryRow.__table__.c, EventRow.__table__.c, HookRow.__table__.c
+
+# Enough to drain a burst in a few claims without holding the write lock for long.
+BATCH = 1000
+
+
+def parse_ids(text: str) -> list[int]:
+    """``"3,7"`` -> ``[3, 7]``: the form the outbox stores (SQL ``group_concat``/``string_agg``)."""
+    return [int(part) for part in text.split(",") if part]
+
+
+def plan(events: list[tuple[str, str, dt.datetime]], enabled: dict[int, bool]) -> list[dict[str, object]]:
+    """The delivery rows for ``(event id, fanout, created_at)``, given which hooks exist now.
+
+    ``enabled`` maps each existing hook to whether it is enabled.  A hook deleted
+    since the event was written gets nothing (deleting a hook fans out first, so
+    no later hook can inherit its id's events); a hook disabled since gets its
+    delivery held (``next_attempt_at`` NULL), as the deliveries it already had are.
+    """
+    rows: list[dict[str, object]] = []
+    for event_id, fanout, created_at in events:
+        for hook_id in parse_ids(fanout):
+            if hook_id in enabled:
+                rows.append(
+                    {
+                        "event_id": event_id,
+                        "hook_id": hook_id,
+                        "status": "pending",
+                        "attempt_count": 0,
+                        "next_attempt_at": created_at if enabled[hook_id] else None,
+                        "created_at": created_at,
+                    }
+                )
+    return rows
+
+
+def pending(conn: Connection | Session) -> bool:
+    """Whether any committed event still waits to be fanned out."""
+    return conn.scalar(select(exists().where(E.fanout.is_not(None)))) or False
+
+
+def fan_out(conn: Connection | Session, *, limit: int | None = None) -> int:
+    """Write the delivery rows of up to ``limit`` events (default ``BATCH``); returns how many events."""
+    events = conn.execute(
+        select(E.id, E.fanout, E.created_at)
+        .where(E.fanout.is_not(None))
+        .order_by(E.id)
+        .limit(limit or BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not events:
+        return 0
+    hook_ids = {hook_id for _, fanout, _ in events for hook_id in parse_ids(fanout)}
+    # FOR SHARE (PostgreSQL): a hook being deleted right now is either gone when this
+    # reads it or waits for these rows to commit and then deletes them with the hook.
+    hooks = select(H.id, H.enabled).where(H.id.in_(hook_ids)).with_for_update(read=True)
+    enabled: dict[int, bool] = {hook_id: on for hook_id, on in conn.execute(hooks)}
+    rows = plan([(e[0], e[1], e[2]) for e in events], enabled)
+    if rows:
+        # Core, not the ORM: ORM bulk inserts treat an explicit None as "use the default".
+        conn.execute(insert(DeliveryRow.__table__), rows)
+    conn.execute(update(EventRow).where(E.id.in_([e[0] for e in events])).values(fanout=None))
+    return len(events)
+
+
+def fan_out_all(conn: Connection | Session) -> None:
+    """Fan out every event this transaction can take (those other workers hold are theirs)."""
+    while fan_out(conn) == BATCH:
+        pass
