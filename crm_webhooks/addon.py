@@ -14,7 +14,7 @@ from typing import Any
 
 from crm_stub import CRM, InvalidTransition, Manifest
 
-from . import __version__
+from . import __version__, schema
 from .deliveries import DeliveryService
 from .domain.deliveries import Delivery
 from .domain.hooks import Hook
@@ -23,7 +23,7 @@ from .engine.deliver import Deliverer
 from .engine.transport import Transport
 from .engine.worker import Worker
 from .hooks import HookService
-from .models import MetaRow, WebhooksBase
+from .models import MetaRow
 from .outbox import Outbox
 from .signals import hook_disabled
 
@@ -50,8 +50,8 @@ class WebhooksAddon:
     # -- lifecycle (called by the host) ---------------------------------------
 
     def install(self) -> None:
-        """Create the addon's tables (idempotent)."""
-        WebhooksBase.metadata.create_all(self.crm.engine)
+        """Create or upgrade the addon's tables (idempotent; the host runs it on each new version)."""
+        schema.upgrade(self.crm.engine)
         with self.crm.transaction() as session:
             if session.get(MetaRow, 1) is None:
                 session.add(MetaRow(id=1, hooks_version=0))
