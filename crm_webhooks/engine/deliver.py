@@ -24,8 +24,8 @@ from crm_stub.models import utcnow
 from .. import state
 from ..domain.options import Options
 from ..models import AttemptRow, DeliveryRow, HookRow
+from . import fanout
 from .claim import Claimed, claim_due, load_claimed, renew
-from .fanout import fan_out
 from .request import Outcome, Request, build_request, decide
 from .transport import Response, Transport
 
@@ -67,6 +67,8 @@ class Deliverer:
         # bookkeeping, short enough that a dead worker's deliveries go out again soon;
         # renewed before each attempt of a long batch.
         self.lease = dt.timedelta(seconds=options.timeout * 2 + 5)
+        # The last fan-out stopped at its batch size: more events wait for theirs.
+        self.fanout_behind = False
 
     def run_pending(self, timeout: float = 10.0) -> int:
         """Deliver everything due now, until nothing is due or ``timeout`` passes; returns attempts made."""
@@ -79,11 +81,18 @@ class Deliverer:
             made += sent
         return made
 
-    def claim(self, limit: int | None = None, skip_hooks: Collection[int] = ()) -> list[Claimed]:
-        """Lease up to ``limit`` due deliveries to this worker (none of ``skip_hooks``)."""
+    def claim(
+        self, limit: int | None = None, skip_hooks: Collection[int] = (), *, fan_out_first: bool = True
+    ) -> list[Claimed]:
+        """Lease up to ``limit`` due deliveries to this worker (none of ``skip_hooks``).
+
+        ``fan_out_first``: write the delivery rows of newly committed events first; a
+        worker that knows nothing was committed since its last claim skips that query.
+        """
         now = utcnow()
         with self.engine.begin() as conn:
-            fan_out(conn)
+            if fan_out_first:
+                self.fanout_behind = fanout.fan_out(conn) == fanout.BATCH
             return claim_due(
                 conn,
                 now=now,

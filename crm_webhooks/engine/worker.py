@@ -39,6 +39,9 @@ from .transport import Transport
 log = logging.getLogger("crm_webhooks.worker")
 
 _DONE = object()  # tells a thread downstream that no more is coming
+RECORD_BATCH = 200  # attempts recorded per transaction, at most
+RECORD_GATHER_S = 0.050  # how long the recorder waits for more before writing a batch
+PROBE_S = 1.0  # how stale "no other receiver has anything due" may get before it is checked again
 
 
 class Worker:
@@ -49,14 +52,24 @@ class Worker:
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.attempts = 0
+        self.claim_rounds = 0  # times the claimer woke up to claim: what an idle worker must not burn
         self.listener: Any = None
         self._wake = threading.Event()
-        # Claimed deliveries waiting for a sender: enough to keep every sender busy, few
-        # enough that none waits long under its lease.
-        self._depth = 2 * concurrency
+        # Claimed deliveries waiting for a sender.  A claim costs a transaction, so it
+        # fetches several senders' worth at once (claiming per attempt would cost more CPU
+        # than the attempts); their leases are renewed while they wait.
+        self._depth = max(4 * concurrency, 32)
+        self._lease_ends = float("inf")  # monotonic: when the oldest waiting lease runs out
+        # New events may need their delivery rows written before the next claim.
+        self._fan_out = True
+        self._probed_at = 0.0  # monotonic: when a claim last looked for other receivers' work
         self._waiting: deque[Claimed] = deque()
         self._closed = False
-        self._cond = threading.Condition()
+        # One lock, two conditions: waking every thread on every change cost more CPU
+        # (context switches, GIL hand-offs) than the deliveries themselves.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)  # the claimer waits on it
+        self._ready = threading.Condition(self._lock)  # the senders wait on it
         # A destination past half the senders yields to others that wait: a slow or dead
         # receiver cannot take every sender, yet a lone receiver gets them all.
         self.per_destination = max(1, concurrency // 2)
@@ -64,6 +77,7 @@ class Worker:
         self._hook_destination: dict[int, str] = {}
         # The last claim found everything due it may take: what waits is all there is.
         self._drained = False
+        self._woken = False  # wake() was called since the claimer last looked
         self._sent: queue.Queue[Any] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._senders: list[threading.Thread] = []
@@ -97,14 +111,21 @@ class Worker:
         return thread
 
     def wake(self) -> None:
+        """New work was committed: claim now, and it may be for a receiver with room."""
+        with self._lock:
+            self._woken = True
+            self._fan_out = True
+            self._drained = False
+            self._cond.notify()
         self._wake.set()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop claiming; with ``timeout``, also wait that long for the attempts in flight."""
         self.deliverer.stopping.set()
         self._wake.set()
-        with self._cond:
-            self._cond.notify_all()
+        with self._lock:
+            self._cond.notify()
+            self._ready.notify_all()
         if self.listener is not None:
             self.listener.stop()
         if timeout is not None:
@@ -125,44 +146,99 @@ class Worker:
             while not stop.is_set():
                 self._wake.clear()
                 with self._cond:
-                    # Claim more once the senders have taken half of what waits, or when
-                    # nothing waiting may be sent now (its receivers are saturated).
-                    self._cond.wait_for(
-                        lambda: len(self._waiting) <= self.concurrency or self._eligible() is None or stop.is_set()
-                    )
+                    if not self._cond.wait_for(self._should_claim, timeout=self._claim_timeout()):
+                        self._fan_out = True  # a poll: events may have come without a wake-up
+                    self._woken = False
+                    self.claim_rounds += 1
+                    fan_out_first, self._fan_out = self._fan_out, False
                     room = max(1, self._depth - len(self._waiting))
+                    # A saturated receiver gets more only once the senders have taken half of
+                    # what waits; until then only other receivers' deliveries are worth claiming.
+                    low = len(self._waiting) <= self.concurrency
                     saturated = {d for d, n in self._busy.items() if n >= self.per_destination}
                     skip = {h for h, d in self._hook_destination.items() if d in saturated}
                 if stop.is_set():
                     break
                 try:
-                    claimed = self.deliverer.claim(room, skip_hooks=skip)
-                    # Fewer than asked: no receiver with room has anything more due, so a sender
-                    # with nothing else to do may join a saturated receiver (a lone one gets them all).
-                    drained = len(claimed) < room
-                    if skip and drained:
-                        claimed += self.deliverer.claim(room - len(claimed))
+                    self._renew_waiting()
+                    # Only deliveries for receivers with room, unless a moment ago there were none
+                    # and nothing was committed since: then that query would find none again.
+                    probe = bool(skip) and (
+                        not self._drained or fan_out_first or time.monotonic() - self._probed_at > PROBE_S
+                    )
+                    if skip and not probe:
+                        claimed = self.deliverer.claim(room, fan_out_first=False) if low else []
+                        drained = True
+                    else:
+                        claimed = self.deliverer.claim(room, skip_hooks=skip, fan_out_first=fan_out_first)
+                        # Fewer than asked: no receiver with room has anything more due, so a sender
+                        # with nothing else to do may join a saturated receiver (a lone one gets them all).
+                        drained = len(claimed) < room
+                        if skip:
+                            self._probed_at = time.monotonic()
+                        if skip and drained and low:
+                            claimed += self.deliverer.claim(room - len(claimed), fan_out_first=False)
+                    if self.deliverer.fanout_behind:
+                        self._fan_out = True
                     failures = 0
                 except Exception:  # the database went away: log, wait, try again; nothing is lost
                     failures += 1
+                    self._fan_out = True
                     wait = min(30.0, 0.5 * 2**failures)
                     log.exception("claiming failed; again in %.1f s", wait)
                     stop.wait(wait)
                     continue
-                with self._cond:
+                with self._lock:
+                    if claimed and not self._waiting:
+                        self._lease_ends = time.monotonic() + self.deliverer.lease.total_seconds()
+                    became_drained = drained and not self._drained
                     self._drained = drained
                     for c in claimed:
                         self._hook_destination[c.hook_id] = c.destination
                     self._waiting.extend(claimed)
-                    self._cond.notify_all()
-                if not claimed:
-                    # Not less than a moment: with every receiver saturated there is nothing to claim
-                    # until a sender finishes, and senders pick from what waits without the claimer.
-                    self._wake.wait(max(0.02, self._idle_wait()))
+                    if became_drained:
+                        self._ready.notify_all()  # every idle sender may join a saturated receiver now
+                    else:
+                        self._ready.notify(len(claimed))
+                    idle = not self._waiting
+                if idle:
+                    self._lease_ends = float("inf")
+                    self._wake.wait(max(0.02, self._idle_wait()))  # never a busy loop
+                    self._fan_out = True
         finally:
-            with self._cond:
+            with self._lock:
                 self._closed = True
-                self._cond.notify_all()
+                self._ready.notify_all()
+
+    def _renewal_margin(self) -> float:
+        # Renewed while a whole attempt (connect and read may each take the timeout) still fits.
+        return self.deliverer.options.timeout * 2 + 1
+
+    def _claim_timeout(self) -> float:
+        """How long the claimer may wait: until the next poll, or until leases need renewing."""
+        return max(0.0, min(self.poll_interval, self._lease_ends - self._renewal_margin() - time.monotonic()))
+
+    def _renew_waiting(self) -> None:
+        """Extend the leases of what waits for a sender before they run short (claimer thread)."""
+        if time.monotonic() < self._lease_ends - self._renewal_margin():
+            return
+        with self._lock:
+            ids = [c.delivery_id for c in self._waiting]
+        self._lease_ends = self.deliverer.renew(ids) if ids else float("inf")
+
+    def _should_claim(self) -> bool:
+        """Whether a claim may find work for an idle sender (caller holds the lock).
+
+        Not while every waiting delivery is for a saturated receiver and the last
+        claim found nothing for the others: claiming again would find nothing again,
+        in a loop that only burns the CPU the senders need.
+        """
+        return (
+            self.deliverer.stopping.is_set()
+            or self._woken
+            or len(self._waiting) <= self.concurrency
+            or (self._eligible() is None and not self._drained)
+        )
 
     def _eligible(self) -> int | None:
         """Index of the oldest waiting delivery whose receiver has room (caller holds the lock)."""
@@ -173,8 +249,8 @@ class Worker:
     def _take(self) -> Claimed | None:
         """The oldest waiting delivery whose receiver has room; the oldest of all when nothing
         else is due (a lone receiver gets every sender); None when closed and empty."""
-        with self._cond:
-            self._cond.wait_for(
+        with self._lock:
+            self._ready.wait_for(
                 lambda: self._closed or (self._waiting and (self._eligible() is not None or self._drained))
             )
             if not self._waiting:
@@ -184,7 +260,8 @@ class Worker:
             c = self._waiting[index]
             del self._waiting[index]
             self._busy[c.destination] += 1
-            self._cond.notify_all()
+            if len(self._waiting) <= self.concurrency or self._eligible() is None:
+                self._cond.notify()  # the claimer may have work to do now
             return c
 
     def _send_loop(self) -> None:
@@ -200,23 +277,28 @@ class Worker:
             except Exception:  # never lose the lease silently: it runs out and another worker retries
                 log.exception("sending delivery %s failed", c.delivery_id)
             finally:
-                with self._cond:
+                with self._lock:
                     self._busy[c.destination] -= 1
                     if self._busy[c.destination] == self.per_destination - 1:
                         # It has room again: the last claim skipped it, so "nothing else is
-                        # due" no longer holds until a claim that includes it says so.
+                        # due" no longer holds until a claim that includes it says so; and
+                        # a sender may now take what waits for it.
                         self._drained = False
+                        self._cond.notify()
+                        self._ready.notify_all()
                         self._wake.set()
-                    self._cond.notify_all()
         self._sent.put(_DONE)
 
     def _record_loop(self) -> None:
         finished = 0
         while finished < len(self._senders):
             batch: list[Any] = [self._sent.get()]
-            while len(batch) < 200:  # whatever else is ready goes in the same transaction
+            # Gather for a moment: a transaction per attempt would cost the worker more CPU
+            # than the attempts themselves, and nobody waits on the recording.
+            gather_until = time.monotonic() + RECORD_GATHER_S
+            while len(batch) < RECORD_BATCH and finished + sum(x is _DONE for x in batch) < len(self._senders):
                 try:
-                    batch.append(self._sent.get_nowait())
+                    batch.append(self._sent.get(timeout=max(0.0, gather_until - time.monotonic())))
                 except queue.Empty:
                     break
             finished += sum(1 for item in batch if item is _DONE)

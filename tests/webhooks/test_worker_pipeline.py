@@ -1,0 +1,109 @@
+"""The worker's claimer: it claims in batches, stays quiet when nothing can be sent, and keeps leases alive."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from crm_webhooks.engine.worker import Worker
+from crm_webhooks.models import DeliveryRow
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def stuck() -> Iterator[tuple[HTTPServer, threading.Event, list[str]]]:
+    """A receiver that answers nobody until the test opens the gate."""
+    gate = threading.Event()
+    arrived: list[str] = []
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+
+    def hang(request: Request) -> Response:
+        arrived.append(request.path)
+        gate.wait(20)
+        return Response("late")
+
+    server.expect_request(re.compile(".*")).respond_with_handler(hang)
+    server.start()
+    try:
+        yield server, gate, arrived
+    finally:
+        gate.set()
+        server.clear()
+        server.stop()
+
+
+@pytest.fixture
+def counted_worker(webhooks) -> Iterator[tuple[Worker, list[int]]]:
+    """A two-sender worker on the test's database whose claims are counted (sizes, in order)."""
+    deliverer = webhooks.deliverer
+    claims: list[int] = []
+    claim = deliverer.claim
+
+    def counting(*args, **kwargs):
+        claimed = claim(*args, **kwargs)
+        claims.append(len(claimed))
+        return claimed
+
+    deliverer.claim = counting
+    worker = Worker(deliverer, concurrency=2, poll_interval=5.0)
+    try:
+        yield worker, claims
+    finally:
+        worker.stop(timeout=30)
+        del deliverer.claim
+
+
+def test_a_saturated_lone_receiver_does_not_make_the_claimer_spin(crm, webhooks, stuck, counted_worker) -> None:
+    server, gate, arrived = stuck
+    worker, claims = counted_worker
+    webhooks.create_hook(name="stuck", event="lead.created", url=server.url_for("/stuck"))
+    for n in range(10):
+        crm.leads.create(f"Lead {n}")
+    worker.start()
+    wait_until(lambda: len(arrived) == 2)  # both senders hang on it; eight deliveries wait
+    before = worker.claim_rounds
+    time.sleep(0.5)
+    # Nothing can be sent and nothing was committed: claiming again would find nothing again.
+    # (It used to claim in a loop here, thousands of transactions a second.)
+    assert worker.claim_rounds - before <= 1
+    assert sum(claims) == 10  # one batch took everything: a claim is a transaction, not per attempt
+    gate.set()
+    wait_until(lambda: worker.attempts == 10)
+
+
+def test_deliveries_waiting_for_a_sender_keep_their_lease(crm, webhooks, stuck, counted_worker) -> None:
+    server, gate, arrived = stuck
+    worker, _claims = counted_worker
+    webhooks.create_hook(name="stuck", event="lead.created", url=server.url_for("/stuck"))
+    for n in range(6):
+        crm.leads.create(f"Lead {n}")
+    worker.start()
+    wait_until(lambda: len(arrived) == 2)
+
+    def leases() -> dict[int, object]:
+        with crm.engine.connect() as conn:
+            rows = conn.execute(sa.select(DeliveryRow.id, DeliveryRow.locked_until).order_by(DeliveryRow.id))
+            return dict(rows.all())
+
+    first = leases()
+    waiting = [c.delivery_id for c in worker._waiting]
+    assert len(waiting) == 4
+    time.sleep(0.01)  # so that a renewed lease ends later than the first one
+    worker._lease_ends = time.monotonic()  # as if the claim were a lease ago: renewal is due
+    worker.wake()
+    wait_until(lambda: all(leases()[d] > first[d] for d in waiting))
+    gate.set()
+    wait_until(lambda: worker.attempts == 6)
