@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
+import threading
 from collections.abc import Iterator
 
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from crm_stub import CRM
 from crm_webhooks.testing import isolated_database
@@ -39,3 +43,28 @@ def host(database_url: str) -> Iterator[CRM]:
         yield crm
     finally:
         crm.close()
+
+
+@pytest.fixture
+def stuck_receiver(webhook_receiver):
+    """A receiver that answers nobody until the test opens its gate: a dead one, for a while.
+
+    For each request it notes how many the healthy receiver had had by then.
+    """
+    gate = threading.Event()
+    arrived: list[int] = []
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+
+    def hang(request: Request) -> Response:
+        arrived.append(len(webhook_receiver.requests))
+        gate.wait(30)
+        return Response("late")
+
+    server.expect_request(re.compile(".*")).respond_with_handler(hang)
+    server.start()
+    try:
+        yield server, arrived, gate
+    finally:
+        gate.set()
+        server.clear()
+        server.stop()

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 import sqlalchemy as sa
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from crm_stub import CRM
 
@@ -100,31 +96,6 @@ def test_an_idle_worker_stops_on_sigint_with_exit_0(cli) -> None:
     worker.send_signal(signal.SIGINT)
     _out, err = worker.communicate(timeout=10)
     assert worker.returncode == 0 and "worker stopped after 0 attempts" in err
-
-
-@pytest.fixture
-def stuck_receiver(webhook_receiver):
-    """A receiver that answers nobody until the test opens its gate: a dead one, for a while.
-
-    For each request it notes how many the healthy receiver had had by then.
-    """
-    gate = threading.Event()
-    arrived: list[int] = []
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-
-    def hang(request: Request) -> Response:
-        arrived.append(len(webhook_receiver.requests))
-        gate.wait(30)
-        return Response("late")
-
-    server.expect_request(re.compile(".*")).respond_with_handler(hang)
-    server.start()
-    try:
-        yield server, arrived, gate
-    finally:
-        gate.set()
-        server.clear()
-        server.stop()
 
 
 def test_a_stuck_receiver_does_not_hold_back_the_others(cli, crm, webhook_receiver, stuck_receiver) -> None:

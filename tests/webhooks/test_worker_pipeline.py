@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from crm_webhooks.engine.worker import Worker
 from crm_webhooks.models import DeliveryRow
@@ -21,28 +18,6 @@ def wait_until(condition, timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
-
-
-@pytest.fixture
-def stuck() -> Iterator[tuple[HTTPServer, threading.Event, list[str]]]:
-    """A receiver that answers nobody until the test opens the gate."""
-    gate = threading.Event()
-    arrived: list[str] = []
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-
-    def hang(request: Request) -> Response:
-        arrived.append(request.path)
-        gate.wait(20)
-        return Response("late")
-
-    server.expect_request(re.compile(".*")).respond_with_handler(hang)
-    server.start()
-    try:
-        yield server, gate, arrived
-    finally:
-        gate.set()
-        server.clear()
-        server.stop()
 
 
 @pytest.fixture
@@ -66,14 +41,20 @@ def counted_worker(webhooks) -> Iterator[tuple[Worker, list[int]]]:
         del deliverer.claim
 
 
-def test_a_saturated_lone_receiver_does_not_make_the_claimer_spin(crm, webhooks, stuck, counted_worker) -> None:
-    server, gate, arrived = stuck
-    worker, claims = counted_worker
+def hang_both_senders(crm, webhooks, stuck_receiver, worker: Worker, leads: int) -> threading.Event:
+    """``leads`` deliveries for a receiver that hangs: both senders on it, the rest waiting."""
+    server, arrived, gate = stuck_receiver
     webhooks.create_hook(name="stuck", event="lead.created", url=server.url_for("/stuck"))
-    for n in range(10):
+    for n in range(leads):
         crm.leads.create(f"Lead {n}")
     worker.start()
-    wait_until(lambda: len(arrived) == 2)  # both senders hang on it; eight deliveries wait
+    wait_until(lambda: len(arrived) == 2)
+    return gate
+
+
+def test_a_saturated_lone_receiver_does_not_make_the_claimer_spin(crm, webhooks, stuck_receiver, counted_worker) -> None:
+    worker, claims = counted_worker
+    gate = hang_both_senders(crm, webhooks, stuck_receiver, worker, 10)
     before = worker.claim_rounds
     time.sleep(0.5)
     # Nothing can be sent and nothing was committed: claiming again would find nothing again.
@@ -84,14 +65,9 @@ def test_a_saturated_lone_receiver_does_not_make_the_claimer_spin(crm, webhooks,
     wait_until(lambda: worker.attempts == 10)
 
 
-def test_deliveries_waiting_for_a_sender_keep_their_lease(crm, webhooks, stuck, counted_worker) -> None:
-    server, gate, arrived = stuck
+def test_deliveries_waiting_for_a_sender_keep_their_lease(crm, webhooks, stuck_receiver, counted_worker) -> None:
     worker, _claims = counted_worker
-    webhooks.create_hook(name="stuck", event="lead.created", url=server.url_for("/stuck"))
-    for n in range(6):
-        crm.leads.create(f"Lead {n}")
-    worker.start()
-    wait_until(lambda: len(arrived) == 2)
+    gate = hang_both_senders(crm, webhooks, stuck_receiver, worker, 6)
 
     def leases() -> dict[int, object]:
         with crm.engine.connect() as conn:
