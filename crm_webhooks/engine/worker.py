@@ -242,9 +242,7 @@ class Worker:
 
     def _eligible(self) -> int | None:
         """Index of the oldest waiting delivery whose receiver has room (caller holds the lock)."""
-        return next(
-            (i for i, c in enumerate(self._waiting) if self._busy[c.destination] < self.per_destination), None
-        )
+        return next((i for i, c in enumerate(self._waiting) if self._busy[c.destination] < self.per_destination), None)
 
     def _take(self) -> Claimed | None:
         """The oldest waiting delivery whose receiver has room; the oldest of all when nothing

@@ -111,7 +111,6 @@ def hook_json(hook: Any, *, secret: bool = False) -> dict[str, Any]:
     return shown
 
 
-
 # -- the catalog and the document ---------------------------------------------------
 
 
