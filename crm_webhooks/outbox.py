@@ -117,21 +117,19 @@ def write_event(
 ) -> str:
     """Insert an event for no hook in particular (a test send adds its own delivery); returns its id."""
     now = utcnow()
-    event_id = envelope.new_event_id()
-    env = envelope.build(event_id, code, now, obj, changes)
-    object_id = None if obj.get("id") is None else str(obj["id"])
+    new = envelope.new_event(code, obj, changes, now)
     session.execute(
         insert(EventRow).values(
-            id=event_id,
+            id=new.id,
             type=code,
-            object_id=object_id,
-            timestamp=env["timestamp"],
-            body=envelope.encode(env),
+            object_id=new.object_id,
+            timestamp=new.timestamp,
+            body=new.body,
             test=test,
             created_at=now,
         )
     )
-    return event_id
+    return new.id
 
 
 class Outbox:
@@ -158,10 +156,8 @@ class Outbox:
             if not index.may_match(session, code, driver):
                 return
             now = utcnow()
-            event_id = envelope.new_event_id()
-            env = envelope.build(event_id, code, now, obj.to_dict(), changes)
-            object_id = None if obj.id is None else str(obj.id)
-            params = (event_id, code, object_id, env["timestamp"], envelope.encode(env), driver.stamp(now), code)
+            new = envelope.new_event(code, obj.to_dict(), changes, now)
+            params = (new.id, code, new.object_id, new.timestamp, new.body, driver.stamp(now), code)
             with _cursor(session) as cursor:
                 cursor.execute(driver.event_sql, params)
                 wrote = cursor.rowcount

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -68,6 +69,24 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_
 def encode(envelope: dict[str, Any]) -> str:
     """The body sent and signed, computed once when the event is written."""
     return _ENCODER.encode(envelope)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event as the outbox stores it: its body serialised once, for every attempt."""
+
+    id: str
+    object_id: str | None
+    timestamp: str
+    body: str
+
+
+def new_event(code: str, obj: dict[str, Any], changes: dict[str, Any] | None, occurred_at: datetime) -> NewEvent:
+    """A fresh id and the envelope of ``obj`` (a record's ``to_dict()``), ready to insert."""
+    event_id = new_event_id()
+    env = build(event_id, code, occurred_at, obj, changes)
+    object_id = None if obj.get("id") is None else str(obj["id"])
+    return NewEvent(event_id, object_id, env["timestamp"], encode(env))
 
 
 def query_params(event_id: str, code: str, timestamp: str, object_id: Any) -> dict[str, str]:

@@ -39,6 +39,18 @@ def test_encoding_keeps_money_exact_and_text_readable() -> None:
     assert '"amount":"1500.00"' in body and "Ação" in body
 
 
+@pytest.mark.parametrize(("record_id", "object_id"), [(7, "7"), (None, None)])  # a sample may have no id
+def test_a_new_event_carries_its_id_in_the_body_it_will_send(record_id, object_id) -> None:
+    new = envelope.new_event("lead.updated", {"id": record_id, "name": "Ana"}, {"name": "Old"}, NOW)
+    assert json.loads(new.body) == {
+        "id": new.id,
+        "type": "lead.updated",
+        "timestamp": "2026-01-01T12:00:00.000Z",
+        "data": {"object": {"id": record_id, "name": "Ana"}, "previous_attributes": {"name": "Old"}},
+    }
+    assert (new.object_id, new.timestamp) == (object_id, "2026-01-01T12:00:00.000Z")
+
+
 def test_event_ids_are_unique_and_sort_by_time() -> None:
     ids = [envelope.new_event_id(now=t) for t in (1.0, 2.0, 3.0)]
     assert ids == sorted(ids) and all(i.startswith("evt_") and len(i) == 30 for i in ids)
