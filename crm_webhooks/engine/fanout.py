@@ -94,12 +94,9 @@ def fan_out(conn: Connection | Session, *, limit: int | None = None) -> int:
     bind = conn.get_bind() if isinstance(conn, Session) else conn
     if bind.dialect.name == "postgresql":
         return int(conn.execute(_FAN_OUT_PG, {"limit": limit or BATCH}).scalar_one())
+    # SQLite: BEGIN IMMEDIATE has serialised fan-outs already, so no row locks here.
     events = conn.execute(
-        select(E.id, E.fanout, E.created_at)
-        .where(E.fanout.is_not(None))
-        .order_by(E.id)
-        .limit(limit or BATCH)
-        .with_for_update(skip_locked=True)
+        select(E.id, E.fanout, E.created_at).where(E.fanout.is_not(None)).order_by(E.id).limit(limit or BATCH)
     ).all()
     if not events:
         return 0

@@ -258,7 +258,7 @@ class Worker:
             c = self._waiting[index]
             del self._waiting[index]
             self._busy[c.destination] += 1
-            if len(self._waiting) <= self.concurrency or self._eligible() is None:
+            if self._should_claim():
                 self._cond.notify()  # the claimer may have work to do now
             return c
 
@@ -290,17 +290,23 @@ class Worker:
     def _record_loop(self) -> None:
         finished = 0
         while finished < len(self._senders):
-            batch: list[Any] = [self._sent.get()]
+            batch: list[Any] = []
+            item = self._sent.get()
             # Gather for a moment: a transaction per attempt would cost the worker more CPU
             # than the attempts themselves, and nobody waits on the recording.
             gather_until = time.monotonic() + RECORD_GATHER_S
-            while len(batch) < RECORD_BATCH and finished + sum(x is _DONE for x in batch) < len(self._senders):
+            while True:
+                if item is _DONE:
+                    finished += 1
+                else:
+                    batch.append(item)
+                if len(batch) >= RECORD_BATCH or finished == len(self._senders):
+                    break
                 try:
-                    batch.append(self._sent.get(timeout=max(0.0, gather_until - time.monotonic())))
+                    item = self._sent.get(timeout=max(0.0, gather_until - time.monotonic()))
                 except queue.Empty:
                     break
-            finished += sum(1 for item in batch if item is _DONE)
-            self._record([item for item in batch if item is not _DONE])
+            self._record(batch)
 
     def _record(self, items: list[tuple[str, Any]]) -> None:
         if not items:
