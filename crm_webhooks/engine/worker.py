@@ -74,6 +74,9 @@ class Worker:
         # receiver cannot take every sender, yet a lone receiver gets them all.
         self.per_destination = max(1, concurrency // 2)
         self._busy: Counter[str] = Counter()
+        # Waiting deliveries per destination: finding none with room is then a look at
+        # a few destinations, not at every waiting delivery on every take.
+        self._queued: Counter[str] = Counter()
         self._hook_destination: dict[int, str] = {}
         # The last claim found everything due it may take: what waits is all there is.
         self._drained = False
@@ -195,6 +198,7 @@ class Worker:
                     self._drained = drained
                     for c in claimed:
                         self._hook_destination[c.hook_id] = c.destination
+                        self._queued[c.destination] += 1
                     self._waiting.extend(claimed)
                     if became_drained:
                         self._ready.notify_all()  # every idle sender may join a saturated receiver now
@@ -242,7 +246,10 @@ class Worker:
 
     def _eligible(self) -> int | None:
         """Index of the oldest waiting delivery whose receiver has room (caller holds the lock)."""
-        return next((i for i, c in enumerate(self._waiting) if self._busy[c.destination] < self.per_destination), None)
+        busy, limit = self._busy, self.per_destination
+        if not any(busy[d] < limit for d in self._queued):
+            return None
+        return next((i for i, c in enumerate(self._waiting) if busy[c.destination] < limit), None)
 
     def _take(self) -> Claimed | None:
         """The oldest waiting delivery whose receiver has room; the oldest of all when nothing
@@ -257,6 +264,9 @@ class Worker:
             index = 0 if index is None else index
             c = self._waiting[index]
             del self._waiting[index]
+            self._queued[c.destination] -= 1
+            if not self._queued[c.destination]:
+                del self._queued[c.destination]
             self._busy[c.destination] += 1
             if self._should_claim():
                 self._cond.notify()  # the claimer may have work to do now

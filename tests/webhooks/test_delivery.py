@@ -332,3 +332,17 @@ def test_dispatcher_none_leaves_delivery_to_workers(crm, webhooks, webhook_recei
     time.sleep(0.2)
     assert webhook_receiver.requests == []
     assert webhooks.last_delivery(hook.id).status == "pending"
+
+
+def test_each_recorded_attempt_is_one_structured_log_line(crm, webhooks, webhook_receiver, caplog) -> None:
+    hook = hook_for(webhooks, webhook_receiver)
+    webhook_receiver.fail_next(status=500)
+    crm.leads.create("Logged")
+    caplog.set_level("INFO", logger="crm_webhooks.delivery")
+    assert webhooks.run_pending() == 1
+    (line,) = [r for r in caplog.records if r.name == "crm_webhooks.delivery"]
+    delivery = webhooks.last_delivery(hook.id)
+    # Operators' log shippers read the fields, not the message.
+    assert (line.delivery_id, line.hook_id, line.event_id) == (delivery.id, hook.id, delivery.event_id)
+    assert (line.status_code, line.outcome, line.error) == (500, "pending", "HTTP 500")
+    assert f"delivery={delivery.id} " in line.getMessage()
