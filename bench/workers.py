@@ -6,6 +6,11 @@ as a ratio to the ideal (workers x concurrency / 0.020 s), and commit-to-receive
 The receiver is an asyncio server in this process (it sleeps, it does not
 burn CPU); the workers are real `crm-webhooks worker` processes woken by
 NOTIFY.  A fresh schema is used and dropped.
+
+Each run also prints where the machine's CPU went while it was timed (from
+/proc): the whole machine's busy cores, the worker processes, this process
+(the receiver) and the rest (PostgreSQL, mostly).  A run with every core busy
+is CPU-bound: more workers can only share the same cores.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 
 from crm_stub import CRM
 from crm_webhooks.testing import isolated_database
@@ -64,13 +70,62 @@ class Receiver:
             writer.close()
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int | str = "self") -> float:
+    """CPU seconds (user + system, every thread) a process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine so far, every core summed."""
+    with open("/proc/stat") as f:
+        user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in f.readline().split()[1:9])
+    busy = user + nice + system + irq + softirq + steal
+    return busy / TICK, (busy + idle + iowait) / TICK
+
+
+@dataclass
+class CpuUse:
+    """Cores busy on average over a timed run, by whom."""
+
+    machine: float
+    cores: int
+    workers: float
+    receiver: float
+
+    @classmethod
+    def measure(cls, pids: list[int], before: tuple[float, ...], after: tuple[float, ...]) -> CpuUse:
+        (busy0, all0, mine0, *w0), (busy1, all1, mine1, *w1) = before, after
+        wall = (all1 - all0) / (os.cpu_count() or 1)
+        return cls((busy1 - busy0) / wall, os.cpu_count() or 1, (sum(w1) - sum(w0)) / wall, (mine1 - mine0) / wall)
+
+    def __str__(self) -> str:
+        rest = self.machine - self.workers - self.receiver
+        bound = "  CPU-bound" if self.machine >= 0.9 * self.cores else ""
+        return (
+            f"cores busy {self.machine:.2f} of {self.cores}: workers {self.workers:.2f}, "
+            f"receiver {self.receiver:.2f}, PostgreSQL and the rest {rest:.2f}{bound}"
+        )
+
+
+def snapshot(pids: list[int]) -> tuple[float, ...]:
+    return (*machine_cpu(), process_cpu(), *(process_cpu(p) for p in pids))
+
+
 def start_workers(url: str, n: int, concurrency: int) -> list[subprocess.Popen[str]]:
     env = {**os.environ, "CRM_DATABASE_URL": url}
     procs = []
     for _ in range(n):
         proc = subprocess.Popen(
             [sys.executable, "-m", "crm_webhooks.cli", "worker", "--concurrency", str(concurrency)],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            env=env,
         )
         while "in flight at most" not in (proc.stderr.readline() or "in flight at most"):  # type: ignore[union-attr]
             pass
@@ -86,7 +141,7 @@ def stop(procs: list[subprocess.Popen[str]]) -> None:
         proc.wait(60)
 
 
-def throughput(base_url: str, workers: int, concurrency: int, events: int) -> float:
+def throughput(base_url: str, workers: int, concurrency: int, events: int) -> tuple[float, CpuUse]:
     receiver = Receiver(0.020)
     with isolated_database(base_url) as url, CRM(url) as crm:
         wh = crm.install_addon("crm_webhooks", allow_private_networks=True, dispatcher="none")
@@ -96,10 +151,12 @@ def throughput(base_url: str, workers: int, concurrency: int, events: int) -> fl
             with crm.transaction():  # one commit: the workers are woken together
                 for i in range(events):
                     crm.leads.create(f"t{i}")
-            started = time.perf_counter()
+            pids = [p.pid for p in procs]
+            started, before = time.perf_counter(), snapshot(pids)
             while receiver.count < events:
                 time.sleep(0.01)
-            return events / (time.perf_counter() - started)
+            elapsed, after = time.perf_counter() - started, snapshot(pids)
+            return events / elapsed, CpuUse.measure(pids, before, after)
         finally:
             stop(procs)
 
@@ -135,9 +192,10 @@ def main() -> None:
         raise SystemExit("give --database-url (a PostgreSQL database) or set CRM_TEST_POSTGRES_URL")
     print(f"{args.events} deliveries, receiver answers after 20 ms, concurrency {args.concurrency} per worker")
     for n in (int(x) for x in args.workers.split(",")):
-        rate = throughput(args.database_url, n, args.concurrency, args.events)
+        rate, cpu = throughput(args.database_url, n, args.concurrency, args.events)
         ideal = n * args.concurrency / 0.020
         print(f"{n} worker(s): {rate:7.0f} deliveries/s   ideal {ideal:6.0f}/s   ratio {rate / ideal:4.2f}")
+        print(f"             {cpu}")
     waits = latency(args.database_url)
     q = statistics.quantiles(waits, n=100)
     print(f"commit-to-receiver with a waiting worker: p50 {q[49]:.2f} ms   p99 {q[98]:.2f} ms (target p50 < 10 ms)")

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, bindparam, insert, update
 
@@ -28,6 +29,10 @@ from . import fanout
 from .claim import Claimed, claim_due, load_claimed, renew
 from .request import Outcome, Request, build_request, decide
 from .transport import Response, Transport
+
+if TYPE_CHECKING:  # aiohttp is imported by workers only
+    from .transport_async import AsyncTransport
+
 
 log = logging.getLogger("crm_webhooks.delivery")
 
@@ -138,7 +143,18 @@ class Deliverer:
     def send(self, c: Claimed) -> Sent:
         """One attempt, and what its answer means; records nothing."""
         request = build_request(c, int(time.time()))
-        response = self.transport.send(request.method, request.url, request.headers, request.body)
+        return self._answered(
+            c, request, self.transport.send(request.method, request.url, request.headers, request.body)
+        )
+
+    async def send_async(self, c: Claimed, transport: AsyncTransport) -> Sent:
+        """``send`` on the worker's event loop, through its ``AsyncTransport``."""
+        request = build_request(c, int(time.time()))
+        return self._answered(
+            c, request, await transport.send(request.method, request.url, request.headers, request.body)
+        )
+
+    def _answered(self, c: Claimed, request: Request, response: Response) -> Sent:
         at = utcnow()
         outcome = decide(
             response,

@@ -7,6 +7,7 @@ so a name that resolves to 127.0.0.1 is refused like the literal is.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -69,10 +70,8 @@ def refusal(address: str | IPAddress, *, allow_private: bool = False) -> str | N
     if not ip.is_global:
         return "not a public address (allow_private_networks is off)"
     return None
-    if ip.is_loopback:
-        return "a loopback address (allow_private_networks is off)"
-    if ip.is_private:
-        return "a private address (allow_private_networks is off)"
-    if not ip.is_global:
-        return "not a public address (allow_private_networks is off)"
-    return None
+
+
+def blocked(refused: Iterable[tuple[str, str]]) -> str:
+    """The attempt's error when every address of a destination was refused: (address, why) pairs."""
+    return "refused by the network guard: " + "; ".join(f"{address} is {why}" for address, why in refused)

@@ -27,7 +27,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util import parse_url
 
-from .netguard import refusal
+from .netguard import blocked, refusal
 
 BODY_PREFIX = 2048
 # A response longer than this is not worth reading to keep the connection alive.
@@ -50,11 +50,12 @@ class _Guarded:
             infos = socket.getaddrinfo(self.host.strip("[]"), self.port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
-        refused, last_error = [], None
+        refused: list[tuple[str, str]] = []
+        last_error: OSError | None = None
         for family, socktype, proto, _name, sockaddr in infos:
             why = refusal(sockaddr[0], allow_private=self.allow_private)
             if why:
-                refused.append(f"{sockaddr[0]} is {why}")
+                refused.append((sockaddr[0], why))
                 continue
             sock = socket.socket(family, socktype, proto)
             try:
@@ -71,8 +72,8 @@ class _Guarded:
                 sock.close()
                 last_error = exc
         if refused and last_error is None:
-            raise BlockedDestination(self, "refused by the network guard: " + "; ".join(refused))  # type: ignore[arg-type]
-        raise NewConnectionError(self, f"failed to connect to {self.host}:{self.port}: {last_error}")  # type: ignore[arg-type]
+            raise BlockedDestination(self, blocked(refused))  # type: ignore[arg-type]
+        raise NewConnectionError(self, f"failed to connect to {self.host}:{self.port}: {last_error}") from last_error  # type: ignore[arg-type]
 
 
 @cache

@@ -2,15 +2,16 @@
 
 A pipeline, so that one slow or dead receiver holds back nobody else:
 
-    claimer ──(claimed, at most 2 x concurrency waiting)──> N senders ──(sent)──> recorder
+    claimer ──(claimed, waiting)──> sender loop, N attempts in flight ──(sent)──> recorder
 
-A sender takes the oldest waiting delivery whose receiver has fewer than half
-the senders busy with it, so a dead receiver gets at most half of them while
-others wait, and a lone receiver gets them all.
+The sender starts the oldest waiting delivery whose receiver has fewer than
+half the N slots busy with it, so a dead receiver gets at most half of them
+while others wait, and a lone receiver gets them all.
 
-The claimer leases due deliveries in small batches; each sender makes one
-attempt at a time; the recorder writes whatever has been sent, many attempts
-per transaction.  ``wake()`` (a commit in this process, a NOTIFY from
+The claimer leases due deliveries in small batches; the sender keeps up to N
+attempts in flight on one asyncio loop (``transport_async``: aiohttp, so the
+attempts cost no thread each and little CPU); the recorder writes whatever has
+been sent, many attempts per transaction.  ``wake()`` (a commit in this process, a NOTIFY from
 another) starts a claim at once; otherwise the claimer sleeps until the next
 retry falls due, and at most ``poll_interval``.
 
@@ -21,6 +22,7 @@ workers can take it at once.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import queue
@@ -34,7 +36,6 @@ from crm_stub.models import utcnow
 
 from .claim import Claimed, next_due_at
 from .deliver import Deliverer, Sent
-from .transport import Transport
 
 log = logging.getLogger("crm_webhooks.worker")
 
@@ -65,11 +66,12 @@ class Worker:
         self._probed_at = 0.0  # monotonic: when a claim last looked for other receivers' work
         self._waiting: deque[Claimed] = deque()
         self._closed = False
-        # One lock, two conditions: waking every thread on every change cost more CPU
-        # (context switches, GIL hand-offs) than the deliveries themselves.
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)  # the claimer waits on it
-        self._ready = threading.Condition(self._lock)  # the senders wait on it
+        # The sender loop waits on an asyncio event; other threads set it through the loop.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+        self._kicked = False  # a wake-up is on its way to the sender loop already
         # A destination past half the senders yields to others that wait: a slow or dead
         # receiver cannot take every sender, yet a lone receiver gets them all.
         self.per_destination = max(1, concurrency // 2)
@@ -83,7 +85,6 @@ class Worker:
         self._woken = False  # wake() was called since the claimer last looked
         self._sent: queue.Queue[Any] = queue.Queue()
         self._threads: list[threading.Thread] = []
-        self._senders: list[threading.Thread] = []
 
     @property
     def stopping(self) -> bool:
@@ -91,22 +92,13 @@ class Worker:
 
     def start(self, *, listen: bool = False) -> None:
         """Start the threads; with ``listen`` on PostgreSQL, wake up on each committed delivery."""
-        if self.concurrency > self.deliverer.transport.maxsize:
-            # One keep-alive connection per sender to the same receiver.
-            old = self.deliverer.transport
-            self.deliverer.transport = Transport(
-                allow_private=self.deliverer.options.allow_private_networks,
-                timeout=self.deliverer.options.timeout,
-                maxsize=self.concurrency,
-            )
-            old.close()
         if listen and self.deliverer.engine.dialect.name == "postgresql":
             from .listen import Listener
 
             self.listener = Listener(self.deliverer.engine, self.wake).start()
-        self._senders = [self._thread(self._send_loop, f"send-{n}") for n in range(self.concurrency)]
+        sender = self._thread(self._send_loop, "send")
         claimer = self._thread(self._claim_loop, "claim")
-        self._threads = [claimer, *self._senders, self._thread(self._record_loop, "record")]
+        self._threads = [claimer, sender, self._thread(self._record_loop, "record")]
 
     def _thread(self, target: Any, name: str) -> threading.Thread:
         thread = threading.Thread(target=target, name=f"crm-webhooks-{name}", daemon=True)
@@ -128,7 +120,7 @@ class Worker:
         self._wake.set()
         with self._lock:
             self._cond.notify()
-            self._ready.notify_all()
+            self._kick()
         if self.listener is not None:
             self.listener.stop()
         if timeout is not None:
@@ -200,10 +192,8 @@ class Worker:
                         self._hook_destination[c.hook_id] = c.destination
                         self._queued[c.destination] += 1
                     self._waiting.extend(claimed)
-                    if became_drained:
-                        self._ready.notify_all()  # every idle sender may join a saturated receiver now
-                    else:
-                        self._ready.notify(len(claimed))
+                    if claimed or became_drained:  # drained: idle slots may join a saturated receiver now
+                        self._kick()
                     idle = not self._waiting
                 if idle:
                     self._lease_ends = float("inf")
@@ -212,7 +202,7 @@ class Worker:
         finally:
             with self._lock:
                 self._closed = True
-                self._ready.notify_all()
+                self._kick()
 
     def _renewal_margin(self) -> float:
         # Renewed while a whole attempt (connect and read may each take the timeout) still fits.
@@ -251,55 +241,101 @@ class Worker:
             return None
         return next((i for i, c in enumerate(self._waiting) if busy[c.destination] < limit), None)
 
-    def _take(self) -> Claimed | None:
+    def _kick(self) -> None:
+        """Wake the sender loop from another thread (caller holds the lock)."""
+        if self._loop is not None and self._event is not None and not self._kicked:
+            self._kicked = True
+            self._loop.call_soon_threadsafe(self._event.set)
+
+    def _pop(self) -> Claimed | None:
         """The oldest waiting delivery whose receiver has room; the oldest of all when nothing
-        else is due (a lone receiver gets every sender); None when closed and empty."""
-        with self._lock:
-            self._ready.wait_for(
-                lambda: self._closed or (self._waiting and (self._eligible() is not None or self._drained))
-            )
-            if not self._waiting:
+        else is due (a lone receiver gets every slot) or when closing; None when there is none
+        to start (caller holds the lock)."""
+        if not self._waiting:
+            return None
+        index = self._eligible()
+        if index is None:
+            if not (self._drained or self._closed):
                 return None
-            index = self._eligible()
-            index = 0 if index is None else index
-            c = self._waiting[index]
-            del self._waiting[index]
-            self._queued[c.destination] -= 1
-            if not self._queued[c.destination]:
-                del self._queued[c.destination]
-            self._busy[c.destination] += 1
-            if self._should_claim():
-                self._cond.notify()  # the claimer may have work to do now
-            return c
+            index = 0
+        c = self._waiting[index]
+        del self._waiting[index]
+        self._queued[c.destination] -= 1
+        if not self._queued[c.destination]:
+            del self._queued[c.destination]
+        self._busy[c.destination] += 1
+        return c
 
     def _send_loop(self) -> None:
-        stop = self.deliverer.stopping
-        while (c := self._take()) is not None:
-            try:
-                if stop.is_set():
-                    self._sent.put(("released", c.delivery_id))  # claimed, never sent: others may take it now
-                elif not c.enabled and not c.test:
-                    self._sent.put(("held", c.delivery_id))  # its hook was disabled since: keep it for later
-                else:
-                    self._sent.put(("sent", self.deliverer.send(c)))
-            except Exception:  # never lose the lease silently: it runs out and another worker retries
-                log.exception("sending delivery %s failed", c.delivery_id)
-            finally:
+        try:
+            asyncio.run(self._send_all())
+        finally:
+            self._sent.put(_DONE)
+
+    async def _send_all(self) -> None:
+        from .transport_async import AsyncTransport  # aiohttp is imported by workers only
+
+        options = self.deliverer.options
+        transport = AsyncTransport(
+            allow_private=options.allow_private_networks, timeout=options.timeout, per_host=self.concurrency
+        )
+        event = asyncio.Event()
+        in_flight: set[asyncio.Task[None]] = set()
+
+        def done(task: asyncio.Task[None]) -> None:
+            in_flight.discard(task)
+            event.set()  # a slot is free
+
+        with self._lock:
+            self._loop, self._event = asyncio.get_running_loop(), event
+        try:
+            while True:
+                event.clear()
                 with self._lock:
-                    self._busy[c.destination] -= 1
-                    if self._busy[c.destination] == self.per_destination - 1:
-                        # It has room again: the last claim skipped it, so "nothing else is
-                        # due" no longer holds until a claim that includes it says so; and
-                        # a sender may now take what waits for it.
-                        self._drained = False
-                        self._cond.notify()
-                        self._ready.notify_all()
-                        self._wake.set()
-        self._sent.put(_DONE)
+                    self._kicked = False
+                    started = []
+                    while len(in_flight) + len(started) < self.concurrency and (c := self._pop()) is not None:
+                        started.append(c)
+                    if started and self._should_claim():
+                        self._cond.notify()  # the claimer may have work to do now
+                    finished = self._closed and not self._waiting
+                for c in started:
+                    task = asyncio.create_task(self._attempt(c, transport))
+                    in_flight.add(task)
+                    task.add_done_callback(done)
+                if finished:
+                    break
+                await event.wait()
+            while in_flight:  # a stop: the attempts in flight finish and are recorded
+                await asyncio.wait(set(in_flight))
+        finally:
+            with self._lock:
+                self._loop = self._event = None
+            await transport.close()
+
+    async def _attempt(self, c: Claimed, transport: Any) -> None:
+        try:
+            if self.stopping:
+                self._sent.put(("released", c.delivery_id))  # claimed, never sent: others may take it now
+            elif not c.enabled and not c.test:
+                self._sent.put(("held", c.delivery_id))  # its hook was disabled since: keep it for later
+            else:
+                self._sent.put(("sent", await self.deliverer.send_async(c, transport)))
+        except Exception:  # never lose the lease silently: it runs out and another worker retries
+            log.exception("sending delivery %s failed", c.delivery_id)
+        finally:
+            with self._lock:
+                self._busy[c.destination] -= 1
+                if self._busy[c.destination] == self.per_destination - 1:
+                    # It has room again: the last claim skipped it, so "nothing else is
+                    # due" no longer holds until a claim that includes it says so.
+                    self._drained = False
+                    self._cond.notify()
+                    self._wake.set()
 
     def _record_loop(self) -> None:
-        finished = 0
-        while finished < len(self._senders):
+        finished = False
+        while not finished:
             batch: list[Any] = []
             item = self._sent.get()
             # Gather for a moment: a transaction per attempt would cost the worker more CPU
@@ -307,10 +343,10 @@ class Worker:
             gather_until = time.monotonic() + RECORD_GATHER_S
             while True:
                 if item is _DONE:
-                    finished += 1
+                    finished = True
                 else:
                     batch.append(item)
-                if len(batch) >= RECORD_BATCH or finished == len(self._senders):
+                if len(batch) >= RECORD_BATCH or finished:
                     break
                 try:
                     item = self._sent.get(timeout=max(0.0, gather_until - time.monotonic()))

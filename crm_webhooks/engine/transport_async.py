@@ -1,0 +1,146 @@
+"""HTTP out for the worker: many attempts in flight on one asyncio loop, through aiohttp.
+
+The worker keeps ``--concurrency`` attempts waiting on receivers at once.  As
+threads, each attempt paid for Python's HTTP parsing and for the GIL hand-offs
+between sixteen threads; on one loop, with aiohttp's C parser, the same
+attempts cost the worker about half the CPU (``bench/workers.py``).  What an
+attempt records is the same as through ``transport.Transport``: the same
+``Response``, the same error sentences, the same network guard (names are
+screened by the resolver, so the connection goes to an address that was
+checked; literal addresses before the request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp.abc import ResolveResult
+from aiohttp.resolver import ThreadedResolver
+from yarl import URL
+
+from .netguard import blocked, parse_ip, refusal
+from .transport import BODY_PREFIX, MAX_DRAIN, Response, _ms, _status_error
+
+
+class Blocked(OSError):
+    """The network guard refused every address a name resolved to."""
+
+
+class _GuardedResolver(ThreadedResolver):
+    def __init__(self, allow_private: bool) -> None:
+        super().__init__()
+        self.allow_private = allow_private
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        hosts = await super().resolve(host, port, family)
+        allowed, refused = [], []
+        for h in hosts:
+            why = refusal(h["host"], allow_private=self.allow_private)
+            if why:
+                refused.append((h["host"], why))
+            else:
+                allowed.append(h)
+        if not allowed:
+            raise Blocked(blocked(refused))
+        return allowed
+
+
+class AsyncTransport:
+    """One aiohttp session: keep-alive connections per destination, no cookies, no redirects.
+
+    Create and use it inside the running loop it belongs to.
+    """
+
+    def __init__(self, *, allow_private: bool, timeout: float, per_host: int) -> None:
+        self.timeout = timeout
+        self.allow_private = allow_private
+        connector = aiohttp.TCPConnector(
+            limit=0, limit_per_host=per_host, resolver=_GuardedResolver(allow_private), ttl_dns_cache=10
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
+            # One receiver's cookies must never reach another; bodies are kept as they came.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            skip_auto_headers=("Accept-Encoding",),
+        )
+        # URL -> (parsed URL, the guard's refusal of a literal address): parsed once per hook.
+        self._targets: dict[str, tuple[URL, str | None]] = {}
+
+    def _target(self, url: str) -> tuple[URL, str | None]:
+        target = self._targets.get(url)
+        if target is None:
+            parsed = URL(url, encoded=True)  # the query is ours, already encoded: sent as it is
+            ip = parse_ip(parsed.raw_host or "")
+            why = refusal(ip, allow_private=self.allow_private) if ip is not None else None
+            if len(self._targets) > 4096:  # GET URLs carry their event: do not grow for ever
+                self._targets.clear()
+            target = self._targets[url] = (parsed, blocked([(str(ip), why)]) if why else None)
+        return target
+
+    async def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> Response:
+        started = time.perf_counter()
+        try:
+            target, refused = self._target(url)
+            if refused:
+                return Response(None, _ms(started), error=refused)
+            resp = await self._session.request(method, target, data=body, headers=headers, allow_redirects=False)
+        except Exception as exc:  # every failure to get an answer is an attempt's error, never a crash
+            return Response(None, _ms(started), error=describe(exc, self.timeout))
+        try:
+            length = resp.content_length
+            if length is not None and length <= MAX_DRAIN:
+                prefix = (await resp.read())[:BODY_PREFIX]  # small: read it whole, the connection stays usable
+            else:
+                prefix = await _read_prefix(resp.content)
+                resp.close()  # unknown or large length: not worth draining to keep the connection
+        except Exception as exc:  # the status arrived; a body that breaks off is noted, not fatal
+            error = f"reading the response failed: {describe(exc, self.timeout)}"
+            return Response(resp.status, _ms(started), error=error)
+        finally:
+            resp.release()
+        status = resp.status
+        location = resp.headers.get("Location")
+        return Response(
+            status,
+            _ms(started),
+            error=None if 200 <= status < 300 else _status_error(status, location),
+            body=prefix.decode("utf-8", "replace") if prefix else None,
+            retry_after=resp.headers.get("Retry-After"),
+            location=location,
+        )
+
+    async def close(self) -> None:
+        await self._session.close()
+
+
+async def _read_prefix(content: aiohttp.StreamReader) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size < BODY_PREFIX and (chunk := await content.read(BODY_PREFIX - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def describe(exc: BaseException, timeout: float) -> str:
+    """One line saying why an attempt got no answer, in ``transport.describe``'s words."""
+    cause: Any = exc.__cause__
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        if isinstance(cause, Blocked):
+            return str(cause)
+        return f"could not resolve the host: {exc.os_error}"
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):  # connect and read timeouts alike
+        return f"timed out after {timeout:g} s"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            return "connection refused"
+        return f"failed to connect to {exc.host}:{exc.port}: {exc.os_error}"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,125 @@
+"""Both HTTP transports, side by side: an attempt records the same thing whichever sent it.
+
+``Transport`` (urllib3) sends for ``run_pending``, redeliveries and test sends;
+``AsyncTransport`` (aiohttp) for workers and the in-process dispatcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+
+import pytest
+
+from crm_webhooks.engine.transport import BODY_PREFIX, Response, Transport
+from crm_webhooks.engine.transport_async import AsyncTransport
+
+Send = Callable[..., Response]
+
+
+def _sync(allow_private: bool, timeout: float) -> Callable[..., Response]:
+    def send(method: str, url: str, headers: dict[str, str] | None = None, body: bytes | None = None) -> Response:
+        transport = Transport(allow_private=allow_private, timeout=timeout)
+        try:
+            return transport.send(method, url, headers or {}, body)
+        finally:
+            transport.close()
+
+    return send
+
+
+def _async(allow_private: bool, timeout: float) -> Callable[..., Response]:
+    def send(method: str, url: str, headers: dict[str, str] | None = None, body: bytes | None = None) -> Response:
+        async def once() -> Response:
+            transport = AsyncTransport(allow_private=allow_private, timeout=timeout, per_host=2)
+            try:
+                return await transport.send(method, url, headers or {}, body)
+            finally:
+                await transport.close()
+
+        return asyncio.run(once())
+
+    return send
+
+
+@pytest.fixture(params=["urllib3", "aiohttp"])
+def transport(request: pytest.FixtureRequest) -> Callable[..., Send]:
+    """A factory: ``transport(allow_private=..., timeout=...)`` gives a one-shot send function."""
+    make = _sync if request.param == "urllib3" else _async
+    return lambda allow_private=True, timeout=2.0: make(allow_private, timeout)
+
+
+def test_an_answer_is_recorded_with_its_body(transport, webhook_receiver) -> None:
+    webhook_receiver.respond_with(201, body="created")
+    response = transport()("POST", webhook_receiver.url, {"Content-Type": "application/json"}, b'{"a": 1}')
+    assert (response.status_code, response.ok, response.error, response.body) == (201, True, None, "created")
+    (request,) = webhook_receiver.requests
+    assert request.get_data() == b'{"a": 1}' and request.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "error"),
+    [
+        (500, {}, "HTTP 500"),
+        (410, {}, "HTTP 410"),
+        # The Location is kept for history; the redirect itself is not followed.
+        (
+            302,
+            {"Location": "http://127.0.0.1:1/elsewhere"},
+            "HTTP 302: redirects are not followed (Location: http://127.0.0.1:1/elsewhere)",
+        ),
+        (429, {"Retry-After": "7"}, "HTTP 429"),
+    ],
+)
+def test_a_refusal_is_an_error_with_what_the_retry_needs(transport, webhook_receiver, status, headers, error) -> None:
+    webhook_receiver.respond_with(status, headers=headers, body="no")
+    response = transport()("POST", webhook_receiver.url, {}, b"{}")
+    assert (response.status_code, response.ok, response.error) == (status, False, error)
+    assert response.retry_after == headers.get("Retry-After")
+    assert response.location == headers.get("Location")
+    assert len(webhook_receiver.requests) == 1
+
+
+def test_a_long_answer_keeps_only_its_beginning(transport, webhook_receiver) -> None:
+    webhook_receiver.respond_with(200, body="x" * (BODY_PREFIX * 3))
+    response = transport()("POST", webhook_receiver.url, {}, b"{}")
+    assert response.body == "x" * BODY_PREFIX
+
+
+def test_a_get_carries_its_query_as_given(transport, webhook_receiver) -> None:
+    # The query is built and encoded by us: sent byte for byte, not re-encoded.
+    response = transport()("GET", webhook_receiver.url_for("/h") + "?type=lead.created&at=2026-01-01T00%3A00%3A00Z", {})
+    assert response.ok
+    (request,) = webhook_receiver.requests
+    assert request.query_string == b"type=lead.created&at=2026-01-01T00%3A00%3A00Z" and request.get_data() == b""
+
+
+def test_a_slow_receiver_times_out(transport, webhook_receiver) -> None:
+    webhook_receiver.delay_next(1.0)
+    response = transport(timeout=0.3)("POST", webhook_receiver.url, {}, b"{}")
+    assert (response.status_code, response.error) == (None, "timed out after 0.3 s")
+
+
+def test_nobody_listening_is_connection_refused(transport) -> None:
+    with socket.socket() as s:  # a port that was free a moment ago, with nobody on it now
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    response = transport()("POST", f"http://127.0.0.1:{port}/h", {}, b"{}")
+    assert (response.status_code, response.error) == (None, "connection refused")
+
+
+@pytest.mark.parametrize(
+    ("host", "refused"),
+    [
+        ("127.0.0.1", "127.0.0.1 is a loopback address (allow_private_networks is off)"),
+        # A name is screened after DNS: it reaches nothing the literal could not.
+        ("localhost", "is a loopback address (allow_private_networks is off)"),
+    ],
+)
+def test_the_network_guard_refuses_before_anything_is_sent(transport, webhook_receiver, host, refused) -> None:
+    url = webhook_receiver.url.replace("127.0.0.1", host).replace("localhost", host)
+    response = transport(allow_private=False)("POST", url, {}, b"{}")
+    assert response.status_code is None
+    assert response.error.startswith("refused by the network guard: ") and refused in response.error
+    assert webhook_receiver.requests == []
