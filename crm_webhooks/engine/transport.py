@@ -30,7 +30,8 @@ from urllib3.util import parse_url
 from .netguard import blocked, refusal
 
 BODY_PREFIX = 2048
-# A response longer than this is not worth reading to keep the connection alive.
+# A response longer than this is not worth reading to keep the connection alive; a shorter
+# one is read to its end, chunked or not, so the next attempt reuses the connection.
 MAX_DRAIN = 256 * 1024
 
 
@@ -153,11 +154,15 @@ class Transport:
             return Response(None, _ms(started), error=describe(exc, self.timeout))
         try:
             length = resp.headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) <= MAX_DRAIN:
-                prefix = resp.read()[:BODY_PREFIX]  # small: read it whole, the connection stays usable
-            else:
+            if length is not None and length.isdigit() and int(length) > MAX_DRAIN:
                 prefix = resp.read(BODY_PREFIX)
-                resp.close()  # unknown or large length: not worth draining to keep the connection
+                resp.close()  # large: not worth draining to keep the connection
+            else:
+                # Small or chunked: read to the end (at most MAX_DRAIN) so the connection stays usable.
+                data = resp.read(MAX_DRAIN + 1)
+                if len(data) > MAX_DRAIN:
+                    resp.close()
+                prefix = data[:BODY_PREFIX]
         except Exception as exc:  # the status arrived; a body that breaks off is noted, not fatal
             error = f"reading the response failed: {describe(exc, self.timeout)}"
             return Response(resp.status, _ms(started), error=error)

@@ -96,11 +96,15 @@ class AsyncTransport:
             return Response(None, _ms(started), error=describe(exc, self.timeout))
         try:
             length = resp.content_length
-            if length is not None and length <= MAX_DRAIN:
-                prefix = (await resp.read())[:BODY_PREFIX]  # small: read it whole, the connection stays usable
+            if length is not None and length > MAX_DRAIN:
+                prefix = await _read(resp.content, BODY_PREFIX)
+                resp.close()  # large: not worth draining to keep the connection
             else:
-                prefix = await _read_prefix(resp.content)
-                resp.close()  # unknown or large length: not worth draining to keep the connection
+                # Small or chunked: read to the end (at most MAX_DRAIN) so the connection stays usable.
+                data = await _read(resp.content, MAX_DRAIN + 1)
+                if len(data) > MAX_DRAIN:
+                    resp.close()
+                prefix = data[:BODY_PREFIX]
         except Exception as exc:  # the status arrived; a body that breaks off is noted, not fatal
             error = f"reading the response failed: {describe(exc, self.timeout)}"
             return Response(resp.status, _ms(started), error=error)
@@ -121,10 +125,11 @@ class AsyncTransport:
         await self._session.close()
 
 
-async def _read_prefix(content: aiohttp.StreamReader) -> bytes:
+async def _read(content: aiohttp.StreamReader, limit: int) -> bytes:
+    """Up to ``limit`` bytes of the body: all of it when it is shorter."""
     chunks: list[bytes] = []
     size = 0
-    while size < BODY_PREFIX and (chunk := await content.read(BODY_PREFIX - size)):
+    while size < limit and (chunk := await content.read(limit - size)):
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)

@@ -8,33 +8,35 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from crm_webhooks.engine.transport import BODY_PREFIX, Response, Transport
+from crm_webhooks.engine.transport import BODY_PREFIX, MAX_DRAIN, Response, Transport
 from crm_webhooks.engine.transport_async import AsyncTransport
 
 Send = Callable[..., Response]
 
 
-def _sync(allow_private: bool, timeout: float) -> Callable[..., Response]:
+def _sync(allow_private: bool, timeout: float, times: int) -> Callable[..., Response]:
     def send(method: str, url: str, headers: dict[str, str] | None = None, body: bytes | None = None) -> Response:
         transport = Transport(allow_private=allow_private, timeout=timeout)
         try:
-            return transport.send(method, url, headers or {}, body)
+            return [transport.send(method, url, headers or {}, body) for _ in range(times)][-1]
         finally:
             transport.close()
 
     return send
 
 
-def _async(allow_private: bool, timeout: float) -> Callable[..., Response]:
+def _async(allow_private: bool, timeout: float, times: int) -> Callable[..., Response]:
     def send(method: str, url: str, headers: dict[str, str] | None = None, body: bytes | None = None) -> Response:
         async def once() -> Response:
             transport = AsyncTransport(allow_private=allow_private, timeout=timeout, per_host=2)
             try:
-                return await transport.send(method, url, headers or {}, body)
+                return [await transport.send(method, url, headers or {}, body) for _ in range(times)][-1]
             finally:
                 await transport.close()
 
@@ -45,9 +47,63 @@ def _async(allow_private: bool, timeout: float) -> Callable[..., Response]:
 
 @pytest.fixture(params=["urllib3", "aiohttp"])
 def transport(request: pytest.FixtureRequest) -> Callable[..., Send]:
-    """A factory: ``transport(allow_private=..., timeout=...)`` gives a one-shot send function."""
+    """A factory: ``transport(allow_private=..., timeout=..., times=...)`` gives a send function
+    that sends ``times`` times over one transport and returns the last response."""
     make = _sync if request.param == "urllib3" else _async
-    return lambda allow_private=True, timeout=2.0: make(allow_private, timeout)
+    return lambda allow_private=True, timeout=2.0, times=1: make(allow_private, timeout, times)
+
+
+class _Chunked(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive, answering with a chunked body of ``server.size`` bytes."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.connections.add(self.client_address)  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        body = b"y" * self.server.size  # type: ignore[attr-defined]
+        try:
+            for start in range(0, len(body), 8192):
+                chunk = body[start : start + 8192]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        except ConnectionError:  # the client stopped reading and hung up: what we test for
+            self.close_connection = True
+
+    def log_message(self, *args: object) -> None:  # quiet
+        pass
+
+
+@pytest.fixture
+def chunked_server() -> Iterator[ThreadingHTTPServer]:
+    # pytest-httpserver closes after each answer; keep-alive needs a server that keeps it.
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Chunked)
+    server.connections = set()  # type: ignore[attr-defined]
+    server.size = 0  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("size", "connections"),
+    [
+        (2, 1),  # read to its end: every attempt reuses the one connection
+        (MAX_DRAIN, 1),
+        # Too long to drain: each attempt drops its connection.  Far longer than MAX_DRAIN, as
+        # aiohttp may have buffered a body just over it whole, and then reuses the connection.
+        (16 * MAX_DRAIN, 3),
+    ],
+)
+def test_a_chunked_answer_is_drained_to_keep_the_connection(transport, chunked_server, size, connections) -> None:
+    chunked_server.size = size
+    response = transport(times=3)("POST", f"http://127.0.0.1:{chunked_server.server_port}/h", {}, b"{}")
+    assert response.ok and response.body == "y" * min(size, BODY_PREFIX)
+    assert len(chunked_server.connections) == connections
 
 
 def test_an_answer_is_recorded_with_its_body(transport, webhook_receiver) -> None:
