@@ -1,4 +1,9 @@
-"""A throwaway nginx on a free loopback port that answers 200 to anything, for benchmarks."""
+"""A throwaway nginx on a free loopback port that answers 200 to anything, for benchmarks.
+
+``/slow/...`` answers after ``slow`` seconds, through the echo module
+(Debian: libnginx-mod-http-echo): a receiver that keeps the connections
+waiting without costing this machine any CPU, as a remote one would.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+ECHO_MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
+
 CONFIG = """
+{load}
 worker_processes 1;
 daemon off;
 pid {root}/nginx.pid;
 error_log {root}/error.log warn;
-events {{ worker_connections 1024; }}
+events {{ worker_connections 4096; }}
 http {{
     access_log off;
     client_body_temp_path {root}/body;
@@ -29,6 +37,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         location / {{ return 200 "ok"; }}
+        {slow}
     }}
 }}
 """
@@ -41,16 +50,25 @@ def free_port() -> int:
 
 
 @contextmanager
-def nginx() -> Iterator[str]:
+def nginx(slow: float | None = None) -> Iterator[str]:
     """Yields the base URL of a running nginx; stops it afterwards."""
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     if not os.path.exists(binary):
         raise SystemExit("nginx is not installed: apt-get install nginx-light")
+    if slow is not None and not os.path.exists(ECHO_MODULE):
+        raise SystemExit("nginx's echo module is not installed: apt-get install libnginx-mod-http-echo")
     root = tempfile.mkdtemp(prefix="bench-nginx-")
     port = free_port()
     conf = os.path.join(root, "nginx.conf")
     with open(conf, "w") as f:
-        f.write(CONFIG.format(root=root, port=port))
+        f.write(
+            CONFIG.format(
+                root=root,
+                port=port,
+                load=f"load_module {ECHO_MODULE};" if slow is not None else "",
+                slow=f"location /slow/ {{ echo_sleep {slow}; echo ok; }}" if slow is not None else "",
+            )
+        )
     proc = subprocess.Popen([binary, "-c", conf, "-p", root], stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 10

@@ -68,7 +68,7 @@ class Deliverer:
         # Set by a worker that is shutting down: finish the attempt in flight, send no more.
         self.stopping = threading.Event()
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        # Long enough for one attempt (connect and read may each take the timeout) and its
+        # Long enough for one attempt (at most the timeout) twice over and its
         # bookkeeping, short enough that a dead worker's deliveries go out again soon;
         # renewed before each attempt of a long batch.
         self.lease = dt.timedelta(seconds=options.timeout * 2 + 5)

@@ -111,6 +111,8 @@ class Transport:
         self.timeout = timeout
         self.maxsize = maxsize
         self._classes = _pool_classes(allow_private)
+        # urllib3 has no deadline for a whole request: the connect and each read get the
+        # timeout (the worker's aiohttp transport bounds the whole attempt).
         self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
         self._pools: dict[tuple[str, str, int], HTTPConnectionPool] = {}
         # URL -> (pool, path and query): parsing a hook's URL once, not per attempt.

@@ -65,7 +65,8 @@ class AsyncTransport:
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
+            # Per attempt, as the contract says, and one timer per attempt rather than one per read.
+            timeout=aiohttp.ClientTimeout(total=timeout),
             # One receiver's cookies must never reach another; bodies are kept as they came.
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
@@ -142,7 +143,7 @@ def describe(exc: BaseException, timeout: float) -> str:
         if isinstance(cause, Blocked):
             return str(cause)
         return f"could not resolve the host: {exc.os_error}"
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):  # connect and read timeouts alike
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return f"timed out after {timeout:g} s"
     if isinstance(exc, aiohttp.ClientConnectorError):
         if isinstance(exc.os_error, ConnectionRefusedError):

@@ -205,7 +205,7 @@ class Worker:
                 self._kick()
 
     def _renewal_margin(self) -> float:
-        # Renewed while a whole attempt (connect and read may each take the timeout) still fits.
+        # Renewed while a whole attempt (at most the timeout) and its recording still fit, twice over.
         return self.deliverer.options.timeout * 2 + 1
 
     def _claim_timeout(self) -> float:

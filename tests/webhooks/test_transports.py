@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -61,6 +62,12 @@ class _Chunked(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
         self.server.connections.add(self.client_address)  # type: ignore[attr-defined]
+        if self.server.trickle:  # type: ignore[attr-defined]
+            # Each piece in time for a per-read timeout, the whole answer too late.
+            for piece in (b"HTTP/1.1 200 OK\r\n", b"Content-Length: 2\r\n", b"\r\nok"):
+                time.sleep(self.server.trickle)  # type: ignore[attr-defined]
+                self.wfile.write(piece)
+            return
         self.send_response(200)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
@@ -83,6 +90,7 @@ def chunked_server() -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Chunked)
     server.connections = set()  # type: ignore[attr-defined]
     server.size = 0  # type: ignore[attr-defined]
+    server.trickle = 0.0  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
     server.shutdown()
@@ -179,3 +187,15 @@ def test_the_network_guard_refuses_before_anything_is_sent(transport, webhook_re
     assert response.status_code is None
     assert response.error.startswith("refused by the network guard: ") and refused in response.error
     assert webhook_receiver.requests == []
+
+
+def test_the_workers_timeout_is_for_the_whole_attempt(transport, chunked_server, request) -> None:
+    # CONTRACT: `timeout` is seconds per attempt.  aiohttp (workers) keeps that to the letter;
+    # urllib3 (run_pending, test sends) has no deadline for a whole request: it bounds the
+    # connect and each read, so an answer that trickles in may take longer.
+    chunked_server.trickle = 0.3
+    response = transport(timeout=0.5)("POST", f"http://127.0.0.1:{chunked_server.server_port}/h", {}, b"{}")
+    if request.node.callspec.params["transport"] == "aiohttp":
+        assert (response.status_code, response.error) == (None, "timed out after 0.5 s")
+    else:
+        assert (response.status_code, response.error) == (200, None)
