@@ -98,32 +98,60 @@ def machine_cpu() -> tuple[float, float]:
     return busy / TICK, (busy + idle + iowait) / TICK
 
 
+def process_waiting(pid: int) -> float:
+    """Seconds the threads of a process have spent runnable but waiting for a core, so far."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(FileNotFoundError), open(f"/proc/{pid}/task/{task}/schedstat") as f:
+            total += int(f.read().split()[1])
+    return total / 1e9
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    busy: float  # the machine's busy CPU seconds
+    all: float  # the machine's CPU seconds, busy or idle
+    mine: float  # this process (the Python receiver)
+    workers: float
+    waiting: float  # the workers' threads, waiting for a core
+
+    @classmethod
+    def take(cls, pids: list[int]) -> Snapshot:
+        busy, all_ = machine_cpu()
+        workers = sum(process_cpu(p) for p in pids)
+        return cls(busy, all_, process_cpu(), workers, sum(process_waiting(p) for p in pids))
+
+
 @dataclass
 class CpuUse:
-    """Cores busy on average over a timed run, by whom."""
+    """Cores busy on average over a timed run, by whom, and how long the workers waited for one."""
 
     machine: float
     cores: int
     workers: float
     receiver: float
+    waiting: float
 
     @classmethod
-    def measure(cls, pids: list[int], before: tuple[float, ...], after: tuple[float, ...]) -> CpuUse:
-        (busy0, all0, mine0, *w0), (busy1, all1, mine1, *w1) = before, after
-        wall = (all1 - all0) / (os.cpu_count() or 1)
-        return cls((busy1 - busy0) / wall, os.cpu_count() or 1, (sum(w1) - sum(w0)) / wall, (mine1 - mine0) / wall)
+    def measure(cls, before: Snapshot, after: Snapshot) -> CpuUse:
+        cores = os.cpu_count() or 1
+        wall = (after.all - before.all) / cores
+        return cls(
+            (after.busy - before.busy) / wall,
+            cores,
+            (after.workers - before.workers) / wall,
+            (after.mine - before.mine) / wall,
+            (after.waiting - before.waiting) / wall,
+        )
 
     def __str__(self) -> str:
         rest = self.machine - self.workers - self.receiver
         bound = "  CPU-bound" if self.machine >= 0.9 * self.cores else ""
         return (
             f"cores busy {self.machine:.2f} of {self.cores}: workers {self.workers:.2f}, "
-            f"this process {self.receiver:.2f}, PostgreSQL and the rest {rest:.2f}{bound}"
+            f"this process {self.receiver:.2f}, PostgreSQL and the rest {rest:.2f}{bound}\n"
+            f"             workers' threads waiting for a core: {self.waiting:.2f} s per second"
         )
-
-
-def snapshot(pids: list[int]) -> tuple[float, ...]:
-    return (*machine_cpu(), process_cpu(), *(process_cpu(p) for p in pids))
 
 
 def start_workers(url: str, n: int, concurrency: int) -> list[subprocess.Popen[str]]:
@@ -176,11 +204,11 @@ def throughput(base_url: str, workers: int, concurrency: int, events: int, recei
                 for i in range(events):
                     crm.leads.create(f"t{i}")
             pids = [p.pid for p in procs]
-            started, before = time.perf_counter(), snapshot(pids)
+            started, before = time.perf_counter(), Snapshot.take(pids)
             while arrived() < events:
                 time.sleep(0.02)
-            elapsed, after = time.perf_counter() - started, snapshot(pids)
-            return events / elapsed, CpuUse.measure(pids, before, after)
+            elapsed, after = time.perf_counter() - started, Snapshot.take(pids)
+            return events / elapsed, CpuUse.measure(before, after)
         finally:
             stop(procs)
 
