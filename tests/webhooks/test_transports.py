@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -41,7 +42,10 @@ def _async(allow_private: bool, timeout: float, times: int) -> Callable[..., Res
             finally:
                 await transport.close()
 
-        return asyncio.run(once())
+        # In a thread of its own, as in the worker: the browser tests' Playwright keeps a loop
+        # running in this one.
+        with ThreadPoolExecutor(1) as thread:
+            return thread.submit(asyncio.run, once()).result()
 
     return send
 
