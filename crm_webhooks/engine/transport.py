@@ -155,30 +155,17 @@ class Transport:
         except Exception as exc:  # every failure to get an answer is an attempt's error, never a crash
             return Response(None, _ms(started), error=describe(exc, self.timeout))
         try:
-            length = resp.headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > MAX_DRAIN:
-                prefix = resp.read(BODY_PREFIX)
-                resp.close()  # large: not worth draining to keep the connection
-            else:
-                # Small or chunked: read to the end (at most MAX_DRAIN) so the connection stays usable.
-                data = resp.read(MAX_DRAIN + 1)
-                if len(data) > MAX_DRAIN:
-                    resp.close()
-                prefix = data[:BODY_PREFIX]
+            header = resp.headers.get("content-length")
+            length = int(header) if header is not None and header.isdigit() else None
+            data = resp.read(to_read(length))
+            if not drained(length, data):
+                resp.close()
         except Exception as exc:  # the status arrived; a body that breaks off is noted, not fatal
             error = f"reading the response failed: {describe(exc, self.timeout)}"
             return Response(resp.status, _ms(started), error=error)
         finally:
             resp.release_conn()
-        status = resp.status
-        return Response(
-            status,
-            _ms(started),
-            error=None if 200 <= status < 300 else _status_error(status, resp.headers.get("location")),
-            body=prefix.decode("utf-8", "replace") if prefix else None,
-            retry_after=resp.headers.get("retry-after"),
-            location=resp.headers.get("location"),
-        )
+        return answer(resp.status, started, data, resp.headers.get("location"), resp.headers.get("retry-after"))
 
     def close(self) -> None:
         with self._lock:
@@ -186,6 +173,30 @@ class Transport:
                 pool.close()
             self._pools.clear()
             self._targets.clear()
+
+
+def to_read(length: int | None) -> int:
+    """How much of an answer to read: to its end (MAX_DRAIN at most, chunked or not) so that
+    the connection is reused, or only the prefix history keeps when it is longer."""
+    return BODY_PREFIX if length is not None and length > MAX_DRAIN else MAX_DRAIN + 1
+
+
+def drained(length: int | None, data: bytes) -> bool:
+    """Whether ``data`` was the whole answer: if not, the connection must be dropped."""
+    return (length is None or length <= MAX_DRAIN) and len(data) <= MAX_DRAIN
+
+
+def answer(status: int, started: float, data: bytes, location: str | None, retry_after: str | None) -> Response:
+    """The Response of an attempt that got an HTTP answer, whichever transport sent it."""
+    prefix = data[:BODY_PREFIX]
+    return Response(
+        status,
+        _ms(started),
+        error=None if 200 <= status < 300 else _status_error(status, location),
+        body=prefix.decode("utf-8", "replace") if prefix else None,
+        retry_after=retry_after,
+        location=location,
+    )
 
 
 def _ms(started: float) -> float:

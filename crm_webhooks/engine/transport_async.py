@@ -23,7 +23,7 @@ from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
 from .netguard import blocked, parse_ip, refusal
-from .transport import BODY_PREFIX, MAX_DRAIN, Response, _ms, _status_error
+from .transport import Response, _ms, answer, drained, to_read
 
 
 class Blocked(OSError):
@@ -97,30 +97,15 @@ class AsyncTransport:
             return Response(None, _ms(started), error=describe(exc, self.timeout))
         try:
             length = resp.content_length
-            if length is not None and length > MAX_DRAIN:
-                prefix = await _read(resp.content, BODY_PREFIX)
-                resp.close()  # large: not worth draining to keep the connection
-            else:
-                # Small or chunked: read to the end (at most MAX_DRAIN) so the connection stays usable.
-                data = await _read(resp.content, MAX_DRAIN + 1)
-                if len(data) > MAX_DRAIN:
-                    resp.close()
-                prefix = data[:BODY_PREFIX]
+            data = await _read(resp.content, to_read(length))
+            if not drained(length, data):
+                resp.close()
         except Exception as exc:  # the status arrived; a body that breaks off is noted, not fatal
             error = f"reading the response failed: {describe(exc, self.timeout)}"
             return Response(resp.status, _ms(started), error=error)
         finally:
             resp.release()
-        status = resp.status
-        location = resp.headers.get("Location")
-        return Response(
-            status,
-            _ms(started),
-            error=None if 200 <= status < 300 else _status_error(status, location),
-            body=prefix.decode("utf-8", "replace") if prefix else None,
-            retry_after=resp.headers.get("Retry-After"),
-            location=location,
-        )
+        return answer(resp.status, started, data, resp.headers.get("Location"), resp.headers.get("Retry-After"))
 
     async def close(self) -> None:
         await self._session.close()
