@@ -70,7 +70,9 @@ class AsyncTransport:
             # One receiver's cookies must never reach another; bodies are kept as they came.
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
-            skip_auto_headers=("Accept-Encoding",),
+            # The same request headers as urllib3's, so a receiver sees no difference.
+            headers={"Accept-Encoding": "identity"},
+            skip_auto_headers=("Accept",),
         )
         # URL -> (parsed URL, the guard's refusal of a literal address): parsed once per hook.
         self._targets: dict[str, tuple[URL, str | None]] = {}

@@ -124,6 +124,8 @@ def test_an_answer_is_recorded_with_its_body(transport, webhook_receiver) -> Non
     assert (response.status_code, response.ok, response.error, response.body) == (201, True, None, "created")
     (request,) = webhook_receiver.requests
     assert request.get_data() == b'{"a": 1}' and request.headers["Content-Type"] == "application/json"
+    # Nothing else than what urllib3 adds: receivers see the same request from either.
+    assert request.headers["Accept-Encoding"] == "identity" and "Accept" not in request.headers
 
 
 @pytest.mark.parametrize(
