@@ -7,7 +7,10 @@ so a name that resolves to 127.0.0.1 is refused like the literal is.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -70,6 +73,21 @@ def refusal(address: str | IPAddress, *, allow_private: bool = False) -> str | N
     if not ip.is_global:
         return "not a public address (allow_private_networks is off)"
     return None
+
+
+def screen(
+    candidates: Iterable[T], address: Callable[[T], str], *, allow_private: bool
+) -> tuple[list[T], list[tuple[str, str]]]:
+    """Split what DNS answered into what may be reached, in order, and (address, why) for the rest."""
+    allowed: list[T] = []
+    refused: list[tuple[str, str]] = []
+    for candidate in candidates:
+        why = refusal(address(candidate), allow_private=allow_private)
+        if why:
+            refused.append((address(candidate), why))
+        else:
+            allowed.append(candidate)
+    return allowed, refused
 
 
 def blocked(refused: Iterable[tuple[str, str]]) -> str:

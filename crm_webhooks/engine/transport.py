@@ -27,7 +27,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util import parse_url
 
-from .netguard import blocked, refusal
+from .netguard import blocked, screen
 
 BODY_PREFIX = 2048
 # A response longer than this is not worth reading to keep the connection alive; a shorter
@@ -51,13 +51,11 @@ class _Guarded:
             infos = socket.getaddrinfo(self.host.strip("[]"), self.port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
-        refused: list[tuple[str, str]] = []
+        allowed, refused = screen(infos, lambda info: str(info[4][0]), allow_private=self.allow_private)
+        if refused and not allowed:
+            raise BlockedDestination(self, blocked(refused))  # type: ignore[arg-type]
         last_error: OSError | None = None
-        for family, socktype, proto, _name, sockaddr in infos:
-            why = refusal(sockaddr[0], allow_private=self.allow_private)
-            if why:
-                refused.append((sockaddr[0], why))
-                continue
+        for family, socktype, proto, _name, sockaddr in allowed:
             sock = socket.socket(family, socktype, proto)
             try:
                 for option in self.socket_options or ():
@@ -72,8 +70,6 @@ class _Guarded:
             except OSError as exc:
                 sock.close()
                 last_error = exc
-        if refused and last_error is None:
-            raise BlockedDestination(self, blocked(refused))  # type: ignore[arg-type]
         raise NewConnectionError(self, f"failed to connect to {self.host}:{self.port}: {last_error}") from last_error  # type: ignore[arg-type]
 
 

@@ -22,7 +22,7 @@ from aiohttp.abc import ResolveResult
 from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
-from .netguard import blocked, parse_ip, refusal
+from .netguard import blocked, parse_ip, refusal, screen
 from .transport import Response, _ms, answer, drained, to_read
 
 
@@ -39,13 +39,7 @@ class _GuardedResolver(ThreadedResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         hosts = await super().resolve(host, port, family)
-        allowed, refused = [], []
-        for h in hosts:
-            why = refusal(h["host"], allow_private=self.allow_private)
-            if why:
-                refused.append((h["host"], why))
-            else:
-                allowed.append(h)
+        allowed, refused = screen(hosts, lambda h: h["host"], allow_private=self.allow_private)
         if not allowed:
             raise Blocked(blocked(refused))
         return allowed

@@ -2,7 +2,7 @@
 
 import pytest
 
-from crm_webhooks.engine.netguard import refusal
+from crm_webhooks.engine.netguard import refusal, screen
 
 CASES = [
     # (address, refused by default?, refused with allow_private?)
@@ -45,3 +45,12 @@ def test_the_reason_is_readable() -> None:
     assert "link-local" in refusal("169.254.169.254", allow_private=True)
     assert refusal("::ffff:169.254.169.254").endswith("(embedded in ::ffff:a9fe:a9fe)")
     assert refusal("example.com") == "not an IP address"
+
+
+def test_screen_keeps_what_may_be_reached_in_order_and_says_why_of_the_rest() -> None:
+    # As DNS answers: one name, several addresses; the transports connect to `allowed` only.
+    answers = [("8.8.8.8", 1), ("127.0.0.1", 2), ("1.1.1.1", 3), ("169.254.169.254", 4)]
+    allowed, refused = screen(answers, lambda a: a[0], allow_private=False)
+    assert allowed == [("8.8.8.8", 1), ("1.1.1.1", 3)]
+    assert [address for address, _why in refused] == ["127.0.0.1", "169.254.169.254"]
+    assert refused[1][1] == refusal("169.254.169.254")
