@@ -42,6 +42,11 @@ class Claimed:
     secrets: tuple[str, ...]
     enabled: bool
 
+    @property
+    def held(self) -> bool:
+        """Its hook was disabled since it was queued: it waits for the hook (test sends go anyway)."""
+        return not self.enabled and not self.test
+
     @cached_property
     def destination(self) -> str:
         """``host:port`` the attempt goes to: workers share their senders out by it."""

@@ -129,8 +129,8 @@ class Deliverer:
                 if self.stopping.is_set():
                     released = [x.delivery_id for x in claimed[n:]]  # others may take them at once
                     break
-                if not c.enabled and not c.test:
-                    held.append(c.delivery_id)  # disabled since it was queued: keep it for later
+                if c.held:
+                    held.append(c.delivery_id)
                     continue
                 if lease_ends - time.monotonic() < self.options.timeout * 2 + 1:
                     lease_ends = self.renew([x.delivery_id for x in claimed[n:]])

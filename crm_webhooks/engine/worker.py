@@ -11,9 +11,9 @@ while others wait, and a lone receiver gets them all.
 The claimer leases due deliveries in small batches; the sender keeps up to N
 attempts in flight on one asyncio loop (``transport_async``: aiohttp, so the
 attempts cost no thread each and little CPU); the recorder writes whatever has
-been sent, many attempts per transaction.  ``wake()`` (a commit in this process, a NOTIFY from
-another) starts a claim at once; otherwise the claimer sleeps until the next
-retry falls due, and at most ``poll_interval``.
+been sent, many attempts per transaction.  ``wake()`` (a commit in this
+process, a NOTIFY from another) starts a claim at once; otherwise the claimer
+sleeps until the next retry falls due, and at most ``poll_interval``.
 
 Stopping is graceful: no new claims, each sender finishes its attempt, the
 recorder writes them, and what was claimed but not sent is released so other
@@ -29,13 +29,16 @@ import queue
 import threading
 import time
 from collections import Counter, deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crm_stub.db import read_only
 from crm_stub.models import utcnow
 
 from .claim import Claimed, next_due_at
 from .deliver import Deliverer, Sent
+
+if TYPE_CHECKING:  # aiohttp is imported by the sender loop only
+    from .transport_async import AsyncTransport
 
 log = logging.getLogger("crm_webhooks.worker")
 
@@ -313,12 +316,12 @@ class Worker:
                 self._loop = self._event = None
             await transport.close()
 
-    async def _attempt(self, c: Claimed, transport: Any) -> None:
+    async def _attempt(self, c: Claimed, transport: AsyncTransport) -> None:
         try:
             if self.stopping:
                 self._sent.put(("released", c.delivery_id))  # claimed, never sent: others may take it now
-            elif not c.enabled and not c.test:
-                self._sent.put(("held", c.delivery_id))  # its hook was disabled since: keep it for later
+            elif c.held:
+                self._sent.put(("held", c.delivery_id))
             else:
                 self._sent.put(("sent", await self.deliverer.send_async(c, transport)))
         except Exception:  # never lose the lease silently: it runs out and another worker retries
