@@ -13,6 +13,8 @@ import sqlalchemy as sa
 
 from crm_stub import CRM
 
+from ..waiting import wait_until
+
 
 def start_worker(url: str, *args: str) -> subprocess.Popen[str]:
     """A worker process, returned once it says it is running (its signal handlers are in place)."""
@@ -27,13 +29,6 @@ def start_worker(url: str, *args: str) -> subprocess.Popen[str]:
     first = worker.stderr.readline()  # type: ignore[union-attr]
     assert "in flight at most" in first, first
     return worker
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.02)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from .conftest import wait_until
+from ..waiting import wait_until
 
 pytestmark = pytest.mark.postgres
 

@@ -12,12 +12,7 @@ import sqlalchemy as sa
 from crm_webhooks.engine.worker import Worker
 from crm_webhooks.models import DeliveryRow
 
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+from ..waiting import wait_until
 
 
 @pytest.fixture
@@ -52,7 +47,9 @@ def hang_both_senders(crm, webhooks, stuck_receiver, worker: Worker, leads: int)
     return gate
 
 
-def test_a_saturated_lone_receiver_does_not_make_the_claimer_spin(crm, webhooks, stuck_receiver, counted_worker) -> None:
+def test_a_saturated_lone_receiver_does_not_make_the_claimer_spin(
+    crm, webhooks, stuck_receiver, counted_worker
+) -> None:
     worker, claims = counted_worker
     gate = hang_both_senders(crm, webhooks, stuck_receiver, worker, 10)
     before = worker.claim_rounds
