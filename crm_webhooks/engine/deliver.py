@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, bindparam, insert, update
+from sqlalchemy import Connection, Engine, bindparam, insert, text, update
 
 from crm_stub.db import read_only
 from crm_stub.models import utcnow
@@ -203,7 +203,7 @@ class Deliverer:
                 )
             if sent:
                 conn.execute(insert(AttemptRow), [_attempt_row(s) for s in sent])
-                conn.execute(_UPDATE_DELIVERY, [_delivery_params(s) for s in sent])
+                _update_deliveries(conn, [_delivery_params(s) for s in sent])
                 disabled = self._update_hooks(conn, sent, now)
         _log_attempts(sent)
         for reason, ids in disabled.items():
@@ -216,6 +216,7 @@ class Deliverer:
             if not s.claimed.test:
                 per_hook.setdefault(s.claimed.hook_id, []).append(s)
         gone: list[int] = []
+        failing: list[int] = []  # only a failure can take a hook to the threshold
         for hook_id, items in per_hook.items():
             last = items[-1]
             values = {"last_run_at": last.at, "last_result": "succeeded" if last.response.ok else "failed"}
@@ -227,6 +228,8 @@ class Deliverer:
                 values["consecutive_failures"] = failed_after
             elif failed_after:
                 values["consecutive_failures"] = H.consecutive_failures + failed_after
+            if failed_after:
+                failing.append(hook_id)
             conn.execute(update(HookRow).where(H.id == hook_id).values(**values))
             if any(s.outcome.gone for s in items):
                 gone.append(hook_id)
@@ -234,8 +237,8 @@ class Deliverer:
         if gone:
             result[state.GONE_REASON] = state.disable(conn, gone, state.GONE_REASON, now)
         threshold = self.options.disable_after_failures
-        if threshold:
-            ids = state.disable_failing(conn, [h for h in per_hook if h not in gone], threshold, now)
+        if threshold and (failing := [h for h in failing if h not in gone]):
+            ids = state.disable_failing(conn, failing, threshold, now)
             result[state.failing_reason(threshold)] = ids
         return {reason: ids for reason, ids in result.items() if ids}
 
@@ -285,6 +288,30 @@ _UPDATE_DELIVERY = (
         locked_by=None,
     )
 )
+
+
+# One statement for a whole batch: executemany would have PostgreSQL parse, plan and run
+# an UPDATE per attempt (pipelined, but each its own statement); unnest() of one array
+# per column joins them all in one.
+_UPDATE_DELIVERIES_PG = text(
+    """
+    UPDATE webhook_deliveries AS d
+    SET status = v.status, attempt_count = d.attempt_count + 1, next_attempt_at = v.next,
+        finished_at = v.finished, last_status_code = v.code, last_error = v.error,
+        locked_until = NULL, locked_by = NULL
+    FROM unnest(CAST(:b_id AS integer[]), CAST(:b_status AS varchar[]), CAST(:b_next AS timestamp[]),
+                CAST(:b_finished AS timestamp[]), CAST(:b_code AS integer[]), CAST(:b_error AS text[]))
+         AS v(id, status, next, finished, code, error)
+    WHERE d.id = v.id
+    """
+)
+
+
+def _update_deliveries(conn: Connection, params: list[dict[str, object]]) -> None:
+    if conn.dialect.name == "postgresql":  # the same parameters, an array of each
+        conn.execute(_UPDATE_DELIVERIES_PG, {name: [p[name] for p in params] for name in params[0]})
+    else:  # SQLite runs in this process: executemany costs it no round trips
+        conn.execute(_UPDATE_DELIVERY, params)
 
 
 def _delivery_params(s: Sent) -> dict[str, object]:

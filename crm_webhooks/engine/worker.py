@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import queue
 import threading
 import time
 from collections import Counter, deque
@@ -86,7 +85,9 @@ class Worker:
         # The last claim found everything due it may take: what waits is all there is.
         self._drained = False
         self._woken = False  # wake() was called since the claimer last looked
-        self._sent: queue.Queue[Any] = queue.Queue()
+        # What the senders did, for the recorder; it is woken once per batch, not per attempt.
+        self._sent: deque[Any] = deque()
+        self._sent_ready = threading.Event()
         self._threads: list[threading.Thread] = []
 
     @property
@@ -273,7 +274,7 @@ class Worker:
         try:
             asyncio.run(self._send_all())
         finally:
-            self._sent.put(_DONE)
+            self._hand_over(_DONE)
 
     async def _send_all(self) -> None:
         from .transport_async import AsyncTransport  # aiohttp is imported by workers only
@@ -319,11 +320,11 @@ class Worker:
     async def _attempt(self, c: Claimed, transport: AsyncTransport) -> None:
         try:
             if self.stopping:
-                self._sent.put(("released", c.delivery_id))  # claimed, never sent: others may take it now
+                self._hand_over(("released", c.delivery_id))  # claimed, never sent: others may take it now
             elif c.held:
-                self._sent.put(("held", c.delivery_id))
+                self._hand_over(("held", c.delivery_id))
             else:
-                self._sent.put(("sent", await self.deliverer.send_async(c, transport)))
+                self._hand_over(("sent", await self.deliverer.send_async(c, transport)))
         except Exception:  # never lose the lease silently: it runs out and another worker retries
             log.exception("sending delivery %s failed", c.delivery_id)
         finally:
@@ -336,25 +337,29 @@ class Worker:
                     self._cond.notify()
                     self._wake.set()
 
+    def _hand_over(self, item: Any) -> None:
+        """Pass a result to the recorder; only the first of a batch pays for waking it."""
+        self._sent.append(item)
+        if not self._sent_ready.is_set():
+            self._sent_ready.set()
+
     def _record_loop(self) -> None:
         finished = False
         while not finished:
-            batch: list[Any] = []
-            item = self._sent.get()
+            self._sent_ready.wait()
             # Gather for a moment: a transaction per attempt would cost the worker more CPU
             # than the attempts themselves, and nobody waits on the recording.
-            gather_until = time.monotonic() + RECORD_GATHER_S
-            while True:
+            time.sleep(RECORD_GATHER_S)
+            self._sent_ready.clear()  # before taking: whatever comes after it wakes us again
+            batch: list[Any] = []
+            while self._sent and len(batch) < RECORD_BATCH:
+                item = self._sent.popleft()
                 if item is _DONE:
                     finished = True
                 else:
                     batch.append(item)
-                if len(batch) >= RECORD_BATCH or finished:
-                    break
-                try:
-                    item = self._sent.get(timeout=max(0.0, gather_until - time.monotonic()))
-                except queue.Empty:
-                    break
+            if self._sent:
+                self._sent_ready.set()  # more than a batch waits
             self._record(batch)
 
     def _record(self, items: list[tuple[str, Any]]) -> None:
