@@ -3,7 +3,7 @@
     python bench/claim_plan.py --database-url postgresql+psycopg://.../db [--sizes 1000,1000000]
 
 Fills a fresh schema with pending deliveries (plus as many finished ones),
-runs EXPLAIN on the claim and times 200 claims of 100, releasing each.  The
+runs EXPLAIN on the worker's claim statement and times 200 claims of 100, releasing each.  The
 plan should be the same index scan of ix_webhook_deliveries_due at every size.
 """
 
@@ -17,14 +17,21 @@ import sqlalchemy as sa
 
 from crm_stub import CRM
 from crm_stub.models import utcnow
-from crm_webhooks.engine.claim import claim_due
+from crm_webhooks.engine.claim import _lease_and_load, claim_due
 from crm_webhooks.testing import isolated_database
 
+# Every delivery has its event, as in a real history: the plan joins them.
 FILL = """
+WITH events AS (
+    INSERT INTO webhook_events (id, type, object_id, timestamp, body, test, created_at)
+    SELECT 'evt_' || lpad(n::text, 12, '0'), 'lead.created', n::text, '2026-01-01T00:00:00Z', '{}', false, now()
+    FROM generate_series(1, :rows) AS n
+    RETURNING id
+)
 INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, next_attempt_at, created_at)
-SELECT 'evt_bench', :hook, CASE WHEN n % 2 = 0 THEN 'pending' ELSE 'succeeded' END, 0,
-       now() - (n || ' milliseconds')::interval, now()
-FROM generate_series(1, :rows) AS n
+SELECT id, :hook, CASE WHEN right(id, 1)::int % 2 = 0 THEN 'pending' ELSE 'succeeded' END, 0,
+       now() - (right(id, 9) || ' milliseconds')::interval, now()
+FROM events
 """
 
 
@@ -42,14 +49,15 @@ def main() -> None:
             with crm.engine.begin() as conn:
                 conn.execute(sa.text(FILL), {"hook": hook.id, "rows": size * 2})
                 conn.exec_driver_sql("ANALYZE webhook_deliveries")
+                conn.exec_driver_sql("ANALYZE webhook_events")
             now = utcnow()
+            # The worker's own statement (lease and load in one), explained without running it.
+            params = {"now": now, "limit": 100, "lease_until": now, "worker": "bench"}
+            statement = _lease_and_load(skip_hooks=False)
+            compiled = statement.compile(crm.engine, compile_kwargs={"render_postcompile": True})
             with crm.engine.begin() as conn:
-                compiled = sa.text(
-                    "EXPLAIN SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= :now "
-                    "AND (locked_until IS NULL OR locked_until < :now) ORDER BY next_attempt_at LIMIT 100 "
-                    "FOR UPDATE SKIP LOCKED"
-                )
-                plan = [row[0] for row in conn.execute(compiled, {"now": now})]
+                sql = "EXPLAIN " + str(compiled)
+                plan = [row[0] for row in conn.exec_driver_sql(sql, compiled.construct_params(params))]
             started = time.perf_counter()
             release = sa.text("UPDATE webhook_deliveries SET locked_by = NULL, locked_until = NULL WHERE id = ANY(:i)")
             for _ in range(200):
