@@ -189,7 +189,9 @@ def answer(status: int, started: float, data: bytes, location: str | None, retry
         status,
         _ms(started),
         error=None if 200 <= status < 300 else _status_error(status, location),
-        body=prefix.decode("utf-8", "replace") if prefix else None,
+        # NUL as U+FFFD, like bytes that are not UTF-8: PostgreSQL's text refuses it, and an
+        # attempt that cannot be recorded would be sent again and again.
+        body=prefix.decode("utf-8", "replace").replace("\x00", "\ufffd") if prefix else None,
         retry_after=retry_after,
         location=location,
     )

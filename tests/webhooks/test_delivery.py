@@ -346,3 +346,18 @@ def test_each_recorded_attempt_is_one_structured_log_line(crm, webhooks, webhook
     assert (line.delivery_id, line.hook_id, line.event_id) == (delivery.id, hook.id, delivery.event_id)
     assert (line.status_code, line.outcome, line.error) == (500, "pending", "HTTP 500")
     assert f"delivery={delivery.id} " in line.getMessage()
+
+
+def test_any_answer_body_is_kept_in_history(crm, webhooks, webhook_receiver) -> None:
+    # Tabs, newlines and backslashes must survive PostgreSQL's COPY; a NUL byte is refused by
+    # its text columns (the attempt could never be recorded, so it would be sent again and
+    # again) and invalid UTF-8 cannot be stored either: both are kept as U+FFFD.
+    body = b'tab\there\nline two\\n \x00 nul \xff end'
+    webhook_receiver.respond_with(200, body=body)
+    hook = hook_for(webhooks, webhook_receiver)
+    crm.leads.create("Odd answer")
+    assert webhooks.run_pending() == 1
+    delivery = webhooks.last_delivery(hook.id)
+    assert delivery.status == "succeeded"
+    (attempt,) = delivery.attempts
+    assert attempt.response_body == "tab\there\nline two\\n \ufffd nul \ufffd end"
