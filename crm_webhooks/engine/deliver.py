@@ -7,6 +7,7 @@ records all its attempts, so the time per delivery is mostly the HTTP call.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import socket
@@ -202,7 +203,7 @@ class Deliverer:
                     .values(next_attempt_at=None, locked_until=None, locked_by=None)
                 )
             if sent:
-                conn.execute(insert(AttemptRow), [_attempt_row(s) for s in sent])
+                _insert_attempts(conn, sent)
                 _update_deliveries(conn, [_delivery_params(s) for s in sent])
                 disabled = self._update_hooks(conn, sent, now)
         _log_attempts(sent)
@@ -307,6 +308,18 @@ _UPDATE_DELIVERIES_PG = text(
 )
 
 
+def _insert_attempts(conn: Connection, sent: list[Sent]) -> None:
+    if conn.dialect.name == "postgresql":
+        # COPY: a batch of rows for less CPU, here and in PostgreSQL, than an INSERT per row.
+        copy_sql = f"COPY webhook_attempts ({', '.join(_ATTEMPT_COLUMNS)}) FROM STDIN"
+        with conn.connection.driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for s in sent:
+                row = _attempt_values(s)
+                copy.write_row((*row[:5], json.dumps(row[5]), *row[6:]))
+    else:
+        conn.execute(insert(AttemptRow), [dict(zip(_ATTEMPT_COLUMNS, _attempt_values(s), strict=True)) for s in sent])
+
+
 def _update_deliveries(conn: Connection, params: list[dict[str, object]]) -> None:
     if conn.dialect.name == "postgresql":  # the same parameters, an array of each
         conn.execute(_UPDATE_DELIVERIES_PG, {name: [p[name] for p in params] for name in params[0]})
@@ -326,14 +339,27 @@ def _delivery_params(s: Sent) -> dict[str, object]:
     }
 
 
-def _attempt_row(s: Sent) -> dict[str, object]:
-    return {
-        "delivery_id": s.claimed.delivery_id,
-        "attempted_at": s.at,
-        "status_code": s.response.status_code,
-        "error": s.response.error,
-        "duration_ms": s.response.duration_ms,
-        "request_headers": s.request.masked_headers(s.claimed.key),
-        "response_body": s.response.body,
-        "location": s.response.location,
-    }
+_ATTEMPT_COLUMNS = (
+    "delivery_id",
+    "attempted_at",
+    "status_code",
+    "error",
+    "duration_ms",
+    "request_headers",
+    "response_body",
+    "location",
+)
+
+
+def _attempt_values(s: Sent) -> tuple[object, ...]:
+    """An attempt's row in history, in the order of ``_ATTEMPT_COLUMNS``."""
+    return (
+        s.claimed.delivery_id,
+        s.at,
+        s.response.status_code,
+        s.response.error,
+        s.response.duration_ms,
+        s.request.masked_headers(s.claimed.key),
+        s.response.body,
+        s.response.location,
+    )
