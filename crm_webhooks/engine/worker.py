@@ -23,8 +23,11 @@ workers can take it at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
+import os
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -44,7 +47,20 @@ log = logging.getLogger("crm_webhooks.worker")
 _DONE = object()  # tells a thread downstream that no more is coming
 RECORD_BATCH = 200  # attempts recorded per transaction, at most
 RECORD_GATHER_S = 0.050  # how long the recorder waits for more before writing a batch
+BACKGROUND_NICE = 5  # how much lower the claimer and recorder threads run than the sender loop
 PROBE_S = 1.0  # how stale "no other receiver has anything due" may get before it is checked again
+
+
+def _lower_priority() -> None:
+    """Let the kernel run the sender loop first when cores are short (Linux: per thread).
+
+    Throughput is the loop's latency: a response that waits for a core delays the
+    next attempt on its slot, while claims and records can wait a moment.  Measured
+    with ``bench/workers.py``: 2 workers went from 0.81-0.82 to 0.83 of the ideal.
+    """
+    if sys.platform == "linux":  # elsewhere the call would lower the whole process
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
 
 
 class Worker:
@@ -101,11 +117,16 @@ class Worker:
 
             self.listener = Listener(self.deliverer.engine, self.wake).start()
         sender = self._thread(self._send_loop, "send")
-        claimer = self._thread(self._claim_loop, "claim")
-        self._threads = [claimer, sender, self._thread(self._record_loop, "record")]
+        claimer = self._thread(self._claim_loop, "claim", background=True)
+        self._threads = [claimer, sender, self._thread(self._record_loop, "record", background=True)]
 
-    def _thread(self, target: Any, name: str) -> threading.Thread:
-        thread = threading.Thread(target=target, name=f"crm-webhooks-{name}", daemon=True)
+    def _thread(self, target: Any, name: str, *, background: bool = False) -> threading.Thread:
+        def run() -> None:
+            if background:
+                _lower_priority()
+            target()
+
+        thread = threading.Thread(target=run, name=f"crm-webhooks-{name}", daemon=True)
         thread.start()
         return thread
 

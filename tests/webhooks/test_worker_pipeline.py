@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -9,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from crm_webhooks.engine.worker import Worker
+from crm_webhooks.engine.worker import BACKGROUND_NICE, Worker
 from crm_webhooks.models import DeliveryRow
 
 from ..waiting import wait_until
@@ -80,3 +82,22 @@ def test_deliveries_waiting_for_a_sender_keep_their_lease(crm, webhooks, stuck_r
     wait_until(lambda: all(leases()[d] > first[d] for d in waiting))
     gate.set()
     wait_until(lambda: worker.attempts == 6)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are Linux's")
+def test_claims_and_records_yield_the_cores_to_the_sender_loop(webhooks) -> None:
+    worker = Worker(webhooks.deliverer, concurrency=2, poll_interval=5.0)
+    worker.start()
+    try:
+        threads = {t.name.rsplit("-", 1)[1]: t for t in worker._threads}
+
+        def nice(name: str) -> int:
+            with open(f"/proc/self/task/{threads[name].native_id}/stat") as f:
+                return int(f.read().rsplit(")", 1)[1].split()[16])  # field 19, "nice"
+
+        # Each thread lowers itself as it starts.
+        lowered = os.nice(0) + BACKGROUND_NICE
+        wait_until(lambda: nice("claim") == nice("record") == lowered, what="claimer and recorder lowered")
+        assert nice("send") == os.nice(0) < lowered
+    finally:
+        worker.stop(timeout=30)
