@@ -88,7 +88,7 @@ class Worker:
         self._cond = threading.Condition(self._lock)  # the claimer waits on it
         # The sender loop waits on an asyncio event; other threads set it through the loop.
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._event: asyncio.Event | None = None
+        self._work: asyncio.Event | None = None  # idle slots wait on it; replaced each time it is set
         self._kicked = False  # a wake-up is on its way to the sender loop already
         # A destination past half the senders yields to others that wait: a slow or dead
         # receiver cannot take every sender, yet a lone receiver gets them all.
@@ -268,9 +268,9 @@ class Worker:
 
     def _kick(self) -> None:
         """Wake the sender loop from another thread (caller holds the lock)."""
-        if self._loop is not None and self._event is not None and not self._kicked:
+        if self._loop is not None and not self._kicked:
             self._kicked = True
-            self._loop.call_soon_threadsafe(self._event.set)
+            self._loop.call_soon_threadsafe(self._wake_slots)
 
     def _pop(self) -> Claimed | None:
         """The oldest waiting delivery whose receiver has room; the oldest of all when nothing
@@ -304,39 +304,40 @@ class Worker:
         transport = AsyncTransport(
             allow_private=options.allow_private_networks, timeout=options.timeout, per_host=self.concurrency
         )
-        event = asyncio.Event()
-        in_flight: set[asyncio.Task[None]] = set()
-
-        def done(task: asyncio.Task[None]) -> None:
-            in_flight.discard(task)
-            event.set()  # a slot is free
-
         with self._lock:
-            self._loop, self._event = asyncio.get_running_loop(), event
+            self._loop, self._work = asyncio.get_running_loop(), asyncio.Event()
         try:
-            while True:
-                event.clear()
-                with self._lock:
-                    self._kicked = False
-                    started = []
-                    while len(in_flight) + len(started) < self.concurrency and (c := self._pop()) is not None:
-                        started.append(c)
-                    if started and self._should_claim():
-                        self._cond.notify()  # the claimer may have work to do now
-                    finished = self._closed and not self._waiting
-                for c in started:
-                    task = asyncio.create_task(self._attempt(c, transport))
-                    in_flight.add(task)
-                    task.add_done_callback(done)
-                if finished:
-                    break
-                await event.wait()
-            while in_flight:  # a stop: the attempts in flight finish and are recorded
-                await asyncio.wait(set(in_flight))
+            # One coroutine per slot, each sending one attempt after another: no task, callback
+            # and wake-up per attempt, so a freed slot starts its next attempt at once.
+            await asyncio.gather(*(self._slot(transport) for _ in range(self.concurrency)))
         finally:
             with self._lock:
-                self._loop = self._event = None
+                self._loop = self._work = None
             await transport.close()
+
+    async def _slot(self, transport: AsyncTransport) -> None:
+        while True:
+            with self._lock:
+                c = self._pop()
+                if c is not None and self._should_claim():
+                    self._cond.notify()  # the claimer may have work to do now
+                finished = c is None and self._closed and not self._waiting
+                work = self._work
+            if finished:
+                return
+            if c is None:
+                assert work is not None
+                await work.wait()  # set by _wake_slots(): new deliveries, or a receiver with room
+                continue
+            await self._attempt(c, transport)
+
+    def _wake_slots(self) -> None:
+        """On the loop: wake every idle slot (each looks again; those that find nothing wait again)."""
+        with self._lock:
+            self._kicked = False
+            work, self._work = self._work, asyncio.Event()
+        if work is not None:
+            work.set()
 
     async def _attempt(self, c: Claimed, transport: AsyncTransport) -> None:
         try:
@@ -357,6 +358,11 @@ class Worker:
                     self._drained = False
                     self._cond.notify()
                     self._wake.set()
+                    wake = True
+                else:
+                    wake = False
+            if wake:  # idle slots may now start on this receiver
+                self._wake_slots()
 
     def _hand_over(self, item: Any) -> None:
         """Pass a result to the recorder; only the first of a batch pays for waking it."""
