@@ -314,8 +314,7 @@ def _insert_attempts(conn: Connection, sent: list[Sent]) -> None:
         copy_sql = f"COPY webhook_attempts ({', '.join(_ATTEMPT_COLUMNS)}) FROM STDIN"
         with conn.connection.driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
             for s in sent:
-                row = _attempt_values(s)
-                copy.write_row((*row[:5], json.dumps(row[5]), *row[6:]))
+                copy.write_row(_attempt_values(s, json_headers=True))
     else:
         conn.execute(insert(AttemptRow), [dict(zip(_ATTEMPT_COLUMNS, _attempt_values(s), strict=True)) for s in sent])
 
@@ -351,15 +350,16 @@ _ATTEMPT_COLUMNS = (
 )
 
 
-def _attempt_values(s: Sent) -> tuple[object, ...]:
-    """An attempt's row in history, in the order of ``_ATTEMPT_COLUMNS``."""
+def _attempt_values(s: Sent, *, json_headers: bool = False) -> tuple[object, ...]:
+    """An attempt's row in history, in the order of ``_ATTEMPT_COLUMNS``; COPY wants the JSON as text."""
+    headers = s.request.masked_headers(s.claimed.key)
     return (
         s.claimed.delivery_id,
         s.at,
         s.response.status_code,
         s.response.error,
         s.response.duration_ms,
-        s.request.masked_headers(s.claimed.key),
+        json.dumps(headers) if json_headers else headers,
         s.response.body,
         s.response.location,
     )

@@ -2,16 +2,18 @@
 
 A pipeline, so that one slow or dead receiver holds back nobody else:
 
-    claimer ──(claimed, waiting)──> sender loop, N attempts in flight ──(sent)──> recorder
+    claimer ──(claimed, waiting)──> sender loop, N slots ──(sent)──> recorder
 
-The sender starts the oldest waiting delivery whose receiver has fewer than
+A free slot starts the oldest waiting delivery whose receiver has fewer than
 half the N slots busy with it, so a dead receiver gets at most half of them
 while others wait, and a lone receiver gets them all.
 
-The claimer leases due deliveries in small batches; the sender keeps up to N
-attempts in flight on one asyncio loop (``transport_async``: aiohttp, so the
-attempts cost no thread each and little CPU); the recorder writes whatever has
-been sent, many attempts per transaction.  ``wake()`` (a commit in this
+The claimer leases due deliveries in small batches; the sender runs N slot
+coroutines on one asyncio loop (``transport_async``: aiohttp, so an attempt
+costs no thread and little CPU), each sending one attempt after another; the
+recorder writes whatever has been sent, many attempts per transaction.  The
+claimer and recorder run at a lower priority than the loop: when cores are
+short, the responses the slots wait for come first.  ``wake()`` (a commit in this
 process, a NOTIFY from another) starts a claim at once; otherwise the claimer
 sleeps until the next retry falls due, and at most ``poll_interval``.
 
