@@ -118,6 +118,10 @@ class Worker:
             from .listen import Listener
 
             self.listener = Listener(self.deliverer.engine, self.wake).start()
+        # Imported before the threads start, not on the sender's first turn: aiohttp and its TLS
+        # contexts take a quarter of a second here, which the first deliveries would wait for.
+        from . import transport_async  # noqa: F401
+
         sender = self._thread(self._send_loop, "send")
         claimer = self._thread(self._claim_loop, "claim", background=True)
         self._threads = [claimer, sender, self._thread(self._record_loop, "record", background=True)]
