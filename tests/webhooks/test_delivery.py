@@ -175,6 +175,19 @@ def test_redirects_are_not_followed(crm, webhooks, webhook_receiver) -> None:
     assert len(webhook_receiver.requests) == 1
 
 
+def test_a_location_longer_than_history_keeps_is_cut_not_refused(crm, webhooks, webhook_receiver) -> None:
+    # PostgreSQL refuses more than the column's 2048 characters: the attempt could not be
+    # recorded, so the delivery would go out again and again.
+    far = "http://127.0.0.1:1/" + "x" * 3000
+    hook = hook_for(webhooks, webhook_receiver)
+    webhook_receiver.respond_with(302, headers={"Location": far})
+    crm.leads.create("Far away")
+    assert webhooks.run_pending() == 1
+    (attempt,) = webhooks.last_delivery(hook.id).attempts
+    assert attempt.status_code == 302 and attempt.location == far[:2048]
+    assert far in attempt.error  # the error sentence keeps all of it
+
+
 @pytest.mark.webhooks_options(retry_delays=[0.2, 0.2])
 def test_retry_after_is_honoured(crm, webhooks, webhook_receiver) -> None:
     hook = hook_for(webhooks, webhook_receiver)
