@@ -12,6 +12,10 @@ arrivals are then counted from the recorded deliveries).  The workers are real
 `crm-webhooks worker` processes woken by NOTIFY.  A fresh schema is used and
 dropped.
 
+A bare aiohttp loop (no database, no signing, no recording) with the same
+requests in flight against the same receiver, in a process of its own, shows
+the ceiling one process's loop reaches on this machine.
+
 Each run also prints where the machine's CPU went while it was timed (from
 /proc): the whole machine's busy cores, the worker processes, this process
 (the receiver) and the rest (PostgreSQL, mostly).  A run with every core busy
@@ -233,6 +237,40 @@ def latency(base_url: str, events: int = 200) -> list[float]:
             stop(procs)
 
 
+def bare_client_ratio(concurrency: int, requests: int, receiver: str) -> float:
+    """The same number of requests in flight from a bare aiohttp loop in a process of its own.
+
+    No database, no signing, no recording: what one process's loop gets from the same
+    receiver on this machine, the ceiling a single worker is measured against.
+    """
+    with contextlib.ExitStack() as stack:
+        if receiver == "nginx":
+            target = stack.enter_context(nginx(slow=0.020)) + "/slow/h"
+        else:
+            target = f"http://127.0.0.1:{Receiver(0.020).port}/h"
+        command = [sys.executable, __file__, "--bare-client", target, "--concurrency", str(concurrency)]
+        out = subprocess.run([*command, "--events", str(requests)], capture_output=True, text=True, check=True)
+        return float(out.stdout) / (concurrency / 0.020)
+
+
+async def bare_client(url: str, concurrency: int, requests: int) -> float:
+    import aiohttp
+
+    left = requests
+
+    async def slot(session: aiohttp.ClientSession) -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            async with session.post(url, data=b"") as response:
+                await response.read()
+
+    async with aiohttp.ClientSession() as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(slot(session) for _ in range(concurrency)))
+        return requests / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get("CRM_TEST_POSTGRES_URL"), required=False)
@@ -241,7 +279,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--receiver", choices=["python", "nginx"], default="python")
     parser.add_argument("--rounds", type=int, default=3, help="runs per worker count; the median is shown")
+    parser.add_argument("--bare-client", metavar="URL", help=argparse.SUPPRESS)  # the child bare_client_ratio runs
     args = parser.parse_args()
+    if args.bare_client:
+        print(asyncio.run(bare_client(args.bare_client, args.concurrency, args.events)))
+        return
     if not args.database_url:
         raise SystemExit("give --database-url (a PostgreSQL database) or set CRM_TEST_POSTGRES_URL")
     print(
@@ -258,6 +300,13 @@ def main() -> None:
         spread = f"   (runs {runs[0][0] / ideal:.2f}-{runs[-1][0] / ideal:.2f})" if len(runs) > 1 else ""
         print(f"{n} worker(s): {rate:7.0f} deliveries/s   ideal {ideal:6.0f}/s   ratio {rate / ideal:4.2f}{spread}")
         print(f"             {cpu}")
+    bare = statistics.median(
+        bare_client_ratio(args.concurrency, args.events, args.receiver) for _ in range(args.rounds)
+    )
+    print(
+        f"bare aiohttp loop, same receiver, {args.concurrency} in flight, no database: "
+        f"ratio {bare:4.2f} (one process's ceiling here)"
+    )
     waits = latency(args.database_url)
     q = statistics.quantiles(waits, n=100)
     print(f"commit-to-receiver with a waiting worker: p50 {q[49]:.2f} ms   p99 {q[98]:.2f} ms (target p50 < 10 ms)")
