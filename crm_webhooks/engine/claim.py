@@ -48,6 +48,11 @@ class Claimed:
         """Its hook was disabled since it was queued: it waits for the hook (test sends go anyway)."""
         return not self.enabled and not self.test
 
+    @property
+    def identity(self) -> tuple[int, str, int]:
+        """What names this delivery for good: SQLite may give a deleted row's id to a new one."""
+        return (self.delivery_id, self.event_id, self.hook_id)
+
     @cached_property
     def destination(self) -> str:
         """``host:port`` the attempt goes to: workers share their senders out by it."""

@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, bindparam, insert, text, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
 
 from crm_stub.db import read_only
 from crm_stub.models import utcnow
@@ -189,6 +189,7 @@ class Deliverer:
             return
         now = utcnow()
         disabled: dict[str, list[int]] = {}
+        lost: list[Sent] = []
         with self.engine.begin() as conn:
             if released:
                 conn.execute(
@@ -203,10 +204,17 @@ class Deliverer:
                     .values(next_attempt_at=None, locked_until=None, locked_by=None)
                 )
             if sent:
-                _insert_attempts(conn, sent)
-                _update_deliveries(conn, [_delivery_params(s) for s in sent])
-                disabled = self._update_hooks(conn, sent, now)
+                # A delivery the update does not find went with its hook, deleted while the
+                # attempt was out: there is nothing left to record it against.
+                found = _update_deliveries(conn, [_delivery_params(s) for s in sent])
+                lost = [s for s in sent if s.claimed.identity not in found]
+                sent = [s for s in sent if s.claimed.identity in found]
+                if sent:
+                    _insert_attempts(conn, sent)
+                    disabled = self._update_hooks(conn, sent, now)
         _log_attempts(sent)
+        for s in lost:
+            log.info("attempt delivery=%s not recorded: its hook was deleted meanwhile", s.claimed.delivery_id)
         for reason, ids in disabled.items():
             self.on_disabled(ids, reason)
 
@@ -277,7 +285,7 @@ def _log_attempts(sent: list[Sent]) -> None:
 
 _UPDATE_DELIVERY = (
     update(DeliveryRow)
-    .where(D.id == bindparam("b_id"))
+    .where(D.id == bindparam("b_id"), D.event_id == bindparam("b_event"), D.hook_id == bindparam("b_hook"))
     .values(
         status=bindparam("b_status"),
         attempt_count=D.attempt_count + 1,
@@ -300,10 +308,12 @@ _UPDATE_DELIVERIES_PG = text(
     SET status = v.status, attempt_count = d.attempt_count + 1, next_attempt_at = v.next,
         finished_at = v.finished, last_status_code = v.code, last_error = v.error,
         locked_until = NULL, locked_by = NULL
-    FROM unnest(CAST(:b_id AS integer[]), CAST(:b_status AS varchar[]), CAST(:b_next AS timestamp[]),
-                CAST(:b_finished AS timestamp[]), CAST(:b_code AS integer[]), CAST(:b_error AS text[]))
-         AS v(id, status, next, finished, code, error)
-    WHERE d.id = v.id
+    FROM unnest(CAST(:b_id AS integer[]), CAST(:b_event AS varchar[]), CAST(:b_hook AS integer[]),
+                CAST(:b_status AS varchar[]), CAST(:b_next AS timestamp[]), CAST(:b_finished AS timestamp[]),
+                CAST(:b_code AS integer[]), CAST(:b_error AS text[]))
+         AS v(id, event, hook, status, next, finished, code, error)
+    WHERE d.id = v.id AND d.event_id = v.event AND d.hook_id = v.hook
+    RETURNING d.id, d.event_id, d.hook_id
     """
 )
 
@@ -319,17 +329,29 @@ def _insert_attempts(conn: Connection, sent: list[Sent]) -> None:
         conn.execute(insert(AttemptRow), [dict(zip(_ATTEMPT_COLUMNS, _attempt_values(s), strict=True)) for s in sent])
 
 
-def _update_deliveries(conn: Connection, params: list[dict[str, object]]) -> None:
+def _update_deliveries(conn: Connection, params: list[dict[str, object]]) -> set[tuple[object, ...]]:
+    """Each delivery's state after its attempt; returns those found (and now locked) as
+    ``(id, event id, hook id)``.
+
+    A delivery is known by its event and hook as well as its id: SQLite gives the id of
+    a deleted row (its hook deleted while the attempt was out) to the next one written.
+    """
     if conn.dialect.name == "postgresql":  # the same parameters, an array of each
-        conn.execute(_UPDATE_DELIVERIES_PG, {name: [p[name] for p in params] for name in params[0]})
-    else:  # SQLite runs in this process: executemany costs it no round trips
-        conn.execute(_UPDATE_DELIVERY, params)
+        arrays = {name: [p[name] for p in params] for name in params[0]}
+        return {tuple(row) for row in conn.execute(_UPDATE_DELIVERIES_PG, arrays)}
+    # SQLite runs in this process, its write lock already held: a look first costs no round trip.
+    ids = {p["b_id"] for p in params}
+    found = {tuple(row) for row in conn.execute(select(D.id, D.event_id, D.hook_id).where(D.id.in_(ids)))}
+    conn.execute(_UPDATE_DELIVERY, params)
+    return found
 
 
 def _delivery_params(s: Sent) -> dict[str, object]:
     done = s.outcome.status != "pending"
     return {
         "b_id": s.claimed.delivery_id,
+        "b_event": s.claimed.event_id,
+        "b_hook": s.claimed.hook_id,
         "b_status": s.outcome.status,
         "b_next": s.outcome.next_attempt_at if not done else None,
         "b_finished": s.at if done else None,

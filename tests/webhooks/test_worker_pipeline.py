@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -82,6 +83,31 @@ def test_deliveries_waiting_for_a_sender_keep_their_lease(crm, webhooks, stuck_r
     wait_until(lambda: all(leases()[d] > first[d] for d in waiting))
     gate.set()
     wait_until(lambda: worker.attempts == 6)
+
+
+def test_a_hook_deleted_while_its_attempt_is_in_flight_holds_up_no_other(
+    crm, webhooks, webhook_receiver, stuck_receiver, counted_worker, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="crm_webhooks.delivery")
+    worker, _claims = counted_worker
+    server, arrived, gate = stuck_receiver
+    healthy = webhooks.create_hook(name="healthy", event="lead.created", url=webhook_receiver.url)
+    doomed = webhooks.create_hook(name="doomed", event="lead.created", url=server.url_for("/doomed"))
+    crm.leads.create("Before")
+    worker.start()
+    wait_until(lambda: len(arrived) == 1)
+    webhooks.delete_hook(doomed.id)  # its delivery and history go with it, the attempt still out
+    gate.set()
+    crm.leads.create("After")
+    worker.wake()  # as a commit in a dispatcher's process or a NOTIFY would
+    # The doomed attempt has nothing left to be recorded against: it is let go, and the
+    # recorder goes on (it used to fail the whole batch on the foreign key, retry it for
+    # half a minute and drop it, so the others in it were sent again after their lease).
+    wait_until(lambda: worker.attempts == 3, timeout=5, what="both healthy attempts recorded")
+    assert len(webhook_receiver.requests) == 2 and len(arrived) == 1
+    assert webhooks.last_delivery(healthy.id).status == "succeeded"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "hook was deleted" in caplog.text
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are Linux's")
