@@ -197,10 +197,10 @@ class Deliverer:
                     .where(D.id.in_(released), D.locked_by == self.worker)
                     .values(locked_until=None, locked_by=None)
                 )
-            if held:
+            if held:  # only while still ours: after its lease another worker may have taken it
                 conn.execute(
                     update(DeliveryRow)
-                    .where(D.id.in_(held))
+                    .where(D.id.in_(held), D.locked_by == self.worker)
                     .values(next_attempt_at=None, locked_until=None, locked_by=None)
                 )
             if sent:

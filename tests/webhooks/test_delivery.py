@@ -151,6 +151,24 @@ def test_a_disabled_hook_keeps_its_pending_deliveries_until_enabled(crm, webhook
     assert webhook_receiver.envelopes[0]["data"]["object"]["name"] == "Queued"
 
 
+def test_a_stale_hold_leaves_a_delivery_another_worker_has_taken(crm, webhooks, webhook_receiver) -> None:
+    # A worker held a delivery claimed while its hook was disabled, but only after its lease
+    # ran out, the hook was enabled again and another worker took the delivery: holding it
+    # then would clear the other's lease and park a delivery of an enabled hook for good.
+    hook = hook_for(webhooks, webhook_receiver)
+    crm.leads.create("Taken over")
+    deliverer = webhooks.deliverer
+    (claimed,) = deliverer.claim()
+    deliveries = sa.table("webhook_deliveries", sa.column("id"), sa.column("locked_by"), sa.column("next_attempt_at"))
+    with crm.engine.begin() as conn:
+        conn.execute(sa.update(deliveries).values(locked_by="another-worker"))
+    deliverer.record([], held=[claimed.delivery_id])
+    with crm.engine.connect() as conn:
+        locked_by, next_attempt_at = conn.execute(sa.select(deliveries.c.locked_by, deliveries.c.next_attempt_at)).one()
+    assert locked_by == "another-worker" and next_attempt_at is not None
+    assert webhooks.last_delivery(hook.id).status == "pending"
+
+
 @pytest.mark.webhooks_options(timeout=0.3, retry_delays=[60])
 def test_a_slow_receiver_times_out_and_is_retried_later(crm, webhooks, webhook_receiver) -> None:
     hook = hook_for(webhooks, webhook_receiver)
