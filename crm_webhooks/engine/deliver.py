@@ -372,9 +372,15 @@ _ATTEMPT_COLUMNS = (
 )
 
 
+# PostgreSQL refuses a longer Location, and an attempt it cannot record would go out again
+# and again: history keeps what the column holds (the error sentence keeps all of it).
+_LOCATION_MAX: int = AttemptRow.__table__.c.location.type.length  # type: ignore[attr-defined]
+
+
 def _attempt_values(s: Sent, *, json_headers: bool = False) -> tuple[object, ...]:
     """An attempt's row in history, in the order of ``_ATTEMPT_COLUMNS``; COPY wants the JSON as text."""
     headers = s.request.masked_headers(s.claimed.key)
+    location = s.response.location
     return (
         s.claimed.delivery_id,
         s.at,
@@ -383,5 +389,5 @@ def _attempt_values(s: Sent, *, json_headers: bool = False) -> tuple[object, ...
         s.response.duration_ms,
         json.dumps(headers) if json_headers else headers,
         s.response.body,
-        s.response.location,
+        location[:_LOCATION_MAX] if location else location,
     )

@@ -30,7 +30,6 @@ from urllib3.util import parse_url
 from .netguard import blocked, screen
 
 BODY_PREFIX = 2048
-LOCATION_MAX = 2048  # webhook_attempts.location
 # A response longer than this is not worth reading to keep the connection alive; a shorter
 # one is read to its end, chunked or not, so the next attempt reuses the connection.
 MAX_DRAIN = 256 * 1024
@@ -194,8 +193,7 @@ def answer(status: int, started: float, data: bytes, location: str | None, retry
         # attempt that cannot be recorded would be sent again and again.
         body=prefix.decode("utf-8", "replace").replace("\x00", "\ufffd") if prefix else None,
         retry_after=retry_after,
-        # As much as history's column holds (PostgreSQL refuses more); the error keeps all of it.
-        location=location[:LOCATION_MAX] if location else location,
+        location=location,
     )
 
 
