@@ -358,16 +358,14 @@ class Worker:
         finally:
             with self._lock:
                 self._busy[c.destination] -= 1
-                if self._busy[c.destination] == self.per_destination - 1:
-                    # It has room again: the last claim skipped it, so "nothing else is
-                    # due" no longer holds until a claim that includes it says so.
+                room_again = self._busy[c.destination] == self.per_destination - 1
+                if room_again:
+                    # The last claim skipped this receiver, so "nothing else is due" no
+                    # longer holds until a claim that includes it says so.
                     self._drained = False
                     self._cond.notify()
                     self._wake.set()
-                    wake = True
-                else:
-                    wake = False
-            if wake:  # idle slots may now start on this receiver
+            if room_again:  # idle slots may now start on this receiver
                 self._wake_slots()
 
     def _hand_over(self, item: Any) -> None:
