@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -16,13 +17,44 @@ _PAIRS = [high + low for high in _CROCKFORD for low in _CROCKFORD]
 _PAIR_SHIFTS = range(120, -1, -10)
 
 
-def new_event_id(now: float | None = None) -> str:
-    """``evt_`` and 26 base32 characters: 48 bits of milliseconds, then 80 random bits.
+_RANDOM_BITS = 80
+_RANDOM_MAX = (1 << _RANDOM_BITS) - 1
 
-    Sorting ids sorts events by time, which keeps index inserts cheap and logs readable.
+
+class EventIds:
+    """Event ids that sort in the order this process made them.
+
+    ``evt_`` and 26 base32 characters: 48 bits of milliseconds, then 80 bits that
+    are random for the first id of a millisecond and counted up from there for the
+    next ones (as monotonic ULIDs do).  History, fan-out and "oldest first" sort by
+    id, so two events written in one millisecond must not come out in a random
+    order; a clock stepping back keeps the last millisecond instead.
     """
-    value = (int((time.time() if now is None else now) * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    return "evt_" + "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
+
+    def __init__(self) -> None:
+        self._last = 0
+        # Several CRM threads may write at once; the id is the only thing shared.
+        self._lock = threading.Lock()
+
+    def new(self, now: float | None = None) -> str:
+        millis = int((time.time() if now is None else now) * 1000)
+        with self._lock:
+            if millis > self._last >> _RANDOM_BITS:
+                value = (millis << _RANDOM_BITS) | int.from_bytes(os.urandom(10), "big")
+            else:
+                # Counting up from a random start leaves half the space free on average;
+                # should it run out, the id moves on to the next millisecond.
+                value = self._last + 1
+            self._last = value
+        return "evt_" + "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
+
+
+_IDS = EventIds()
+
+
+def new_event_id(now: float | None = None) -> str:
+    """A new id from this process's sequence (see ``EventIds``)."""
+    return _IDS.new(now)
 
 
 def rfc3339(moment: datetime) -> str:

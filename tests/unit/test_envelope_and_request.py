@@ -52,9 +52,28 @@ def test_a_new_event_carries_its_id_in_the_body_it_will_send(record_id, object_i
 
 
 def test_event_ids_are_unique_and_sort_by_time() -> None:
-    ids = [envelope.new_event_id(now=t) for t in (1.0, 2.0, 3.0)]
+    ids = [envelope.new_event_id(now=t) for t in (1001.0, 1002.0, 1003.0)]
     assert ids == sorted(ids) and all(i.startswith("evt_") and len(i) == 30 for i in ids)
     assert len({envelope.new_event_id() for _ in range(1000)}) == 1000
+
+
+@pytest.mark.parametrize(
+    "clock",
+    [
+        pytest.param([5.0] * 50, id="fifty-in-one-millisecond"),
+        pytest.param([5.0, 4.0, 4.5, 3.0, 5.0, 6.0], id="clock-stepping-back"),
+    ],
+)
+def test_ids_made_one_after_another_sort_in_the_order_they_were_made(clock) -> None:
+    # A fast machine writes many events in one millisecond: their order must not be left to chance.
+    ids = envelope.EventIds()
+    made = [ids.new(now=t) for t in clock]
+    assert made == sorted(made) and len(set(made)) == len(made)
+
+
+def test_a_tight_loop_of_ids_is_in_order() -> None:
+    made = [envelope.new_event_id() for _ in range(5000)]
+    assert made == sorted(made)
 
 
 def test_post_request_exactly_as_the_contract_says() -> None:

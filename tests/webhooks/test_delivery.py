@@ -293,6 +293,16 @@ def test_history_is_newest_first_and_paginated(crm, webhooks, webhook_receiver) 
     assert names == ["L4", "L3", "L2", "L1"]
 
 
+def test_a_burst_committed_in_a_tight_loop_is_delivered_and_listed_in_commit_order(crm, webhooks, webhook_receiver) -> None:
+    hook = hook_for(webhooks, webhook_receiver)
+    for n in range(60):  # many commits per millisecond on a fast machine
+        crm.leads.create(f"B{n}")
+    webhooks.run_pending()
+    assert [e["data"]["object"]["name"] for e in webhook_receiver.envelopes] == [f"B{n}" for n in range(60)]
+    history = webhooks.history(hook.id, limit=100)
+    assert [d.payload["data"]["object"]["name"] for d in reversed(history)] == [f"B{n}" for n in range(60)]
+
+
 def test_redeliver_sends_the_same_event_again(crm, webhooks, webhook_receiver) -> None:
     hook = hook_for(webhooks, webhook_receiver)
     crm.leads.create("Again")
