@@ -1,7 +1,7 @@
 """A whole sales cycle on the host CRM, printing every event it raises.
 
-    python examples/quickstart.py            # a temporary SQLite database
-    python examples/quickstart.py URL        # any SQLAlchemy URL
+python examples/quickstart.py            # a temporary SQLite database
+python examples/quickstart.py URL        # any SQLAlchemy URL
 """
 
 from __future__ import annotations

@@ -115,9 +115,34 @@ def test_configure_stores_options_for_every_process(cli) -> None:
 BAD = [
     (["hooks", "show", "99"], 1, "error: hook 99 not found"),
     (["hooks", "show", "abc"], 2, "error: Invalid value for 'HOOK_ID': 'abc' is not a valid integer."),
-    (["hooks", "add", "--name", "x", "--event", "nope", "--url", "http://127.0.0.1/x"], 1, "error: event: 'nope' is not an event of the catalog"),
-    (["hooks", "add", "--name", "x", "--event", "lead.created", "--url", "ftp://x"], 1, "error: url: must start with http:// or https://"),
-    (["hooks", "add", "--name", "x", "--event", "lead.created", "--url", "http://127.0.0.1/x", "--key", "Host", "--value", "v"], 1, "error: key: 'Host' is set by the webhook itself"),
+    (
+        ["hooks", "add", "--name", "x", "--event", "nope", "--url", "http://127.0.0.1/x"],
+        1,
+        "error: event: 'nope' is not an event of the catalog",
+    ),
+    (
+        ["hooks", "add", "--name", "x", "--event", "lead.created", "--url", "ftp://x"],
+        1,
+        "error: url: must start with http:// or https://",
+    ),
+    (
+        [
+            "hooks",
+            "add",
+            "--name",
+            "x",
+            "--event",
+            "lead.created",
+            "--url",
+            "http://127.0.0.1/x",
+            "--key",
+            "Host",
+            "--value",
+            "v",
+        ],
+        1,
+        "error: key: 'Host' is set by the webhook itself",
+    ),
     (["hooks", "update", "1"], 2, "error: nothing to change"),
     (["hooks", "test", "7"], 1, "error: hook 7 not found"),
     (["deliveries", "show", "5"], 1, "error: delivery 5 not found"),
@@ -194,5 +219,13 @@ def test_deliveries_stats_for_operators(cli, add_hook, webhook_receiver) -> None
         wh.disable_hook(hook["id"])
     stats = cli.json("deliveries", "stats")
     # A and B were sent; C failed once and waits 60 s; D waits for its hook to be enabled.
-    assert stats == {"pending": 2, "held": 2, "due": 0, "in_flight": 0, "failed": 0, "succeeded": 2, "oldest_due_age_s": None}
+    assert stats == {
+        "pending": 2,
+        "held": 2,
+        "due": 0,
+        "in_flight": 0,
+        "failed": 0,
+        "succeeded": 2,
+        "oldest_due_age_s": None,
+    }
     assert "oldest due" in cli("deliveries", "stats").stdout

@@ -49,7 +49,17 @@ def test_bad_scopes_and_unknown_tokens_are_one_line_errors(tmp_path) -> None:
 
 def test_users_create_with_a_prompted_password(tmp_path) -> None:
     url = f"sqlite:///{tmp_path}/c.db"
-    made = run(url, "users", "create", "--name", "Ana", "--email", "ana@example.com", "--admin", input="long enough pw\nlong enough pw\n")
+    made = run(
+        url,
+        "users",
+        "create",
+        "--name",
+        "Ana",
+        "--email",
+        "ana@example.com",
+        "--admin",
+        input="long enough pw\nlong enough pw\n",
+    )
     assert made.exit_code == 0 and "(admin)" in made.stdout
     short = run(url, "users", "create", "--name", "Bo", "--email", "bo@example.com", "--password", "short")
     assert short.exit_code == 1 and short.stderr == "error: password: at least 8 characters\n"
@@ -65,7 +75,13 @@ def test_serve_answers_on_loopback_until_interrupted(tmp_path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "CRM_DATABASE_URL": url}
-    server = subprocess.Popen([sys.executable, "-m", "crm_stub.cli", "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "crm_stub.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -73,7 +89,9 @@ def test_serve_answers_on_loopback_until_interrupted(tmp_path) -> None:
                 login = requests.get(f"http://127.0.0.1:{port}/login", timeout=2)
                 break
             except requests.ConnectionError:
-                assert time.monotonic() < deadline and server.poll() is None, server.stderr.read() if server.stderr else ""
+                assert time.monotonic() < deadline and server.poll() is None, (
+                    server.stderr.read() if server.stderr else ""
+                )
                 time.sleep(0.1)
         assert login.status_code == 200 and "csrf_token" in login.text
         page = requests.get(f"http://127.0.0.1:{port}/system/integrations/webhooks/", allow_redirects=False, timeout=2)

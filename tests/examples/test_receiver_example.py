@@ -24,7 +24,9 @@ def load_example():
 @pytest.fixture
 def served(webhooks) -> Iterator[tuple[str, object, object]]:
     """The example app on a loopback port, with a hook of the addon pointing at it."""
-    hook = webhooks.create_hook(name="example", event="lead.created", url="http://127.0.0.1:1/x", key="X-Api-Key", value="s3cret")
+    hook = webhooks.create_hook(
+        name="example", event="lead.created", url="http://127.0.0.1:1/x", key="X-Api-Key", value="s3cret"
+    )
     app = load_example().create_app(hook.secret, "X-Api-Key", "s3cret")
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -64,7 +66,10 @@ def test_it_accepts_get_hooks_too(crm, webhooks, served) -> None:
     [
         ({"X-Api-Key": "wrong"}, "wrong X-Api-Key"),
         ({}, "missing or wrong X-Api-Key"),
-        ({"X-Api-Key": "s3cret", "webhook-id": "evt_1", "webhook-timestamp": "1", "webhook-signature": "v1,AAAA"}, "bad signature"),
+        (
+            {"X-Api-Key": "s3cret", "webhook-id": "evt_1", "webhook-timestamp": "1", "webhook-signature": "v1,AAAA"},
+            "bad signature",
+        ),
         ({"X-Api-Key": "s3cret"}, "bad signature"),  # no signature headers at all
     ],
 )

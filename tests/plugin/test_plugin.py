@@ -8,7 +8,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-SCENARIO = '''
+SCENARIO = """
 import pytest
 
 def test_a_lead_becomes_a_sale(crm, webhooks, webhook_receiver):
@@ -49,7 +49,7 @@ def test_wait_for_says_what_did_arrive(crm, webhooks, webhook_receiver):
     crm.leads.create("Only a lead")
     with pytest.raises(AssertionError, match="no sale.created #1 within 0.3 s; received: .'lead.created'.") :
         webhook_receiver.wait_for("sale.created", timeout=0.3)
-'''
+"""
 
 
 def test_a_scenario_with_only_the_plugin_fixtures(pytester: pytest.Pytester) -> None:

@@ -22,7 +22,9 @@ def test_catalog_has_the_30_events_in_order() -> None:
 @pytest.mark.skipif(not EVENTS_MD.exists(), reason="shared/EVENTS.md is not beside the repository")
 def test_catalog_matches_events_md() -> None:
     rows = re.findall(r"^\| (\d+)\s*\| ([a-z_.]+)\s*\| (.+?)\s*\| (.+?)\s*\|$", EVENTS_MD.read_text(), re.M)
-    assert [(int(n), c, pt, en) for n, c, pt, en in rows] == [(e.number, e.code, e.label_pt, e.label_en) for e in CATALOG]
+    assert [(int(n), c, pt, en) for n, c, pt, en in rows] == [
+        (e.number, e.code, e.label_pt, e.label_en) for e in CATALOG
+    ]
 
 
 def test_the_four_mistranslations_are_corrected() -> None:

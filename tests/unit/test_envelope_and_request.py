@@ -23,19 +23,49 @@ NOW = datetime(2026, 1, 1, 12, 0, 0)
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 
 
-def claimed(method: str = "POST", *, key: str | None = "X-Api-Key", url: str = "http://127.0.0.1/h", secrets=(SECRET,), test=False) -> Claimed:
+def claimed(
+    method: str = "POST",
+    *,
+    key: str | None = "X-Api-Key",
+    url: str = "http://127.0.0.1/h",
+    secrets=(SECRET,),
+    test=False,
+) -> Claimed:
     body = envelope.encode(envelope.build("evt_1", "lead.created", NOW, {"id": 7, "name": "ACME"}))
-    return Claimed(1, 0, "evt_1", "lead.created", "2026-01-01T12:00:00.000Z", "7", body, test, 3, url, method, key, "s3cret", tuple(secrets), True)
+    return Claimed(
+        1,
+        0,
+        "evt_1",
+        "lead.created",
+        "2026-01-01T12:00:00.000Z",
+        "7",
+        body,
+        test,
+        3,
+        url,
+        method,
+        key,
+        "s3cret",
+        tuple(secrets),
+        True,
+    )
 
 
 def test_envelope_shape() -> None:
     env = envelope.build("evt_1", "lead.updated", NOW, {"id": 7}, {"name": "Old"})
-    assert env == {"id": "evt_1", "type": "lead.updated", "timestamp": "2026-01-01T12:00:00.000Z", "data": {"object": {"id": 7}, "previous_attributes": {"name": "Old"}}}
+    assert env == {
+        "id": "evt_1",
+        "type": "lead.updated",
+        "timestamp": "2026-01-01T12:00:00.000Z",
+        "data": {"object": {"id": 7}, "previous_attributes": {"name": "Old"}},
+    }
     assert "previous_attributes" not in envelope.build("evt_1", "lead.created", NOW, {"id": 7})["data"]
 
 
 def test_encoding_keeps_money_exact_and_text_readable() -> None:
-    body = envelope.encode(envelope.build("e", "opportunity.updated", NOW, {"id": 1, "name": "Ação"}, {"amount": Decimal("1500.00")}))
+    body = envelope.encode(
+        envelope.build("e", "opportunity.updated", NOW, {"id": 1, "name": "Ação"}, {"amount": Decimal("1500.00")})
+    )
     assert '"amount":"1500.00"' in body and "Ação" in body
 
 
@@ -85,7 +115,9 @@ def test_post_request_exactly_as_the_contract_says() -> None:
     assert req.headers["webhook-id"] == "evt_1" and req.headers["webhook-timestamp"] == str(ts)
     # The signature by hand, as a receiver without our library would compute it.
     key = base64.b64decode(SECRET.removeprefix("whsec_"))
-    expected = base64.b64encode(hmac.new(key, f"evt_1.{ts}.{req.body.decode()}".encode(), hashlib.sha256).digest()).decode()
+    expected = base64.b64encode(
+        hmac.new(key, f"evt_1.{ts}.{req.body.decode()}".encode(), hashlib.sha256).digest()
+    ).decode()
     assert req.headers["webhook-signature"] == f"v1,{expected}"
     assert verify(req.body, req.headers, SECRET)["type"] == "lead.created"
 
@@ -95,7 +127,13 @@ def test_bodyless_methods_put_the_envelope_in_the_query(method: str) -> None:
     req = build_request(claimed(method, url="http://127.0.0.1/h?x=1"), int(time.time()))
     assert req.body is None and "Content-Type" not in req.headers
     query = parse_qs(urlsplit(req.url).query)
-    assert query == {"x": ["1"], "id": ["evt_1"], "type": ["lead.created"], "timestamp": ["2026-01-01T12:00:00.000Z"], "object_id": ["7"]}
+    assert query == {
+        "x": ["1"],
+        "id": ["evt_1"],
+        "type": ["lead.created"],
+        "timestamp": ["2026-01-01T12:00:00.000Z"],
+        "object_id": ["7"],
+    }
     assert verify(b"", req.headers, SECRET) is None
 
 
@@ -158,4 +196,7 @@ def test_sign_matches_standard_webhooks_reference() -> None:
     # The example of the Standard Webhooks specification.
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     body = '{"test": 2432232314}'
-    assert sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body, [secret]) == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    assert (
+        sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body, [secret])
+        == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    )

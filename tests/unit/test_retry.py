@@ -38,7 +38,15 @@ def test_retry_after_is_a_floor_capped_at_a_day() -> None:
 
 @pytest.mark.parametrize(
     ("header", "seconds"),
-    [("120", 120.0), (" 7 ", 7.0), ("Thu, 01 Jan 2026 12:01:00 GMT", 60.0), ("Thu, 01 Jan 2026 11:00:00 GMT", 0.0), ("soon", None), (None, None), ("", None)],
+    [
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("Thu, 01 Jan 2026 12:01:00 GMT", 60.0),
+        ("Thu, 01 Jan 2026 11:00:00 GMT", 0.0),
+        ("soon", None),
+        (None, None),
+        ("", None),
+    ],
 )
 def test_parse_retry_after(header, seconds) -> None:
     assert parse_retry_after(header, NOW) == seconds

@@ -9,7 +9,13 @@ from openapi_spec_validator import validate
 
 from crm_stub import CRM
 
-GOOD = {"name": "venda", "event": "sale.created", "url": "http://127.0.0.1:9/pos", "key": "X-Api-Key", "value": "s3cret-value"}
+GOOD = {
+    "name": "venda",
+    "event": "sale.created",
+    "url": "http://127.0.0.1:9/pos",
+    "key": "X-Api-Key",
+    "value": "s3cret-value",
+}
 
 
 def create(api, **changes):
@@ -103,7 +109,10 @@ def test_patch_enable_disable_rotate_delete(api, webhooks) -> None:
     hook = create(api)
     hid = hook["id"]
     changed = api.call("PATCH", f"/api/v1/hooks/{hid}", json={"url": "http://127.0.0.1:9/new", "method": "put"})
-    assert changed.status_code == 200 and (changed.json["url"], changed.json["method"]) == ("http://127.0.0.1:9/new", "PUT")
+    assert changed.status_code == 200 and (changed.json["url"], changed.json["method"]) == (
+        "http://127.0.0.1:9/new",
+        "PUT",
+    )
     bad = api.call("PATCH", f"/api/v1/hooks/{hid}", json={"url": "nope"})
     assert bad.status_code == 422 and webhooks.get_hook(hid).url == "http://127.0.0.1:9/new"
     assert api.call("PATCH", f"/api/v1/hooks/{hid}", json={}).status_code == 422
@@ -117,9 +126,18 @@ def test_patch_enable_disable_rotate_delete(api, webhooks) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/hooks/999"), ("PATCH", "/hooks/999"), ("DELETE", "/hooks/999"), ("POST", "/hooks/999/enable"),
-     ("POST", "/hooks/999/disable"), ("POST", "/hooks/999/test"), ("POST", "/hooks/999/rotate-secret"),
-     ("GET", "/deliveries/999"), ("POST", "/deliveries/999/redeliver"), ("GET", "/deliveries?hook_id=999")],
+    [
+        ("GET", "/hooks/999"),
+        ("PATCH", "/hooks/999"),
+        ("DELETE", "/hooks/999"),
+        ("POST", "/hooks/999/enable"),
+        ("POST", "/hooks/999/disable"),
+        ("POST", "/hooks/999/test"),
+        ("POST", "/hooks/999/rotate-secret"),
+        ("GET", "/deliveries/999"),
+        ("POST", "/deliveries/999/redeliver"),
+        ("GET", "/deliveries?hook_id=999"),
+    ],
 )
 def test_unknown_ids_are_404(api, method, path) -> None:
     response = api.call(method, "/api/v1" + path, json={"name": "x"} if method == "PATCH" else None)
@@ -171,7 +189,12 @@ def test_test_send_deliveries_and_redeliver(api, crm, webhooks, webhook_receiver
 
 def test_events_catalog(api) -> None:
     events = api.call("GET", "/api/v1/events").json["data"]
-    assert len(events) == 30 and events[29] == {"number": 30, "code": "sale.created", "label_pt": "Nova venda", "label_en": "New sale"}
+    assert len(events) == 30 and events[29] == {
+        "number": 30,
+        "code": "sale.created",
+        "label_pt": "Nova venda",
+        "label_en": "New sale",
+    }
 
 
 # -- the document ------------------------------------------------------------------------------
@@ -185,7 +208,9 @@ def test_openapi_document_is_valid_3_1(api) -> None:
 
 def test_openapi_document_lists_exactly_the_routes(app, api) -> None:
     document = api.call("GET", "/api/v1/openapi.json", token=False).json
-    described = {(method.upper(), path) for path, item in document["paths"].items() for method in item if method != "parameters"}
+    described = {
+        (method.upper(), path) for path, item in document["paths"].items() for method in item if method != "parameters"
+    }
     routed = set()
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/") and rule.endpoint != "webhooks_api.openapi":

@@ -7,7 +7,14 @@ import re
 import pytest
 
 BASE = "/system/integrations/webhooks"
-GOOD = {"name": "venda", "event": "sale.created", "method": "POST", "url": "", "key": "X-Api-Key", "value": "s3cret-value"}
+GOOD = {
+    "name": "venda",
+    "event": "sale.created",
+    "method": "POST",
+    "url": "",
+    "key": "X-Api-Key",
+    "value": "s3cret-value",
+}
 
 
 def add(admin, webhook_receiver, **changes):
@@ -74,7 +81,9 @@ BAD = [
 
 
 @pytest.mark.parametrize(("field", "change", "message"), BAD, ids=[f"{f}:{next(iter(c.values()))}" for f, c, _ in BAD])
-def test_errors_show_beside_their_field_and_store_nothing(admin, webhooks, webhook_receiver, field, change, message) -> None:
+def test_errors_show_beside_their_field_and_store_nothing(
+    admin, webhooks, webhook_receiver, field, change, message
+) -> None:
     response = add(admin, webhook_receiver, **change)
     assert response.status_code == 422
     page = response.get_data(as_text=True)
@@ -90,8 +99,10 @@ def test_edit_disable_enable_and_delete(admin, webhooks, webhook_receiver) -> No
     add(admin, webhook_receiver)
     hook = webhooks.list_hooks()[0]
     form = admin.get(f"{BASE}/{hook.id}/edit").get_data(as_text=True)
-    assert 'value="venda"' in form and "<option value=\"sale.created\" selected>" in form
-    saved = admin.post(f"{BASE}/{hook.id}/edit", {**GOOD, "url": webhook_receiver.url, "name": "vendas", "method": "PUT"})
+    assert 'value="venda"' in form and '<option value="sale.created" selected>' in form
+    saved = admin.post(
+        f"{BASE}/{hook.id}/edit", {**GOOD, "url": webhook_receiver.url, "name": "vendas", "method": "PUT"}
+    )
     assert saved.status_code == 302
     assert (webhooks.get_hook(hook.id).name, webhooks.get_hook(hook.id).method) == ("vendas", "PUT")
     admin.post(f"{BASE}/{hook.id}/disable")
@@ -130,10 +141,10 @@ def test_history_pages_and_redelivers(admin, crm, webhooks, webhook_receiver) ->
         crm.leads.create(f"Lead {n}")
     webhooks.run_pending()
     first = admin.get(f"{BASE}/{hook.id}/history").get_data(as_text=True)
-    assert first.count('<tr>') == 21  # header + 20
+    assert first.count("<tr>") == 21  # header + 20
     older = re.search(r'href="([^"]+before=\d+)"', first)[1].replace("&amp;", "&")
     second = admin.get(older).get_data(as_text=True)
-    assert second.count('<tr>') == 4 and "Older" not in second
+    assert second.count("<tr>") == 4 and "Older" not in second
     oldest = webhooks.history(hook.id, limit=50)[-1]
     again = admin.post(f"{BASE}/deliveries/{oldest.id}/redeliver", follow_redirects=True)
     assert "Sent again: succeeded." in again.get_data(as_text=True)

@@ -17,7 +17,9 @@ def test_two_processes_with_thread_dispatchers_share_one_database(crm_database_u
     try:
         assert second.addons["crm_webhooks"].options.dispatcher == "thread"
         first.addons["crm_webhooks"].create_hook(name="all", event="lead.created", url=webhook_receiver.url_for("/one"))
-        second.addons["crm_webhooks"].create_hook(name="all too", event="lead.created", url=webhook_receiver.url_for("/two"))
+        second.addons["crm_webhooks"].create_hook(
+            name="all too", event="lead.created", url=webhook_receiver.url_for("/two")
+        )
         errors: list[BaseException] = []
 
         def write(crm: CRM, prefix: str) -> None:

@@ -16,7 +16,9 @@ from crm_webhooks import WebhookVerificationError, hook_disabled, verify
 
 
 def hook_for(webhooks, receiver, event: str = "lead.created", **fields):
-    return webhooks.create_hook(**{"name": event, "event": event, "url": receiver.url, "key": "X-Api-Key", "value": "s3cret", **fields})
+    return webhooks.create_hook(
+        **{"name": event, "event": event, "url": receiver.url, "key": "X-Api-Key", "value": "s3cret", **fields}
+    )
 
 
 def test_all_30_events_arrive_signed_and_authenticated(crm, webhooks, webhook_receiver) -> None:
@@ -293,7 +295,9 @@ def test_history_is_newest_first_and_paginated(crm, webhooks, webhook_receiver) 
     assert names == ["L4", "L3", "L2", "L1"]
 
 
-def test_a_burst_committed_in_a_tight_loop_is_delivered_and_listed_in_commit_order(crm, webhooks, webhook_receiver) -> None:
+def test_a_burst_committed_in_a_tight_loop_is_delivered_and_listed_in_commit_order(
+    crm, webhooks, webhook_receiver
+) -> None:
     hook = hook_for(webhooks, webhook_receiver)
     for n in range(60):  # many commits per millisecond on a fast machine
         crm.leads.create(f"B{n}")
@@ -393,7 +397,7 @@ def test_any_answer_body_is_kept_in_history(crm, webhooks, webhook_receiver) -> 
     # Tabs, newlines and backslashes must survive PostgreSQL's COPY; a NUL byte is refused by
     # its text columns (the attempt could never be recorded, so it would be sent again and
     # again) and invalid UTF-8 cannot be stored either: both are kept as U+FFFD.
-    body = b'tab\there\nline two\\n \x00 nul \xff end'
+    body = b"tab\there\nline two\\n \x00 nul \xff end"
     webhook_receiver.respond_with(200, body=body)
     hook = hook_for(webhooks, webhook_receiver)
     crm.leads.create("Odd answer")

@@ -11,7 +11,14 @@ import sqlalchemy as sa
 from crm_stub import NotFound
 from crm_webhooks import ValidationError
 
-GOOD: dict[str, Any] = {"name": "venda", "event": "sale.created", "method": "POST", "url": "http://127.0.0.1:8000/pos", "key": "X-Api-Key", "value": "s3cret"}
+GOOD: dict[str, Any] = {
+    "name": "venda",
+    "event": "sale.created",
+    "method": "POST",
+    "url": "http://127.0.0.1:8000/pos",
+    "key": "X-Api-Key",
+    "value": "s3cret",
+}
 
 
 def count_hooks(crm) -> int:
@@ -21,7 +28,14 @@ def count_hooks(crm) -> int:
 
 def test_create_hook_as_in_the_contract(webhooks) -> None:
     hook = webhooks.create_hook(**GOOD)
-    assert (hook.name, hook.event, hook.method, hook.url, hook.key, hook.value) == ("venda", "sale.created", "POST", "http://127.0.0.1:8000/pos", "X-Api-Key", "s3cret")
+    assert (hook.name, hook.event, hook.method, hook.url, hook.key, hook.value) == (
+        "venda",
+        "sale.created",
+        "POST",
+        "http://127.0.0.1:8000/pos",
+        "X-Api-Key",
+        "s3cret",
+    )
     assert hook.enabled and hook.status == "never_run" and hook.last_run_at is None
     assert hook.secret.startswith("whsec_")
     assert len(base64.b64decode(hook.secret.removeprefix("whsec_"))) >= 24
@@ -36,7 +50,9 @@ def test_each_hook_gets_its_own_secret(webhooks) -> None:
 
 
 def test_method_is_case_insensitive_and_defaults_to_post(webhooks) -> None:
-    assert webhooks.create_hook(name="a", event="lead.created", url="http://127.0.0.1/x", method="patch").method == "PATCH"
+    assert (
+        webhooks.create_hook(name="a", event="lead.created", url="http://127.0.0.1/x", method="patch").method == "PATCH"
+    )
     assert webhooks.create_hook(name="b", event="lead.created", url="http://127.0.0.1/x").method == "POST"
 
 
@@ -77,17 +93,25 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
 
 
 @pytest.mark.parametrize(("field", "change", "message"), BAD, ids=[f"{f}-{i}" for i, (f, _, _) in enumerate(BAD)])
-def test_bad_input_names_the_field_and_stores_nothing(crm, webhooks, field: str, change: dict[str, Any], message: str) -> None:
+def test_bad_input_names_the_field_and_stores_nothing(
+    crm, webhooks, field: str, change: dict[str, Any], message: str
+) -> None:
     with pytest.raises(ValidationError, match=message) as raised:
-        webhooks.create_hook(**{**GOOD, **change}) if field != "colour" else webhooks.update_hook(webhooks.create_hook(**GOOD).id, **change)
+        webhooks.create_hook(**{**GOOD, **change}) if field != "colour" else webhooks.update_hook(
+            webhooks.create_hook(**GOOD).id, **change
+        )
     assert raised.value.field == field
     assert str(raised.value).startswith(f"{field}: ")
     assert isinstance(raised.value, ValueError)
     assert count_hooks(crm) == (1 if field == "colour" else 0)
 
 
-@pytest.mark.parametrize(("field", "change", "message"), BAD[:-1], ids=[f"{f}-{i}" for i, (f, _, _) in enumerate(BAD[:-1])])
-def test_the_same_rules_apply_on_update_and_change_nothing(webhooks, field: str, change: dict[str, Any], message: str) -> None:
+@pytest.mark.parametrize(
+    ("field", "change", "message"), BAD[:-1], ids=[f"{f}-{i}" for i, (f, _, _) in enumerate(BAD[:-1])]
+)
+def test_the_same_rules_apply_on_update_and_change_nothing(
+    webhooks, field: str, change: dict[str, Any], message: str
+) -> None:
     hook = webhooks.create_hook(**GOOD)
     with pytest.raises(ValidationError, match=message):
         webhooks.update_hook(hook.id, **change)
@@ -113,7 +137,14 @@ def test_loopback_is_refused_unless_private_networks_are_allowed(crm) -> None:
 def test_update_changes_only_what_is_given(webhooks) -> None:
     hook = webhooks.create_hook(**GOOD)
     changed = webhooks.update_hook(hook.id, url="http://127.0.0.1:9000/new", method="put")
-    assert (changed.url, changed.method, changed.name, changed.key, changed.value, changed.secret) == ("http://127.0.0.1:9000/new", "PUT", "venda", "X-Api-Key", "s3cret", hook.secret)
+    assert (changed.url, changed.method, changed.name, changed.key, changed.value, changed.secret) == (
+        "http://127.0.0.1:9000/new",
+        "PUT",
+        "venda",
+        "X-Api-Key",
+        "s3cret",
+        hook.secret,
+    )
     cleared = webhooks.update_hook(hook.id, key=None, value=None)
     assert (cleared.key, cleared.value) == (None, None)
 
@@ -137,7 +168,19 @@ def test_delete(webhooks) -> None:
         webhooks.get_hook(hook.id)
 
 
-@pytest.mark.parametrize("call", ["get_hook", "disable_hook", "enable_hook", "delete_hook", "rotate_secret", "send_test", "history", "last_delivery"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        "get_hook",
+        "disable_hook",
+        "enable_hook",
+        "delete_hook",
+        "rotate_secret",
+        "send_test",
+        "history",
+        "last_delivery",
+    ],
+)
 def test_unknown_hook_ids_are_not_found(webhooks, call: str) -> None:
     with pytest.raises(NotFound, match=r"hook 4242 not found"):
         getattr(webhooks, call)(4242)

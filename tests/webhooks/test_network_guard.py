@@ -36,6 +36,8 @@ def test_the_same_name_is_delivered_when_private_networks_are_allowed(crm, webho
 
 
 def test_a_refused_test_send_says_why(strict, webhook_receiver) -> None:
-    hook = strict.create_hook(name="t", event="sale.created", url=webhook_receiver.url.replace("127.0.0.1", "localhost"))
+    hook = strict.create_hook(
+        name="t", event="sale.created", url=webhook_receiver.url.replace("127.0.0.1", "localhost")
+    )
     delivery = strict.send_test(hook.id)
     assert delivery.status == "failed" and "network guard" in delivery.attempts[0].error
