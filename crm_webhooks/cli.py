@@ -491,7 +491,7 @@ def worker(app: App, concurrency: int, poll_interval: float) -> None:
     done = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
-        if runner.stopping:
+        if done.is_set():
             os._exit(1)  # a second signal: leave now; leases return what was in flight
         click.echo(f"{signal.Signals(signum).name}: finishing the attempts in flight", err=True)
         runner.stop()

@@ -16,9 +16,12 @@ from functools import cache, cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Row, Select, Update, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Connection, Engine, Row, Select, Update, and_, bindparam, case, func, or_, select, update
+
+from crm_stub.models import utcnow
 
 from ..models import DeliveryRow, EventRow, HookRow
+from . import fanout
 
 D, E, H = DeliveryRow.__table__.c, EventRow.__table__.c, HookRow.__table__.c
 
@@ -59,15 +62,15 @@ class Claimed:
         return urlsplit(self.url).netloc.lower()
 
 
-# What a sender needs of a delivery, its event and its hook, in the order _claimed() reads it.
+# What a sender needs of a delivery's event and hook, named as ``_claimed()`` reads them.
 _EVENT_AND_HOOK = (
-    E.id,
-    E.type,
+    E.id.label("event_id"),
+    E.type.label("event_type"),
     E.timestamp,
     E.object_id,
     E.body,
     E.test,
-    H.id,
+    H.id.label("hook_id"),
     H.url,
     H.method,
     H.key,
@@ -77,6 +80,17 @@ _EVENT_AND_HOOK = (
     H.previous_secret_expires_at,
     H.enabled,
 )
+
+
+def lease_length(timeout: float) -> dt.timedelta:
+    """How long a claim holds a delivery: one attempt (at most ``timeout``) twice over and its
+    bookkeeping, short enough that a dead worker's deliveries go out again soon."""
+    return dt.timedelta(seconds=timeout * 2 + 5)
+
+
+def renewal_margin(timeout: float) -> float:
+    """Seconds before a lease ends when it is renewed: a whole attempt and its recording still fit, twice."""
+    return timeout * 2 + 1
 
 
 @cache
@@ -118,7 +132,7 @@ def _lease_and_load(skip_hooks: bool) -> Select[Any]:
     leased = _lease(skip_hooks).returning(D.id, D.attempt_count, D.event_id, D.hook_id, D.next_attempt_at)
     claimed = leased.cte("claimed")
     return (
-        select(claimed.c.id, claimed.c.attempt_count, *_EVENT_AND_HOOK)
+        select(claimed.c.id.label("delivery_id"), claimed.c.attempt_count, *_EVENT_AND_HOOK)
         .join_from(claimed, EventRow, E.id == claimed.c.event_id)
         .join(HookRow, H.id == claimed.c.hook_id)
         .order_by(claimed.c.next_attempt_at, claimed.c.id)
@@ -126,7 +140,7 @@ def _lease_and_load(skip_hooks: bool) -> Select[Any]:
 
 
 _LOAD = (
-    select(D.id, D.attempt_count, *_EVENT_AND_HOOK)
+    select(D.id.label("delivery_id"), D.attempt_count, *_EVENT_AND_HOOK)
     .join(EventRow, E.id == D.event_id)
     .join(HookRow, H.id == D.hook_id)
     .where(D.id.in_(bindparam("ids", expanding=True)))
@@ -134,26 +148,41 @@ _LOAD = (
 )
 
 
-def claim_due(
-    conn: Connection,
+@dataclass(frozen=True)
+class Claim:
+    """What one claim found: the deliveries now leased, and whether fan-out has more to write."""
+
+    claimed: list[Claimed]
+    fanout_behind: bool = False
+
+
+def claim(
+    engine: Engine,
     *,
-    now: dt.datetime,
     limit: int,
-    lease_until: dt.datetime,
+    lease: dt.timedelta,
     worker: str,
     skip_hooks: Collection[int] = (),
-) -> list[Claimed]:
-    """Lease up to ``limit`` due deliveries, oldest due first, and load them.
+    fan_out_first: bool = True,
+) -> Claim:
+    """Lease up to ``limit`` due deliveries, oldest due first, to ``worker``, and load them.
 
     ``skip_hooks``: hooks whose receiver already has all the attempts in flight it may.
+    ``fan_out_first``: write the delivery rows of newly committed events first; a
+    worker that knows nothing was committed since its last claim skips that query.
     """
-    params: dict[str, Any] = {"now": now, "limit": limit, "lease_until": lease_until, "worker": worker}
+    now = utcnow()
+    params: dict[str, Any] = {"now": now, "limit": limit, "lease_until": now + lease, "worker": worker}
     if skip_hooks:
         params["skip"] = list(skip_hooks)
-    if conn.dialect.name == "postgresql":
-        return _claimed(conn.execute(_lease_and_load(bool(skip_hooks)), params), now)
-    ids = conn.scalars(_lease(bool(skip_hooks)).returning(D.id), params).all()
-    return load_claimed(conn, list(ids), now)
+    with engine.begin() as conn:
+        behind = fan_out_first and fanout.fan_out(conn) == fanout.BATCH
+        if conn.dialect.name == "postgresql":
+            claimed = _claimed(conn.execute(_lease_and_load(bool(skip_hooks)), params), now)
+        else:
+            ids = conn.scalars(_lease(bool(skip_hooks)).returning(D.id), params).all()
+            claimed = load_claimed(conn, list(ids), now)
+    return Claim(claimed, behind)
 
 
 def load_claimed(conn: Connection, ids: list[int], now: dt.datetime) -> list[Claimed]:
@@ -166,17 +195,37 @@ def _claimed(rows: Iterable[Row[Any]], now: dt.datetime) -> list[Claimed]:
     claimed = []
     for r in rows:
         # The previous secret signs too until it expires (a rotation's grace period).
-        secrets = (r[13],) if r[14] is None or r[15] is None or r[15] <= now else (r[13], r[14])
+        grace = r.previous_secret is not None and r.previous_secret_expires_at is not None
+        live = grace and r.previous_secret_expires_at > now
         claimed.append(
-            Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], secrets, r[16])
+            Claimed(
+                r.delivery_id,
+                r.attempt_count,
+                r.event_id,
+                r.event_type,
+                r.timestamp,
+                r.object_id,
+                r.body,
+                r.test,
+                r.hook_id,
+                r.url,
+                r.method,
+                r.key,
+                r.value,
+                (r.secret, r.previous_secret) if live else (r.secret,),
+                r.enabled,
+            )
         )
     return claimed
 
 
-def renew(conn: Connection, ids: list[int], *, lease_until: dt.datetime, worker: str) -> None:
+def renew(engine: Engine, ids: list[int], *, lease: dt.timedelta, worker: str) -> None:
     """Extend the lease of deliveries still held by ``worker``."""
     if ids:
-        conn.execute(update(DeliveryRow).where(D.id.in_(ids), D.locked_by == worker).values(locked_until=lease_until))
+        with engine.begin() as conn:
+            conn.execute(
+                update(DeliveryRow).where(D.id.in_(ids), D.locked_by == worker).values(locked_until=utcnow() + lease)
+            )
 
 
 def next_due_at(conn: Connection) -> dt.datetime | None:

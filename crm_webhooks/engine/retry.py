@@ -55,3 +55,9 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now.replace(tzinfo=UTC)).total_seconds())
+
+
+def pause_after(failures: int, *, first: float = 0.5, most: float = 30.0) -> float:
+    """How long a worker waits before trying its database (or listener) again after ``failures``
+    failed tries in a row: doubling from ``first``, at most ``most``."""
+    return min(most, first * 2 ** max(0, failures - 1))

@@ -13,6 +13,7 @@ from standardwebhooks import Webhook
 from crm_stub import EVENT_CODES, InvalidTransition
 from crm_stub.scenario import sales_cycle
 from crm_webhooks import WebhookVerificationError, hook_disabled, verify
+from crm_webhooks.engine.record import Batch
 
 
 def hook_for(webhooks, receiver, event: str = "lead.created", **fields):
@@ -160,11 +161,11 @@ def test_a_stale_hold_leaves_a_delivery_another_worker_has_taken(crm, webhooks, 
     hook = hook_for(webhooks, webhook_receiver)
     crm.leads.create("Taken over")
     deliverer = webhooks.deliverer
-    (claimed,) = deliverer.claim()
+    (claimed,) = deliverer.claim().claimed
     deliveries = sa.table("webhook_deliveries", sa.column("id"), sa.column("locked_by"), sa.column("next_attempt_at"))
     with crm.engine.begin() as conn:
         conn.execute(sa.update(deliveries).values(locked_by="another-worker"))
-    deliverer.record([], held=[claimed.delivery_id])
+    deliverer.record(Batch(held=[claimed.delivery_id]))
     with crm.engine.connect() as conn:
         locked_by, next_attempt_at = conn.execute(sa.select(deliveries.c.locked_by, deliveries.c.next_attempt_at)).one()
     assert locked_by == "another-worker" and next_attempt_at is not None

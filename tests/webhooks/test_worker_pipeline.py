@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from crm_webhooks.engine.worker import BACKGROUND_NICE, Worker
+from crm_webhooks.engine.worker import BACKGROUND_NICE, DB_THREAD_PREFIX, Worker
 from crm_webhooks.models import DeliveryRow
 
 from ..waiting import wait_until
@@ -26,9 +26,9 @@ def counted_worker(webhooks) -> Iterator[tuple[Worker, list[int]]]:
     claim = deliverer.claim
 
     def counting(*args, **kwargs):
-        claimed = claim(*args, **kwargs)
-        claims.append(len(claimed))
-        return claimed
+        found = claim(*args, **kwargs)
+        claims.append(len(found.claimed))
+        return found
 
     deliverer.claim = counting
     worker = Worker(deliverer, concurrency=2, poll_interval=5.0)
@@ -65,6 +65,7 @@ def test_a_saturated_lone_receiver_does_not_make_the_claimer_spin(
     wait_until(lambda: worker.attempts == 10)
 
 
+@pytest.mark.webhooks_options(timeout=8)
 def test_deliveries_waiting_for_a_sender_keep_their_lease(crm, webhooks, stuck_receiver, counted_worker) -> None:
     worker, _claims = counted_worker
     gate = hang_both_senders(crm, webhooks, stuck_receiver, worker, 6)
@@ -75,12 +76,11 @@ def test_deliveries_waiting_for_a_sender_keep_their_lease(crm, webhooks, stuck_r
             return dict(rows.all())
 
     first = leases()
-    waiting = [c.delivery_id for c in worker._waiting]
+    waiting = [c.delivery_id for c in worker.pipeline.schedule.waiting]
     assert len(waiting) == 4
-    time.sleep(0.01)  # so that a renewed lease ends later than the first one
-    worker._lease_ends = time.monotonic()  # as if the claim were a lease ago: renewal is due
-    worker.wake()
-    wait_until(lambda: all(leases()[d] > first[d] for d in waiting))
+    # A lease of 2 x 8 + 5 s is renewed when 2 x 8 + 1 s are left: about 4 s after the claim,
+    # while the receiver still holds both slots.
+    wait_until(lambda: all(leases()[d] > first[d] for d in waiting), timeout=15, what="leases renewed")
     gate.set()
     wait_until(lambda: worker.attempts == 6)
 
@@ -111,19 +111,25 @@ def test_a_hook_deleted_while_its_attempt_is_in_flight_holds_up_no_other(
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are Linux's")
-def test_claims_and_records_yield_the_cores_to_the_sender_loop(webhooks) -> None:
+def test_claims_and_records_yield_the_cores_to_the_sending_loop(webhooks) -> None:
     worker = Worker(webhooks.deliverer, concurrency=2, poll_interval=5.0)
     worker.start()
     try:
-        threads = {t.name.rsplit("-", 1)[1]: t for t in worker._threads}
 
-        def nice(name: str) -> int:
-            with open(f"/proc/self/task/{threads[name].native_id}/stat") as f:
+        def nice(thread: threading.Thread) -> int:
+            with open(f"/proc/self/task/{thread.native_id}/stat") as f:
                 return int(f.read().rsplit(")", 1)[1].split()[16])  # field 19, "nice"
 
-        # Each thread lowers itself as it starts.
+        def database_threads() -> list[threading.Thread]:
+            return [t for t in threading.enumerate() if t.name.startswith(DB_THREAD_PREFIX)]
+
+        # The database threads lower themselves as they start; the loop keeps the process's priority.
         lowered = os.nice(0) + BACKGROUND_NICE
-        wait_until(lambda: nice("claim") == nice("record") == lowered, what="claimer and recorder lowered")
-        assert nice("send") == os.nice(0) < lowered
+        wait_until(
+            lambda: database_threads() and all(nice(t) == lowered for t in database_threads()),
+            what="database threads lowered",
+        )
+        (loop,) = [t for t in threading.enumerate() if t.name == "crm-webhooks-loop"]
+        assert nice(loop) == os.nice(0) < lowered
     finally:
         worker.stop(timeout=30)

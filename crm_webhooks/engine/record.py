@@ -1,0 +1,269 @@
+"""Recording attempts: history rows, delivery states and hook statuses, a batch per transaction.
+
+Written once for every path (the worker's recorder, ``run_pending``, test sends
+and redeliveries).  A delivery is matched by id, event and hook together, and
+an attempt whose delivery is gone (its hook deleted while it was out) is let go.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
+
+from crm_stub.models import utcnow
+
+from .. import state
+from ..models import AttemptRow, DeliveryRow, HookRow
+from .send import Sent
+
+log = logging.getLogger("crm_webhooks.delivery")
+
+D, H = DeliveryRow.__table__.c, HookRow.__table__.c
+
+
+@dataclass
+class Batch:
+    """What a worker hands to be recorded.
+
+    ``held``: their hook was disabled after the claim (they wait for it);
+    ``released``: claimed but never sent (due again at once, for anyone).
+    """
+
+    sent: list[Sent] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)
+    released: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.sent or self.held or self.released)
+
+    def __len__(self) -> int:
+        return len(self.sent) + len(self.held) + len(self.released)
+
+    def split(self) -> list[Batch]:
+        """One batch per item: after a batch failed, what can be recorded is, one by one."""
+        return (
+            [Batch(sent=[s]) for s in self.sent]
+            + [Batch(held=[h]) for h in self.held]
+            + [Batch(released=[r]) for r in self.released]
+        )
+
+
+@dataclass
+class Recorded:
+    """What a batch left in the database, for the log and for the ``hook_disabled`` signal."""
+
+    sent: list[Sent] = field(default_factory=list)
+    lost: list[Sent] = field(default_factory=list)  # their hook was deleted while they were out
+    disabled: dict[str, list[int]] = field(default_factory=dict)  # reason -> hook ids
+
+    def log(self) -> None:
+        _log_attempts(self.sent)
+        for s in self.lost:
+            log.info("attempt delivery=%s not recorded: its hook was deleted meanwhile", s.claimed.delivery_id)
+
+
+def record(engine: Engine, batch: Batch, *, worker: str, disable_after: int | None) -> Recorded:
+    """Attempts, delivery states and hook statuses of ``batch``, in one transaction."""
+    result = Recorded()
+    if not batch:
+        return result
+    now = utcnow()
+    with engine.begin() as conn:
+        if batch.released:
+            conn.execute(
+                update(DeliveryRow)
+                .where(D.id.in_(batch.released), D.locked_by == worker)
+                .values(locked_until=None, locked_by=None)
+            )
+        if batch.held:  # only while still ours: after its lease another worker may have taken it
+            conn.execute(
+                update(DeliveryRow)
+                .where(D.id.in_(batch.held), D.locked_by == worker)
+                .values(next_attempt_at=None, locked_until=None, locked_by=None)
+            )
+        if batch.sent:
+            # A delivery the update does not find went with its hook, deleted while the
+            # attempt was out: there is nothing left to record it against.
+            found = _update_deliveries(conn, [_delivery_params(s) for s in batch.sent])
+            result.lost = [s for s in batch.sent if s.claimed.identity not in found]
+            result.sent = [s for s in batch.sent if s.claimed.identity in found]
+            if result.sent:
+                _insert_attempts(conn, result.sent)
+                result.disabled = _update_hooks(conn, result.sent, now, disable_after)
+    return result
+
+
+def _update_hooks(conn: Connection, sent: list[Sent], now: dt.datetime, threshold: int | None) -> dict[str, list[int]]:
+    """Last run, result and consecutive failed deliveries per hook; disable where due."""
+    per_hook: dict[int, list[Sent]] = {}
+    for s in sent:
+        if not s.claimed.test:
+            per_hook.setdefault(s.claimed.hook_id, []).append(s)
+    gone: list[int] = []
+    failing: list[int] = []  # only a failure can take a hook to the threshold
+    for hook_id, items in per_hook.items():
+        last = items[-1]
+        values = {"last_run_at": last.at, "last_result": "succeeded" if last.response.ok else "failed"}
+        successes = [i for i, s in enumerate(items) if s.outcome.status == "succeeded"]
+        failed_after = sum(1 for s in items[(successes[-1] + 1 if successes else 0) :] if s.outcome.status == "failed")
+        if successes:
+            values["consecutive_failures"] = failed_after
+        elif failed_after:
+            values["consecutive_failures"] = H.consecutive_failures + failed_after
+        if failed_after:
+            failing.append(hook_id)
+        conn.execute(update(HookRow).where(H.id == hook_id).values(**values))
+        if any(s.outcome.gone for s in items):
+            gone.append(hook_id)
+    result: dict[str, list[int]] = {}
+    if gone:
+        result[state.GONE_REASON] = state.disable(conn, gone, state.GONE_REASON, now)
+    if threshold and (failing := [h for h in failing if h not in gone]):
+        ids = state.disable_failing(conn, failing, threshold, now)
+        result[state.failing_reason(threshold)] = ids
+    return {reason: ids for reason, ids in result.items() if ids}
+
+
+def _log_attempts(sent: list[Sent]) -> None:
+    """One structured line per attempt, once it is recorded: a line means it is in history.
+
+    Logged by whoever records, not by each sender: a batch is formatted by one
+    thread instead of sixteen queueing for the handler's lock.
+    """
+    if not log.isEnabledFor(logging.INFO):
+        return
+    for s in sent:
+        c, response = s.claimed, s.response
+        log.info(
+            "attempt delivery=%s event=%s hook=%s status=%s outcome=%s duration_ms=%.1f error=%s",
+            c.delivery_id,
+            c.event_id,
+            c.hook_id,
+            response.status_code,
+            s.outcome.status,
+            response.duration_ms,
+            response.error,
+            extra={
+                "delivery_id": c.delivery_id,
+                "event_id": c.event_id,
+                "hook_id": c.hook_id,
+                "status_code": response.status_code,
+                "duration_ms": response.duration_ms,
+                "outcome": s.outcome.status,
+                "error": response.error,
+            },
+        )
+
+
+_UPDATE_DELIVERY = (
+    update(DeliveryRow)
+    .where(D.id == bindparam("b_id"), D.event_id == bindparam("b_event"), D.hook_id == bindparam("b_hook"))
+    .values(
+        status=bindparam("b_status"),
+        attempt_count=D.attempt_count + 1,
+        next_attempt_at=bindparam("b_next"),
+        finished_at=bindparam("b_finished"),
+        last_status_code=bindparam("b_code"),
+        last_error=bindparam("b_error"),
+        locked_until=None,
+        locked_by=None,
+    )
+)
+
+
+# One statement for a whole batch: executemany would have PostgreSQL parse, plan and run
+# an UPDATE per attempt (pipelined, but each its own statement); unnest() of one array
+# per column joins them all in one.
+_UPDATE_DELIVERIES_PG = text(
+    """
+    UPDATE webhook_deliveries AS d
+    SET status = v.status, attempt_count = d.attempt_count + 1, next_attempt_at = v.next,
+        finished_at = v.finished, last_status_code = v.code, last_error = v.error,
+        locked_until = NULL, locked_by = NULL
+    FROM unnest(CAST(:b_id AS integer[]), CAST(:b_event AS varchar[]), CAST(:b_hook AS integer[]),
+                CAST(:b_status AS varchar[]), CAST(:b_next AS timestamp[]), CAST(:b_finished AS timestamp[]),
+                CAST(:b_code AS integer[]), CAST(:b_error AS text[]))
+         AS v(id, event, hook, status, next, finished, code, error)
+    WHERE d.id = v.id AND d.event_id = v.event AND d.hook_id = v.hook
+    RETURNING d.id, d.event_id, d.hook_id
+    """
+)
+
+
+def _insert_attempts(conn: Connection, sent: list[Sent]) -> None:
+    if conn.dialect.name == "postgresql":
+        # COPY: a batch of rows for less CPU, here and in PostgreSQL, than an INSERT per row.
+        copy_sql = f"COPY webhook_attempts ({', '.join(_ATTEMPT_COLUMNS)}) FROM STDIN"
+        with conn.connection.driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for s in sent:
+                copy.write_row(_attempt_values(s, json_headers=True))
+    else:
+        conn.execute(insert(AttemptRow), [dict(zip(_ATTEMPT_COLUMNS, _attempt_values(s), strict=True)) for s in sent])
+
+
+def _update_deliveries(conn: Connection, params: list[dict[str, object]]) -> set[tuple[object, ...]]:
+    """Each delivery's state after its attempt; returns those found (and now locked) as
+    ``(id, event id, hook id)``.
+
+    A delivery is known by its event and hook as well as its id: SQLite gives the id of
+    a deleted row (its hook deleted while the attempt was out) to the next one written.
+    """
+    if conn.dialect.name == "postgresql":  # the same parameters, an array of each
+        arrays = {name: [p[name] for p in params] for name in params[0]}
+        return {tuple(row) for row in conn.execute(_UPDATE_DELIVERIES_PG, arrays)}
+    # SQLite runs in this process, its write lock already held: a look first costs no round trip.
+    ids = {p["b_id"] for p in params}
+    found = {tuple(row) for row in conn.execute(select(D.id, D.event_id, D.hook_id).where(D.id.in_(ids)))}
+    conn.execute(_UPDATE_DELIVERY, params)
+    return found
+
+
+def _delivery_params(s: Sent) -> dict[str, object]:
+    done = s.outcome.status != "pending"
+    return {
+        "b_id": s.claimed.delivery_id,
+        "b_event": s.claimed.event_id,
+        "b_hook": s.claimed.hook_id,
+        "b_status": s.outcome.status,
+        "b_next": s.outcome.next_attempt_at if not done else None,
+        "b_finished": s.at if done else None,
+        "b_code": s.response.status_code,
+        "b_error": s.response.error,
+    }
+
+
+_ATTEMPT_COLUMNS = (
+    "delivery_id",
+    "attempted_at",
+    "status_code",
+    "error",
+    "duration_ms",
+    "request_headers",
+    "response_body",
+    "location",
+)
+
+
+# PostgreSQL refuses a longer Location, and an attempt it cannot record would go out again
+# and again: history keeps what the column holds (the error sentence keeps all of it).
+_LOCATION_MAX: int = AttemptRow.__table__.c.location.type.length  # type: ignore[attr-defined]
+
+
+def _attempt_values(s: Sent, *, json_headers: bool = False) -> tuple[object, ...]:
+    """An attempt's row in history, in the order of ``_ATTEMPT_COLUMNS``; COPY wants the JSON as text."""
+    headers = s.request.masked_headers(s.claimed.key)
+    location = s.response.location
+    return (
+        s.claimed.delivery_id,
+        s.at,
+        s.response.status_code,
+        s.response.error,
+        s.response.duration_ms,
+        json.dumps(headers) if json_headers else headers,
+        s.response.body,
+        location[:_LOCATION_MAX] if location else location,
+    )
