@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from crm_webhooks.engine.worker import BACKGROUND_NICE, DB_THREAD_PREFIX, Worker
 from crm_webhooks.models import DeliveryRow
@@ -133,3 +135,45 @@ def test_claims_and_records_yield_the_cores_to_the_sending_loop(webhooks) -> Non
         assert nice(loop) == os.nice(0) < lowered
     finally:
         worker.stop(timeout=30)
+
+
+POISON_TRIGGER = {
+    # The database refuses one attempt's row, as a constraint or a driver might: the rest must not pay for it.
+    "sqlite": """CREATE TRIGGER poison BEFORE INSERT ON webhook_attempts WHEN NEW.response_body = 'poison'
+                 BEGIN SELECT RAISE(ABORT, 'poisoned row'); END""",
+    "postgresql": """CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN
+                       IF NEW.response_body = 'poison' THEN RAISE EXCEPTION 'poisoned row'; END IF; RETURN NEW;
+                     END $$ LANGUAGE plpgsql;
+                     CREATE TRIGGER poison BEFORE INSERT ON webhook_attempts FOR EACH ROW EXECUTE FUNCTION poison()""",
+}
+
+
+def test_one_attempt_the_database_refuses_does_not_send_its_whole_batch_again(crm, webhooks, caplog) -> None:
+    received: list[str] = []
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+
+    def answer(request: Request) -> Response:
+        name = request.get_json()["data"]["object"]["name"]
+        received.append(name)
+        return Response("poison" if name == "Poison" else "ok")
+
+    server.expect_request("/h").respond_with_handler(answer)
+    server.start()
+    with crm.engine.begin() as conn:
+        conn.exec_driver_sql(POISON_TRIGGER[crm.engine.dialect.name])
+    worker = Worker(webhooks.deliverer, concurrency=2, poll_interval=5.0)
+    try:
+        hook = webhooks.create_hook(name="h", event="lead.created", url=server.url_for("/h"))
+        with crm.transaction():  # one batch: all are claimed, sent and recorded together
+            for name in ("A", "Poison", "B", "C"):
+                crm.leads.create(name)
+        worker.start()
+        wait_until(lambda: worker.attempts == 4, what="the batch recorded")
+        history = {d.payload["data"]["object"]["name"]: d.status for d in webhooks.history(hook.id)}
+        assert history == {"A": "succeeded", "Poison": "pending", "B": "succeeded", "C": "succeeded"}
+        assert sorted(received) == ["A", "B", "C", "Poison"]  # nobody went out twice
+        assert "could not be recorded" in caplog.text
+    finally:
+        worker.stop(timeout=30)
+        server.clear()
+        server.stop()
