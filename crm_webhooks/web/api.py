@@ -4,7 +4,7 @@ Errors are JSON ``{"error": {"code", "message", "field"?}}``: 400 for a body
 that is not a JSON object, 401/403 for tokens, 404 for unknown ids, 409 for a
 move the state forbids, 422 for a field that fails validation (nothing is
 stored).  Lists page with ``limit`` and ``before`` (deliveries) or ``after``
-(hooks) and say where the next page is.
+(hooks) and give the next page's absolute URL in ``next`` (null on the last).
 """
 
 from __future__ import annotations
@@ -135,7 +135,8 @@ def list_hooks() -> Any:
     after = query_int("after", 0, low=0)
     rows = [h for h in webhooks().list_hooks() if h.id > after]
     page, more = rows[:limit], len(rows) > limit
-    following = url_for(".list_hooks", limit=limit, after=page[-1].id) if more else None
+    # Absolute, as the document says: a client follows it without knowing where the API is mounted.
+    following = url_for(".list_hooks", limit=limit, after=page[-1].id, _external=True) if more else None
     return jsonify(data=[hook_json(h) for h in page], next=following)
 
 
@@ -223,7 +224,7 @@ def list_deliveries() -> Any:
     )
     page = rows[:limit]
     args = {k: v for k, v in request.args.items() if k != "before"}
-    following = url_for(".list_deliveries", **args, before=page[-1].id) if len(rows) > limit else None
+    following = url_for(".list_deliveries", **args, before=page[-1].id, _external=True) if len(rows) > limit else None
     return jsonify(data=[delivery_dict(d) for d in page], next=following)
 
 

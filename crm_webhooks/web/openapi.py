@@ -6,8 +6,9 @@ from typing import Any
 
 from crm_stub.services.base import MAX_ID
 
-from ..domain.catalog import CATALOG
+from ..domain.catalog import CATALOG, EventType
 from ..domain.hooks import MAX_KEY, MAX_NAME, MAX_URL, MAX_VALUE, METHODS
+from ..domain.schemas import components, envelope_name
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -32,8 +33,18 @@ def _errors(*codes: str) -> dict[str, Any]:
     return {code: ERRORS[code] for code in codes}
 
 
-def _op(summary: str, scope: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"summary": summary, "security": [{"bearer": [scope]}], "responses": responses, **extra}
+def _op(
+    operation_id: str, tag: str, summary: str, scope: str, responses: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    # operationId is the Flask endpoint's name: one name per operation, in the code and in clients.
+    return {
+        "operationId": operation_id,
+        "tags": [tag],
+        "summary": summary,
+        "security": [{"bearer": [scope]}],
+        "responses": responses,
+        **extra,
+    }
 
 
 def _param(name: str, where: str, low: int = 1, high: int = MAX_ID, **extra: Any) -> dict[str, Any]:
@@ -151,9 +162,13 @@ SCHEMAS: dict[str, Any] = {
             "created_at": {"type": "string", "format": "date-time"},
             "next_attempt_at": _NULLABLE_TIME,
             "finished_at": _NULLABLE_TIME,
-            "payload": {"type": "object", "description": "The envelope (single delivery views)"},
+            "payload": {
+                "type": "object",
+                "description": "The envelope (single delivery views), as described under `webhooks`",
+            },
         },
     },
+    **components(),
 }
 
 
@@ -161,7 +176,75 @@ def _page(item: str) -> dict[str, Any]:
     return {
         "type": "object",
         "required": ["data"],
-        "properties": {"data": {"type": "array", "items": _ref(item)}, "next": {"type": ["string", "null"]}},
+        "properties": {
+            "data": {"type": "array", "items": _ref(item)},
+            "next": {
+                "type": ["string", "null"],
+                "format": "uri",
+                "description": "The next page as an absolute URL (same filters, same limit); null on the last page",
+            },
+        },
+    }
+
+
+TAGS = [
+    {"name": "catalog", "description": "The 30 events a hook can subscribe to"},
+    {"name": "hooks", "description": "Hooks: where each event is sent, and how"},
+    {"name": "deliveries", "description": "What was sent, each attempt, and sending again"},
+    *(
+        {"name": f"{entity} events", "description": f"What a receiver gets for {entity} events"}
+        for entity in dict.fromkeys(e.entity for e in CATALOG)
+    ),
+]
+
+# The Standard Webhooks headers every delivery carries (the signature is the security scheme).
+HEADERS = {
+    "WebhookId": {
+        "name": "webhook-id",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "The envelope's `id`: the same on every retry and redelivery (deduplicate on it)",
+    },
+    "WebhookTimestamp": {
+        "name": "webhook-timestamp",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        "description": "Unix seconds when this attempt was signed (refuse old ones)",
+    },
+}
+
+WEBHOOKS_INTRO = (
+    "Each hook sends its event with its method and URL, with its key/value header and signed as Standard "
+    "Webhooks do. POST, PUT and PATCH carry the envelope described here as a JSON body; GET and DELETE carry "
+    "no body and put `id`, `type`, `timestamp` and `object_id` in the query string, and the raw query string "
+    "is what is signed. Any 2xx ends the delivery; a 410 disables the hook; anything else is retried."
+)
+
+
+RECEIVER_ANSWERS = {
+    "2XX": {"description": "Received: any 2xx ends the delivery"},
+    "410": {"description": "Gone: the hook is disabled at once"},
+    "default": {"description": "Anything else, a timeout or no answer: retried after each retry delay"},
+}
+
+
+def _webhook(event: EventType) -> dict[str, Any]:
+    """What a receiver of ``event`` gets, as the request a hook sends (POST; PUT and PATCH alike)."""
+    return {
+        "post": {
+            "operationId": "on_" + event.code.replace(".", "_"),
+            "tags": [f"{event.entity} events"],
+            "summary": f"#{event.number} {event.label_en} ({event.label_pt})",
+            "security": [{"signature": []}],
+            "parameters": [{"$ref": f"#/components/parameters/{name}"} for name in HEADERS],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref(envelope_name(event.code))}},
+            },
+            "responses": RECEIVER_ANSWERS,
+        }
     }
 
 
@@ -171,32 +254,56 @@ def document(server: str) -> dict[str, Any]:
     delivery = _json(_ref("Delivery"), "The delivery")
     return {
         "openapi": "3.1.0",
-        "info": {"title": "CRM webhooks API", "version": "1"},
+        "info": {
+            "title": "CRM webhooks API",
+            "version": "1",
+            "description": "Hooks, deliveries and the event catalog under `paths`; what each hook sends to its "
+            "receiver, one envelope schema per event, under `webhooks`. " + WEBHOOKS_INTRO,
+            "license": {"name": "MIT", "identifier": "MIT"},
+        },
         "servers": [{"url": server}],
+        "tags": TAGS,
         "components": {
             "securitySchemes": {
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
                     "description": "crm-stub tokens create --scopes webhooks:read,webhooks:write",
-                }
+                },
+                "signature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "webhook-signature",
+                    "description": "For receivers (`webhooks`): space-separated `v1,<base64 HMAC-SHA256>` of "
+                    "`{webhook-id}.{webhook-timestamp}.{body}` keyed with the hook's `whsec_` secret; verify "
+                    "with any Standard Webhooks library or `crm_webhooks.verify`",
+                },
             },
+            "parameters": HEADERS,
             "schemas": SCHEMAS,
         },
         "paths": {
             "/events": {
                 "get": _op(
-                    "The event catalog", read, {"200": _json(_page("Event"), "The 30 events"), **_errors("401", "403")}
+                    "events",
+                    "catalog",
+                    "The event catalog",
+                    read,
+                    {"200": _json(_page("Event"), "The 30 events"), **_errors("401", "403")},
                 )
             },
             "/hooks": {
                 "get": _op(
+                    "list_hooks",
+                    "hooks",
                     "List hooks, oldest first",
                     read,
                     {"200": _json(_page("Hook"), "A page of hooks"), **_errors("401", "403", "422")},
                     parameters=[LIMIT, _param("after", "query", low=0)],
                 ),
                 "post": _op(
+                    "create_hook",
+                    "hooks",
                     "Create a hook (the response carries its secret, once)",
                     write,
                     {"201": _json(_ref("Hook"), "Created"), **_errors("400", "401", "403", "422")},
@@ -205,14 +312,18 @@ def document(server: str) -> dict[str, Any]:
             },
             "/hooks/{hook_id}": {
                 "parameters": [HOOK_ID],
-                "get": _op("A hook", read, {"200": hook, **_errors("401", "403", "404")}),
+                "get": _op("get_hook", "hooks", "A hook", read, {"200": hook, **_errors("401", "403", "404")}),
                 "patch": _op(
+                    "update_hook",
+                    "hooks",
                     "Change some fields",
                     write,
                     {"200": hook, **_errors("400", "401", "403", "404", "422")},
                     requestBody={"required": True, "content": {"application/json": {"schema": _ref("HookUpdate")}}},
                 ),
                 "delete": _op(
+                    "delete_hook",
+                    "hooks",
                     "Delete a hook and its history",
                     write,
                     {"204": {"description": "Deleted"}, **_errors("401", "403", "404")},
@@ -220,22 +331,32 @@ def document(server: str) -> dict[str, Any]:
             },
             "/hooks/{hook_id}/enable": {
                 "parameters": [HOOK_ID],
-                "post": _op("Enable", write, {"200": hook, **_errors("401", "403", "404")}),
+                "post": _op("enable_hook", "hooks", "Enable", write, {"200": hook, **_errors("401", "403", "404")}),
             },
             "/hooks/{hook_id}/disable": {
                 "parameters": [HOOK_ID],
-                "post": _op("Disable", write, {"200": hook, **_errors("401", "403", "404")}),
+                "post": _op("disable_hook", "hooks", "Disable", write, {"200": hook, **_errors("401", "403", "404")}),
             },
             "/hooks/{hook_id}/test": {
                 "parameters": [HOOK_ID],
-                "post": _op("Send a sample event now", write, {"200": delivery, **_errors("401", "403", "404")}),
+                "post": _op(
+                    "test_hook",
+                    "hooks",
+                    "Send a sample event now",
+                    write,
+                    {"200": delivery, **_errors("401", "403", "404")},
+                ),
             },
             "/hooks/{hook_id}/rotate-secret": {
                 "parameters": [HOOK_ID],
-                "post": _op("Issue a new secret", write, {"200": hook, **_errors("401", "403", "404")}),
+                "post": _op(
+                    "rotate_secret", "hooks", "Issue a new secret", write, {"200": hook, **_errors("401", "403", "404")}
+                ),
             },
             "/deliveries": {
                 "get": _op(
+                    "list_deliveries",
+                    "deliveries",
                     "List deliveries, newest first",
                     read,
                     {"200": _json(_page("Delivery"), "A page of deliveries"), **_errors("401", "403", "404", "422")},
@@ -255,16 +376,23 @@ def document(server: str) -> dict[str, Any]:
             "/deliveries/{delivery_id}": {
                 "parameters": [DELIVERY_ID],
                 "get": _op(
-                    "A delivery with its attempts and envelope", read, {"200": delivery, **_errors("401", "403", "404")}
+                    "get_delivery",
+                    "deliveries",
+                    "A delivery with its attempts and envelope",
+                    read,
+                    {"200": delivery, **_errors("401", "403", "404")},
                 ),
             },
             "/deliveries/{delivery_id}/redeliver": {
                 "parameters": [DELIVERY_ID],
                 "post": _op(
+                    "redeliver",
+                    "deliveries",
                     "Send the event again now (same webhook-id)",
                     write,
                     {"201": _json(_ref("Delivery"), "The new delivery"), **_errors("401", "403", "404", "409")},
                 ),
             },
         },
+        "webhooks": {event.code: _webhook(event) for event in CATALOG},
     }

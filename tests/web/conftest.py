@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from crm_stub.web import create_app
+from crm_webhooks.web.openapi import document
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -86,3 +92,26 @@ def api(app: Flask, crm):
     api = Api()
     api.default = api.token()
     return api
+
+
+@pytest.fixture(scope="session")
+def openapi_document() -> dict[str, Any]:
+    """The document /api/v1/openapi.json serves on http://localhost (test_openapi.py checks that it does)."""
+    return json.loads(json.dumps(document("http://localhost/api/v1")))
+
+
+@pytest.fixture(scope="session")
+def envelope_validator(openapi_document: dict[str, Any]) -> Callable[[str], Draft202012Validator]:
+    """``envelope_validator(code)``: a JSON Schema validator for the envelope the document gives that event."""
+    base = "urn:crm-webhooks:openapi"
+    registry = Registry().with_resource(base, Resource.from_contents(openapi_document, DRAFT202012))
+
+    def validator(code: str) -> Draft202012Validator:
+        body = openapi_document["webhooks"][code]["post"]["requestBody"]["content"]["application/json"]
+        return Draft202012Validator(
+            {"$ref": base + body["schema"]["$ref"]},
+            registry=registry,
+            format_checker=Draft202012Validator.FORMAT_CHECKER,
+        )
+
+    return validator
