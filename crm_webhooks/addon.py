@@ -95,8 +95,12 @@ class WebhooksAddon:
         key: str | None = None,
         value: str | None = None,
         enabled: bool = True,
+        ordering: str = "record",
     ) -> Hook:
-        return self.hooks.create(name=name, event=event, url=url, method=method, key=key, value=value, enabled=enabled)
+        """``ordering``: "record" (a record's events arrive in commit order) or "none"."""
+        return self.hooks.create(
+            name=name, event=event, url=url, method=method, key=key, value=value, enabled=enabled, ordering=ordering
+        )
 
     def list_hooks(self, *, event: str | None = None, enabled: bool | None = None) -> list[Hook]:
         return self.hooks.list(event=event, enabled=enabled)

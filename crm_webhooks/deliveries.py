@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import case, delete, exists, func, insert, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from crm_stub import CRM, NotFound
 from crm_stub.models import utcnow
@@ -15,6 +15,7 @@ from crm_stub.services.base import MAX_ID, check_id
 from .domain.deliveries import Attempt, Delivery
 from .domain.samples import sample
 from .engine import fanout
+from .engine.claim import PENDING
 from .engine.deliver import Deliverer
 from .exceptions import ValidationError
 from .hooks import HookService
@@ -25,7 +26,7 @@ STATUSES = ("pending", "succeeded", "failed")
 MAX_PAGE = 1000
 
 
-def to_delivery(row: DeliveryRow) -> Delivery:
+def to_delivery(row: DeliveryRow, waiting_for: int | None = None) -> Delivery:
     return Delivery(
         id=row.id,
         event_id=row.event_id,
@@ -50,6 +51,27 @@ def to_delivery(row: DeliveryRow) -> Delivery:
         finished_at=row.finished_at,
         test=row.event.test,
         body=row.event.body,
+        waiting_for=waiting_for,
+    )
+
+
+def _waiting_for() -> Any:
+    """The earliest pending delivery of the same record to the same hook, before this one."""
+    earlier = aliased(DeliveryRow)
+    return (
+        select(earlier.id)
+        .where(
+            DeliveryRow.record.is_not(None),
+            DeliveryRow.status == "pending",
+            earlier.hook_id == DeliveryRow.hook_id,
+            earlier.record == DeliveryRow.record,
+            earlier.status == PENDING,
+            earlier.event_id < DeliveryRow.event_id,
+        )
+        .order_by(earlier.event_id)
+        .limit(1)
+        .correlate(DeliveryRow)
+        .scalar_subquery()
     )
 
 
@@ -74,7 +96,10 @@ class DeliveryService:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
             raise ValidationError("limit", f"a whole number from 1 to {MAX_PAGE}")
         stmt = (
-            select(DeliveryRow).options(selectinload(DeliveryRow.attempts)).order_by(DeliveryRow.id.desc()).limit(limit)
+            select(DeliveryRow, _waiting_for())
+            .options(selectinload(DeliveryRow.attempts))
+            .order_by(DeliveryRow.id.desc())
+            .limit(limit)
         )
         if hook_id is not None:
             self._hooks.get(hook_id)  # an unknown hook is an error, not an empty page
@@ -87,7 +112,7 @@ class DeliveryService:
             stmt = stmt.where(DeliveryRow.id < min(before, MAX_ID))
         self._settle()
         with self._crm._read() as session:
-            return [to_delivery(row) for row in session.scalars(stmt)]
+            return [to_delivery(row, waiting_for) for row, waiting_for in session.execute(stmt)]
 
     def stats(self) -> dict[str, Any]:
         """The queue at a glance, for operators: one query over the deliveries table."""
@@ -133,13 +158,16 @@ class DeliveryService:
             fanout.fan_out_all(session)
 
     def get(self, delivery_id: int) -> Delivery:
+        stmt = (
+            select(DeliveryRow, _waiting_for())
+            .options(selectinload(DeliveryRow.attempts))
+            .where(DeliveryRow.id == check_id("delivery", delivery_id))
+        )
         with self._crm._read() as session:
-            row = session.get(
-                DeliveryRow, check_id("delivery", delivery_id), options=[selectinload(DeliveryRow.attempts)]
-            )
-            if row is None:
+            found = session.execute(stmt).first()
+            if found is None:
                 raise NotFound("delivery", delivery_id)
-            return to_delivery(row)
+            return to_delivery(*found)
 
     def last(self, hook_id: int) -> Delivery | None:
         page = self.list(hook_id=hook_id, limit=1)

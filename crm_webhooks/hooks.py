@@ -37,6 +37,7 @@ def to_hook(row: HookRow) -> Hook:
         disabled_reason=row.disabled_reason,
         disabled_at=row.disabled_at,
         previous_secret_expires_at=row.previous_secret_expires_at,
+        ordering=row.ordering,
     )
 
 

@@ -31,6 +31,8 @@ class HookRow(WebhooksBase):
     event: Mapped[str] = mapped_column(String(60))
     url: Mapped[str] = mapped_column(String(2048))
     method: Mapped[str] = mapped_column(String(10))
+    # "record" or "none" (domain/hooks.py ORDERINGS).
+    ordering: Mapped[str] = mapped_column(String(10), default="record", server_default="record")
     key: Mapped[str | None] = mapped_column(String(256))
     value: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(default=True)
@@ -78,6 +80,9 @@ class EventRow(WebhooksBase):
     body: Mapped[str] = mapped_column(Text)
     test: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The record the event is about ("lead:7"; a follow-up's is its lead, client or
+    # opportunity): the unit of per-record order.  NULL for test sends.
+    record: Mapped[str | None] = mapped_column(String(80), default=None)
     # Ids of the hooks ("3,7") that still get a delivery row; NULL once fanned out
     # (engine/fanout.py).
     fanout: Mapped[str | None] = mapped_column(Text, default=None)
@@ -95,6 +100,16 @@ class DeliveryRow(WebhooksBase):
             sqlite_where=text("status = 'pending'"),
         ),
         Index("ix_webhook_deliveries_hook", "hook_id", "id"),
+        # Per-record order: "is an earlier delivery of this record to this hook still
+        # pending?" is one probe of this index, whatever the history kept.
+        Index(
+            "ix_webhook_deliveries_record",
+            "hook_id",
+            "record",
+            "event_id",
+            postgresql_where=text("status = 'pending' AND record IS NOT NULL"),
+            sqlite_where=text("status = 'pending' AND record IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -114,6 +129,8 @@ class DeliveryRow(WebhooksBase):
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     last_status_code: Mapped[int | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # The event's record when the hook keeps per-record order (NULL: it goes when it can).
+    record: Mapped[str | None] = mapped_column(String(80), default=None)
 
     event: Mapped[EventRow] = relationship(
         primaryjoin="foreign(DeliveryRow.event_id) == EventRow.id", lazy="joined", viewonly=True

@@ -46,17 +46,17 @@ class _Driver:
         # enabled hooks itself (a stale cache costs a wasted statement, never a wrong
         # delivery), and their delivery rows are written later, in batches
         # (engine/fanout.py), instead of a row and three index pages per hook here.
-        columns = "id, type, object_id, timestamp, body, test, created_at, fanout"
+        columns = "id, type, object_id, timestamp, body, record, test, created_at, fanout"
         if self.sqlite:
             enabled = "SELECT id FROM webhook_hooks WHERE event = ? AND enabled ORDER BY id"
             self.event_sql = (
-                f"INSERT INTO webhook_events ({columns}) SELECT ?, ?, ?, ?, ?, 0, ?, h.ids "
+                f"INSERT INTO webhook_events ({columns}) SELECT ?, ?, ?, ?, ?, ?, 0, ?, h.ids "
                 f"FROM (SELECT group_concat(id) AS ids FROM ({enabled})) h WHERE h.ids IS NOT NULL"
             )
         else:
             ids = "string_agg(id::text, ',' ORDER BY id) AS ids"
             insert = (
-                f"INSERT INTO webhook_events ({columns}) SELECT %s, %s, %s, %s, %s, false, %s, h.ids "
+                f"INSERT INTO webhook_events ({columns}) SELECT %s, %s, %s, %s, %s, %s, false, %s, h.ids "
                 f"FROM (SELECT {ids} FROM webhook_hooks WHERE event = %s AND enabled) h WHERE h.ids IS NOT NULL"
             )
             # Wake listening workers in the same round trip; PostgreSQL delivers a
@@ -157,7 +157,7 @@ class Outbox:
                 return
             now = utcnow()
             new = envelope.new_event(code, obj.to_dict(), changes, now)
-            params = (new.id, code, new.object_id, new.timestamp, new.body, driver.stamp(now), code)
+            params = (new.id, code, new.object_id, new.timestamp, new.body, new.record, driver.stamp(now), code)
             with _cursor(session) as cursor:
                 cursor.execute(driver.event_sql, params)
                 wrote = cursor.rowcount

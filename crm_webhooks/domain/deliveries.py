@@ -37,6 +37,8 @@ class Delivery:
     finished_at: dt.datetime | None
     test: bool
     body: str
+    # The earlier delivery of the same record to the same hook that this one waits behind.
+    waiting_for: int | None = None
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -78,6 +80,7 @@ def delivery_dict(d: Delivery, *, payload: bool = False) -> dict[str, Any]:
         "hook_id": d.hook_id,
         "status": d.status,
         "held": d.held,
+        "waiting_for": d.waiting_for,
         "test": d.test,
         "attempts": [attempt_dict(a) for a in d.attempts],
         "created_at": _iso(d.created_at),

@@ -111,6 +111,18 @@ class NewEvent:
     object_id: str | None
     timestamp: str
     body: str
+    record: str | None
+
+
+def record_of(code: str, obj: dict[str, Any]) -> str | None:
+    """The record an event is about, ``"lead:7"``: the unit of per-record order.
+
+    A follow-up belongs to its lead, client or opportunity, so that it reaches a
+    receiver after the changes made before it to that record.
+    """
+    entity, _, action = code.partition(".")
+    record_id = obj.get(f"{entity}_id") if action == "follow_up_added" else obj.get("id")
+    return None if record_id is None else f"{entity}:{record_id}"
 
 
 def new_event(code: str, obj: dict[str, Any], changes: dict[str, Any] | None, occurred_at: datetime) -> NewEvent:
@@ -118,7 +130,7 @@ def new_event(code: str, obj: dict[str, Any], changes: dict[str, Any] | None, oc
     event_id = new_event_id()
     env = build(event_id, code, occurred_at, obj, changes)
     object_id = None if obj.get("id") is None else str(obj["id"])
-    return NewEvent(event_id, object_id, env["timestamp"], encode(env))
+    return NewEvent(event_id, object_id, env["timestamp"], encode(env), record_of(code, obj))
 
 
 def query_params(event_id: str, code: str, timestamp: str, object_id: Any) -> dict[str, str]:

@@ -14,6 +14,9 @@ from .catalog import BY_CODE
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# "record": a record's events reach the hook in the order they were committed (a later one
+# waits while an earlier one of the same record is pending); "none": each goes when it can.
+ORDERINGS = ("record", "none")
 MAX_NAME, MAX_URL, MAX_KEY, MAX_VALUE = 100, 2048, 256, 4096
 # Headers the addon sets itself, or that would break the request if overridden.
 RESERVED_HEADERS = frozenset({"content-type", "content-length", "host", "transfer-encoding", "connection"})
@@ -39,6 +42,7 @@ class Hook:
     disabled_reason: str | None
     disabled_at: dt.datetime | None
     previous_secret_expires_at: dt.datetime | None = None
+    ordering: str = "record"
 
     @property
     def status(self) -> str:
@@ -71,6 +75,7 @@ class Hook:
             "event": self.event,
             "url": self.url,
             "method": self.method,
+            "ordering": self.ordering,
             "key": self.key,
             "value": self.value if reveal else mask(self.value),
             "enabled": self.enabled,
@@ -184,7 +189,13 @@ def validate_enabled(value: object) -> bool:
     return value
 
 
-FIELDS = ("name", "event", "url", "method", "key", "value", "enabled")
+def validate_ordering(value: object) -> str:
+    if value not in ORDERINGS:
+        raise ValidationError("ordering", f"{value!r} is not one of {', '.join(ORDERINGS)}")
+    return str(value)
+
+
+FIELDS = ("name", "event", "url", "method", "key", "value", "enabled", "ordering")
 
 
 def validate_fields(
@@ -208,4 +219,6 @@ def validate_fields(
         cleaned["key"], cleaned["value"] = validate_header(merged.get("key"), merged.get("value"))
     if current is None or "enabled" in fields:
         cleaned["enabled"] = validate_enabled(merged.get("enabled", True))
+    if current is None or "ordering" in fields:
+        cleaned["ordering"] = validate_ordering(merged.get("ordering", "record"))
     return cleaned

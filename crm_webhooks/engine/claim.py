@@ -16,7 +16,21 @@ from functools import cache, cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Engine, Row, Select, Update, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from crm_stub.models import utcnow
 
@@ -24,6 +38,9 @@ from ..models import DeliveryRow, EventRow, HookRow
 from . import fanout
 
 D, E, H = DeliveryRow.__table__.c, EventRow.__table__.c, HookRow.__table__.c
+# Written into the SQL, not bound: PostgreSQL uses a partial index (WHERE status = 'pending')
+# only when it can see the value, and a prepared statement's generic plan cannot.
+PENDING = literal_column("'pending'")
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,7 @@ class Claimed:
     value: str | None
     secrets: tuple[str, ...]
     enabled: bool
+    record: str | None = None  # its record, when its hook keeps per-record order
 
     @property
     def held(self) -> bool:
@@ -93,6 +111,25 @@ def renewal_margin(timeout: float) -> float:
     return timeout * 2 + 1
 
 
+def waits_behind_earlier(d: Any) -> Any:
+    """Whether an earlier delivery of ``d``'s record to ``d``'s hook is still pending (due,
+    in flight, or waiting for a retry): then ``d`` waits, so the receiver gets the record's
+    events in the order they were committed.  One probe of ``ix_webhook_deliveries_record``.
+    """
+    earlier = DeliveryRow.__table__.alias("earlier")
+    return (
+        select(earlier.c.id)
+        .where(
+            earlier.c.hook_id == d.hook_id,
+            earlier.c.record == d.record,
+            earlier.c.record.is_not(None),
+            earlier.c.status == PENDING,
+            earlier.c.event_id < d.event_id,
+        )
+        .exists()
+    )
+
+
 @cache
 def _lease(skip_hooks: bool) -> Update:
     """Lease up to ``:limit`` due deliveries, oldest due first, to ``:worker`` until ``:lease_until``.
@@ -102,9 +139,10 @@ def _lease(skip_hooks: bool) -> Update:
     """
     now = bindparam("now")
     condition = and_(
-        D.status == "pending",
+        D.status == PENDING,
         D.next_attempt_at <= now,
         or_(D.locked_until.is_(None), D.locked_until < now),
+        or_(D.record.is_(None), ~waits_behind_earlier(D)),
     )
     if skip_hooks:
         condition = and_(condition, D.hook_id.not_in(bindparam("skip", expanding=True)))
@@ -129,10 +167,10 @@ def _lease_and_load(skip_hooks: bool) -> Select[Any]:
 
     SQLite has no DML in a CTE, nor joined columns in RETURNING: it takes two.
     """
-    leased = _lease(skip_hooks).returning(D.id, D.attempt_count, D.event_id, D.hook_id, D.next_attempt_at)
+    leased = _lease(skip_hooks).returning(D.id, D.attempt_count, D.event_id, D.hook_id, D.next_attempt_at, D.record)
     claimed = leased.cte("claimed")
     return (
-        select(claimed.c.id.label("delivery_id"), claimed.c.attempt_count, *_EVENT_AND_HOOK)
+        select(claimed.c.id.label("delivery_id"), claimed.c.attempt_count, claimed.c.record, *_EVENT_AND_HOOK)
         .join_from(claimed, EventRow, E.id == claimed.c.event_id)
         .join(HookRow, H.id == claimed.c.hook_id)
         .order_by(claimed.c.next_attempt_at, claimed.c.id)
@@ -140,7 +178,7 @@ def _lease_and_load(skip_hooks: bool) -> Select[Any]:
 
 
 _LOAD = (
-    select(D.id.label("delivery_id"), D.attempt_count, *_EVENT_AND_HOOK)
+    select(D.id.label("delivery_id"), D.attempt_count, D.record, *_EVENT_AND_HOOK)
     .join(EventRow, E.id == D.event_id)
     .join(HookRow, H.id == D.hook_id)
     .where(D.id.in_(bindparam("ids", expanding=True)))
@@ -214,6 +252,7 @@ def _claimed(rows: Iterable[Row[Any]], now: dt.datetime) -> list[Claimed]:
                 r.value,
                 (r.secret, r.previous_secret) if live else (r.secret,),
                 r.enabled,
+                r.record,
             )
         )
     return claimed

@@ -15,6 +15,7 @@ them, and there ``plan()`` decides in Python (round trips cost nothing there).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 from sqlalchemy import Connection, exists, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -32,16 +33,22 @@ def parse_ids(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part]
 
 
-def plan(events: list[tuple[str, str, dt.datetime]], enabled: dict[int, bool]) -> list[dict[str, object]]:
-    """The delivery rows for ``(event id, fanout, created_at)``, given which hooks exist now.
+def plan(
+    events: list[tuple[str, str, dt.datetime, str | None]],
+    enabled: dict[int, bool],
+    ordered: Collection[int] = (),
+) -> list[dict[str, object]]:
+    """The delivery rows for ``(event id, fanout, created_at, record)``, given which hooks exist now.
 
     ``enabled`` maps each existing hook to whether it is enabled.  A hook deleted
     since the event was written gets nothing (deleting a hook fans out first, so
     no later hook can inherit its id's events); a hook disabled since gets its
     delivery held (``next_attempt_at`` NULL), as the deliveries it already had are.
+    The deliveries of ``ordered`` hooks (``ordering`` = 'record') name the event's
+    record, which the claim keeps in order.
     """
     rows: list[dict[str, object]] = []
-    for event_id, fanout, created_at in events:
+    for event_id, fanout, created_at, record in events:
         for hook_id in parse_ids(fanout):
             if hook_id in enabled:
                 rows.append(
@@ -52,6 +59,7 @@ def plan(events: list[tuple[str, str, dt.datetime]], enabled: dict[int, bool]) -
                         "attempt_count": 0,
                         "next_attempt_at": created_at if enabled[hook_id] else None,
                         "created_at": created_at,
+                        "record": record if hook_id in ordered else None,
                     }
                 )
     return rows
@@ -68,19 +76,20 @@ def pending(conn: Connection | Session) -> bool:
 # its deletion waits for these rows to commit and then deletes them with the hook.
 _FAN_OUT_PG = text("""
 WITH ev AS (
-    SELECT id, fanout, created_at FROM webhook_events
+    SELECT id, fanout, created_at, record FROM webhook_events
     WHERE fanout IS NOT NULL ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
 ), done AS (
     UPDATE webhook_events AS e SET fanout = NULL FROM ev WHERE e.id = ev.id
-    RETURNING ev.id, ev.fanout, ev.created_at
+    RETURNING ev.id, ev.fanout, ev.created_at, ev.record
 ), pairs AS (
-    SELECT done.id AS event_id, done.created_at, x.hook_id
+    SELECT done.id AS event_id, done.created_at, done.record, x.hook_id
     FROM done CROSS JOIN LATERAL unnest(string_to_array(done.fanout, ',')::bigint[]) AS x(hook_id)
 ), hooks AS (
-    SELECT id, enabled FROM webhook_hooks WHERE id IN (SELECT hook_id FROM pairs) FOR SHARE
+    SELECT id, enabled, ordering FROM webhook_hooks WHERE id IN (SELECT hook_id FROM pairs) FOR SHARE
 ), inserted AS (
-    INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, next_attempt_at, created_at)
-    SELECT p.event_id, h.id, 'pending', 0, CASE WHEN h.enabled THEN p.created_at END, p.created_at
+    INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, next_attempt_at, created_at, record)
+    SELECT p.event_id, h.id, 'pending', 0, CASE WHEN h.enabled THEN p.created_at END, p.created_at,
+           CASE WHEN h.ordering = 'record' THEN p.record END
     FROM pairs p JOIN hooks h ON h.id = p.hook_id
     ORDER BY p.event_id, h.id
     RETURNING 1
@@ -96,14 +105,15 @@ def fan_out(conn: Connection | Session, *, limit: int | None = None) -> int:
         return int(conn.execute(_FAN_OUT_PG, {"limit": limit or BATCH}).scalar_one())
     # SQLite: BEGIN IMMEDIATE has serialised fan-outs already, so no row locks here.
     events = conn.execute(
-        select(E.id, E.fanout, E.created_at).where(E.fanout.is_not(None)).order_by(E.id).limit(limit or BATCH)
+        select(E.id, E.fanout, E.created_at, E.record).where(E.fanout.is_not(None)).order_by(E.id).limit(limit or BATCH)
     ).all()
     if not events:
         return 0
-    hook_ids = {hook_id for _, fanout, _ in events for hook_id in parse_ids(fanout)}
-    hooks = select(H.id, H.enabled).where(H.id.in_(hook_ids))
-    enabled: dict[int, bool] = {hook_id: on for hook_id, on in conn.execute(hooks)}
-    rows = plan([(e[0], e[1], e[2]) for e in events], enabled)
+    hook_ids = {hook_id for e in events for hook_id in parse_ids(e.fanout)}
+    hooks = conn.execute(select(H.id, H.enabled, H.ordering).where(H.id.in_(hook_ids))).all()
+    enabled: dict[int, bool] = {h.id: h.enabled for h in hooks}
+    ordered = {h.id for h in hooks if h.ordering == "record"}
+    rows = plan([(e.id, e.fanout, e.created_at, e.record) for e in events], enabled, ordered)
     if rows:
         # Core, not the ORM: ORM bulk inserts treat an explicit None as "use the default".
         conn.execute(insert(DeliveryRow.__table__), rows)

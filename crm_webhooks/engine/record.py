@@ -18,6 +18,7 @@ from crm_stub.models import utcnow
 
 from .. import state
 from ..models import AttemptRow, DeliveryRow, HookRow
+from .claim import PENDING
 from .send import Sent
 
 log = logging.getLogger("crm_webhooks.delivery")
@@ -93,8 +94,43 @@ def record(engine: Engine, batch: Batch, *, worker: str, disable_after: int | No
             result.sent = [s for s in batch.sent if s.claimed.identity in found]
             if result.sent:
                 _insert_attempts(conn, result.sent)
+                _defer_later_of_retried(conn, result.sent)
                 result.disabled = _update_hooks(conn, result.sent, now, disable_after)
     return result
+
+
+_DEFER_LATER = (
+    update(DeliveryRow)
+    .where(
+        D.hook_id == bindparam("b_hook"),
+        D.record == bindparam("b_record"),
+        D.status == PENDING,
+        D.event_id > bindparam("b_event"),
+        D.next_attempt_at < bindparam("b_next"),
+    )
+    .values(next_attempt_at=bindparam("b_next"))
+)
+
+
+def _defer_later_of_retried(conn: Connection, sent: list[Sent]) -> None:
+    """A delivery that will be retried keeps the later ones of its record waiting until its retry.
+
+    The claim would skip them anyway (``claim.waits_behind_earlier``); moving them out of
+    the due range spares every claim until then from looking at them again, so a receiver
+    that is down for hours does not make claims dearer.
+    """
+    params = [
+        {
+            "b_hook": s.claimed.hook_id,
+            "b_record": s.claimed.record,
+            "b_event": s.claimed.event_id,
+            "b_next": s.outcome.next_attempt_at,
+        }
+        for s in sent
+        if s.claimed.record is not None and s.outcome.next_attempt_at is not None
+    ]
+    if params:
+        conn.execute(_DEFER_LATER, params)
 
 
 def _update_hooks(conn: Connection, sent: list[Sent], now: dt.datetime, threshold: int | None) -> dict[str, list[int]]:

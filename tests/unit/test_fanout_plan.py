@@ -24,7 +24,7 @@ def test_parse_ids(text: str, ids: list[int]) -> None:
 
 
 def test_each_existing_hook_gets_a_delivery_due_when_the_event_happened() -> None:
-    rows = plan([("evt_a", "1,2", T)], {1: True, 2: True})
+    rows = plan([("evt_a", "1,2", T, "lead:1")], {1: True, 2: True})
     assert [(r["event_id"], r["hook_id"], r["next_attempt_at"], r["created_at"]) for r in rows] == [
         ("evt_a", 1, T, T),
         ("evt_a", 2, T, T),
@@ -33,11 +33,20 @@ def test_each_existing_hook_gets_a_delivery_due_when_the_event_happened() -> Non
 
 
 def test_a_deleted_hook_gets_nothing_and_a_disabled_one_is_held() -> None:
-    rows = plan([("evt_a", "1,2,3", T), ("evt_b", "3", T)], {1: True, 3: False})
+    rows = plan([("evt_a", "1,2,3", T, "lead:1"), ("evt_b", "3", T, "lead:2")], {1: True, 3: False})
     assert [(r["event_id"], r["hook_id"], r["next_attempt_at"]) for r in rows] == [
         ("evt_a", 1, T),
         ("evt_a", 3, None),
         ("evt_b", 3, None),
+    ]
+
+
+def test_only_hooks_that_keep_record_order_name_the_record() -> None:
+    rows = plan([("evt_a", "1,2", T, "lead:7"), ("evt_t", "1", T, None)], {1: True, 2: True}, ordered={1})
+    assert [(r["event_id"], r["hook_id"], r["record"]) for r in rows] == [
+        ("evt_a", 1, "lead:7"),
+        ("evt_a", 2, None),
+        ("evt_t", 1, None),
     ]
 
 
