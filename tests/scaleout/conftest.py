@@ -19,8 +19,11 @@ def pg(postgres_database_url: str) -> Iterator[CRM]:
     """The CRM process: writes events, delivers nothing itself (workers do)."""
     with CRM(postgres_database_url) as crm:
         # A generous timeout: a receiver in this busy test process must not time out (that would
-        # be a legitimate resend); the lease, 2 x timeout + 5 s, is then 15 s.
-        crm.install_addon("crm_webhooks", allow_private_networks=True, dispatcher="none", timeout=5, retry_delays=[0.2])
+        # be a legitimate resend); the lease, 2 x timeout + 5 s, is then 15 s.  Retries come
+        # quickly, and enough of them that a receiver failing now and then loses nothing.
+        crm.install_addon(
+            "crm_webhooks", allow_private_networks=True, dispatcher="none", timeout=5, retry_delays=[0.2] * 8
+        )
         yield crm
 
 

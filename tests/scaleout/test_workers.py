@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from ..waiting import wait_until
 
@@ -114,3 +118,60 @@ def test_a_worker_survives_its_connections_being_killed(pg, workers, webhook_rec
     pg.leads.create("After")
     wait_until(lambda: len(webhook_receiver.requests) == 2, timeout=30, what="the delivery after the kill")
     assert worker.poll() is None
+
+
+class OrderLog:
+    """A receiver that fails one request in eight and logs, per lead, what arrived and how it was answered."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.log: list[tuple[str, int, bool]] = []  # (lead, version, answered 2xx), in arrival order
+        self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+        self.server.expect_request("/ordered").respond_with_handler(self.answer)
+
+    def answer(self, request: Request) -> Response:
+        lead, version = request.get_json()["data"]["object"]["name"].split("v")
+        with self.lock:
+            ok = len(self.log) % 8 != 7
+            self.log.append((lead, int(version), ok))
+        return Response("ok" if ok else "try again", status=200 if ok else 500)
+
+    def delivered(self) -> set[tuple[str, int]]:
+        with self.lock:
+            return {(lead, version) for lead, version, ok in self.log if ok}
+
+
+@pytest.fixture
+def order_log() -> Iterator[OrderLog]:
+    log = OrderLog()
+    log.server.start()
+    yield log
+    log.server.clear()
+    log.server.stop()
+
+
+def test_three_workers_with_kills_deliver_each_leads_updates_in_commit_order(pg, workers, order_log) -> None:
+    wh = pg.addons["crm_webhooks"]
+    wh.create_hook(name="ordered", event="lead.updated", url=order_log.server.url_for("/ordered"))
+    with pg.transaction():
+        leads = [pg.leads.create(f"L{i}v0").id for i in range(200)]
+    for version in (1, 2, 3):  # three rounds of updates, committed one after another
+        with pg.transaction():
+            for i, lead_id in enumerate(leads):
+                pg.leads.update(lead_id, name=f"L{i}v{version}")
+    running = [workers("--concurrency", "4") for _ in range(3)]
+    for target in (150, 350):
+        wait_until(lambda target=target: len(order_log.delivered()) > target, timeout=60, what="progress")
+        victim = running.pop(0)
+        victim.send_signal(signal.SIGKILL)  # mid-send: its leases run out and another worker resends
+        victim.communicate(timeout=10)
+        running.append(workers("--concurrency", "4"))
+    everything = {(f"L{i}", v) for i in range(200) for v in (1, 2, 3)}
+    wait_until(lambda: order_log.delivered() >= everything, timeout=120, what="every update delivered")
+    # Whatever arrived for a lead, every earlier update of it had been answered 2xx before.
+    done: dict[str, int] = {}
+    for lead, version, ok in order_log.log:
+        assert done.get(lead, 0) >= version - 1, f"{lead} v{version} arrived before v{version - 1} was delivered"
+        if ok:
+            done[lead] = max(done.get(lead, 0), version)
+    assert any(not ok for _, _, ok in order_log.log)  # retries did happen
