@@ -30,13 +30,13 @@ def create_app(secret: str, key: str | None = None, value: str | None = None) ->
         # 1. The shared key/value pair, compared in constant time.
         if key and not hmac.compare_digest(request.headers.get(key, ""), value or ""):
             abort(401, f"missing or wrong {key}")
-        # 2. The signature over id, timestamp and the exact body bytes (empty for GET/DELETE).
+        # 2. The signature over id, timestamp and the exact body bytes; GET and DELETE have
+        #    no body, and their raw query string (the envelope's fields) is what was signed.
+        signed = request.query_string if request.method in ("GET", "DELETE") else request.get_data()
         try:
-            envelope = verify(request.get_data(), request.headers, secret)
+            envelope = verify(signed, request.headers, secret)
         except WebhookVerificationError as exc:
             abort(401, f"bad signature: {exc}")
-        if envelope is None:  # GET/DELETE: the envelope's fields are in the query string
-            envelope = dict(request.args)
         # 3. At-least-once delivery: the same webhook-id may arrive twice; do the work once.
         event_id = request.headers["webhook-id"]
         if event_id in seen:

@@ -6,6 +6,7 @@ import importlib.util
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 import requests
@@ -59,6 +60,22 @@ def test_it_accepts_get_hooks_too(crm, webhooks, served) -> None:
     webhooks.run_pending()
     assert webhooks.last_delivery(hook.id).status == "succeeded"
     assert app.config["EVENTS"][0]["object_id"] == str(lead.id)
+
+
+def test_a_captured_get_replayed_with_another_type_and_object_is_refused(
+    crm, webhooks, served, webhook_receiver
+) -> None:
+    url, hook, app = served
+    # Capture a real GET delivery on the way, then replay it at the example receiver, altered.
+    hook = webhooks.update_hook(hook.id, method="GET", url=webhook_receiver.url)
+    crm.leads.create("Captured")
+    webhooks.run_pending()
+    (captured,) = webhook_receiver.requests
+    query = urlencode({**dict(parse_qsl(captured.query_string.decode())), "type": "lead.discarded", "object_id": "999"})
+    headers = {k: v for k, v in captured.headers.items() if k.lower().startswith(("webhook-", "x-api-key"))}
+    answer = requests.get(f"{url}?{query}", headers=headers, timeout=5)
+    assert answer.status_code == 401 and "bad signature" in answer.text
+    assert app.config["EVENTS"] == []
 
 
 @pytest.mark.parametrize(

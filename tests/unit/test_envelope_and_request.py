@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -16,7 +17,7 @@ import pytest
 from crm_webhooks.domain import envelope
 from crm_webhooks.engine.claim import Claimed
 from crm_webhooks.engine.request import build_request, decide
-from crm_webhooks.engine.signing import new_secret, sign, verify
+from crm_webhooks.engine.signing import WebhookVerificationError, new_secret, sign, verify
 from crm_webhooks.engine.transport import Response
 
 NOW = datetime(2026, 1, 1, 12, 0, 0)
@@ -134,7 +135,51 @@ def test_bodyless_methods_put_the_envelope_in_the_query(method: str) -> None:
         "timestamp": ["2026-01-01T12:00:00.000Z"],
         "object_id": ["7"],
     }
-    assert verify(b"", req.headers, SECRET) is None
+    # What is signed is the query string exactly as it goes on the wire.
+    signed = urlsplit(req.url).query
+    assert verify(signed, req.headers, SECRET)["object_id"] == "7"
+    with pytest.raises(WebhookVerificationError, match=r"^webhook-signature: "):
+        verify(b"", req.headers, SECRET)
+
+
+@pytest.mark.parametrize(
+    "tampered",
+    [
+        "x=1&id=evt_1&type=lead.discarded&timestamp=2026-01-01T12%3A00%3A00.000Z&object_id=7",
+        "x=1&id=evt_1&type=lead.created&timestamp=2026-01-01T12%3A00%3A00.000Z&object_id=999",
+        "x=2&id=evt_1&type=lead.created&timestamp=2026-01-01T12%3A00%3A00.000Z&object_id=7",
+        "x=1&id=evt_1&type=lead.created&timestamp=2026-01-01T12%3A00%3A00.000Z&object_id=7&object_id=999",
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_bodyless_request_replayed_with_another_query_fails_verification(method: str, tampered: str) -> None:
+    req = build_request(claimed(method, url="http://127.0.0.1/h?x=1"), int(time.time()))
+    assert verify(urlsplit(req.url).query, req.headers, SECRET)["type"] == "lead.created"
+    with pytest.raises(WebhookVerificationError):
+        verify(tampered, req.headers, SECRET)
+
+
+# What urllib3 sends as it is in a query: anything else it re-encodes (and aiohttp does not),
+# so a hook's own query must already be in this form for the signature to hold.
+_WIRE_SAFE = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*")
+
+
+@pytest.mark.parametrize(
+    ("hook_url", "own_query"),
+    [
+        ("http://127.0.0.1/h?q=ação", "q=a%C3%A7%C3%A3o"),
+        ("http://127.0.0.1/h?b={x}|y&ab[]=1", "b=%7Bx%7D%7Cy&ab%5B%5D=1"),
+        ("http://127.0.0.1/h?c=a%20b&d=%zz", "c=a%20b&d=%25zz"),
+        ("http://127.0.0.1/h?e=\"'<>^`", "e=%22'%3C%3E%5E%60"),
+        ("http://127.0.0.1/h?y=a+b;c&z=%41", "y=a+b;c&z=%41"),
+        ("http://127.0.0.1/h?", ""),
+    ],
+)
+def test_a_hooks_own_query_is_sent_in_the_form_that_was_signed(hook_url: str, own_query: str) -> None:
+    req = build_request(claimed("GET", url=hook_url), int(time.time()))
+    query = urlsplit(req.url).query
+    assert query.startswith(own_query) and _WIRE_SAFE.fullmatch(query)
+    verify(query, req.headers, SECRET)
 
 
 def test_two_live_secrets_sign_twice() -> None:
