@@ -58,7 +58,7 @@ def build_request(c: Claimed, timestamp: int) -> Request:
         # No body: the raw query string is the signed payload, so a replay with another
         # type or object_id fails verification like a tampered body would.
         base, own = _split_query(c.url)
-        ours = urlencode(query_params(c.event_id, c.event_type, c.timestamp, c.object_id))
+        ours = urlencode(query_params(c.event_id, c.event_type, c.timestamp, c.object_id, test=c.test))
         body = f"{own}&{ours}" if own else ours
         url = f"{base}?{body}"
     headers["webhook-signature"] = sign(c.event_id, timestamp, body, c.secrets)

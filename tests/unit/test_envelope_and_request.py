@@ -10,7 +10,7 @@ import re
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import pytest
 
@@ -53,14 +53,36 @@ def claimed(
 
 
 def test_envelope_shape() -> None:
-    env = envelope.build("evt_1", "lead.updated", NOW, {"id": 7}, {"name": "Old"})
+    env = envelope.build("evt_1", "lead.updated", NOW, {"id": 7}, {"name": "Old"}, actor_id=3)
     assert env == {
         "id": "evt_1",
         "type": "lead.updated",
+        "api_version": envelope.API_VERSION,
         "timestamp": "2026-01-01T12:00:00.000Z",
+        "actor_id": 3,
         "data": {"object": {"id": 7}, "previous_attributes": {"name": "Old"}},
     }
     assert "previous_attributes" not in envelope.build("evt_1", "lead.created", NOW, {"id": 7})["data"]
+
+
+@pytest.mark.parametrize(
+    ("actor_id", "test", "extra"),
+    [
+        (None, False, {"actor_id": None}),  # a change made by no user (an import, a job)
+        (5, False, {"actor_id": 5}),
+        (None, True, {"actor_id": None, "test": True}),  # only test sends carry "test"
+    ],
+)
+def test_a_new_event_says_who_made_it_and_whether_it_is_a_test(actor_id, test, extra) -> None:
+    new = envelope.new_event("lead.created", {"id": 1}, None, NOW, actor_id, test=test)
+    body = json.loads(new.body)
+    assert {k: body[k] for k in ("actor_id", "test") if k in body} == extra
+    assert body["api_version"] == envelope.API_VERSION
+    assert list(body)[-1] == "data"  # the small fields first, for whoever reads the raw body
+
+
+def test_the_api_version_is_a_date() -> None:
+    assert datetime.strptime(envelope.API_VERSION, "%Y-%m-%d")
 
 
 def test_encoding_keeps_money_exact_and_text_readable() -> None:
@@ -72,11 +94,13 @@ def test_encoding_keeps_money_exact_and_text_readable() -> None:
 
 @pytest.mark.parametrize(("record_id", "object_id"), [(7, "7"), (None, None)])  # a sample may have no id
 def test_a_new_event_carries_its_id_in_the_body_it_will_send(record_id, object_id) -> None:
-    new = envelope.new_event("lead.updated", {"id": record_id, "name": "Ana"}, {"name": "Old"}, NOW)
+    new = envelope.new_event("lead.updated", {"id": record_id, "name": "Ana"}, {"name": "Old"}, NOW, 2)
     assert json.loads(new.body) == {
         "id": new.id,
         "type": "lead.updated",
+        "api_version": envelope.API_VERSION,
         "timestamp": "2026-01-01T12:00:00.000Z",
+        "actor_id": 2,
         "data": {"object": {"id": record_id, "name": "Ana"}, "previous_attributes": {"name": "Old"}},
     }
     assert (new.object_id, new.timestamp) == (object_id, "2026-01-01T12:00:00.000Z")
@@ -132,6 +156,7 @@ def test_bodyless_methods_put_the_envelope_in_the_query(method: str) -> None:
         "x": ["1"],
         "id": ["evt_1"],
         "type": ["lead.created"],
+        "api_version": [envelope.API_VERSION],
         "timestamp": ["2026-01-01T12:00:00.000Z"],
         "object_id": ["7"],
     }
@@ -145,18 +170,28 @@ def test_bodyless_methods_put_the_envelope_in_the_query(method: str) -> None:
 @pytest.mark.parametrize(
     "tampered",
     [
-        "x=1&id=evt_1&type=lead.discarded&timestamp=2026-01-01T12%3A00%3A00.000Z&object_id=7",
-        "x=1&id=evt_1&type=lead.created&timestamp=2026-01-01T12%3A00%3A00.000Z&object_id=999",
-        "x=2&id=evt_1&type=lead.created&timestamp=2026-01-01T12%3A00%3A00.000Z&object_id=7",
-        "x=1&id=evt_1&type=lead.created&timestamp=2026-01-01T12%3A00%3A00.000Z&object_id=7&object_id=999",
+        {"type": "lead.discarded"},
+        {"object_id": "999"},
+        {"x": "2"},
+        {"test": "true"},
     ],
 )
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
-def test_a_bodyless_request_replayed_with_another_query_fails_verification(method: str, tampered: str) -> None:
+def test_a_bodyless_request_replayed_with_another_query_fails_verification(method: str, tampered: dict) -> None:
     req = build_request(claimed(method, url="http://127.0.0.1/h?x=1"), int(time.time()))
-    assert verify(urlsplit(req.url).query, req.headers, SECRET)["type"] == "lead.created"
+    signed = urlsplit(req.url).query
+    assert verify(signed, req.headers, SECRET)["type"] == "lead.created"
     with pytest.raises(WebhookVerificationError):
-        verify(tampered, req.headers, SECRET)
+        verify(urlencode({**dict(parse_qsl(signed)), **tampered}), req.headers, SECRET)
+    with pytest.raises(WebhookVerificationError):
+        verify(signed + "&object_id=999", req.headers, SECRET)  # a repeated field appended
+
+
+@pytest.mark.parametrize(("test", "marked"), [(True, {"test": ["true"]}), (False, {})])
+def test_a_bodyless_test_send_says_so_in_its_query(test: bool, marked: dict) -> None:
+    req = build_request(claimed("GET", test=test), int(time.time()))
+    query = parse_qs(urlsplit(req.url).query)
+    assert {k: v for k, v in query.items() if k == "test"} == marked
 
 
 # What urllib3 sends as it is in a query: anything else it re-encodes (and aiohttp does not),

@@ -13,6 +13,7 @@ from standardwebhooks import Webhook
 from crm_stub import EVENT_CODES, InvalidTransition
 from crm_stub.scenario import sales_cycle
 from crm_webhooks import WebhookVerificationError, hook_disabled, verify
+from crm_webhooks.domain.envelope import API_VERSION
 
 
 def hook_for(webhooks, receiver, event: str = "lead.created", **fields):
@@ -49,6 +50,31 @@ def test_envelope_carries_the_record_and_its_previous_attributes(crm, webhooks, 
     assert envelope["data"]["object"]["id"] == lead.id
     assert envelope["data"]["object"]["stage"] == "contacted"
     assert envelope["data"]["previous_attributes"] == {"stage": "new"}
+
+
+def test_the_envelope_names_who_made_the_change(crm, webhooks, webhook_receiver) -> None:
+    hook_for(webhooks, webhook_receiver, "lead.stage_changed")
+    ana = crm.users.create(name="Ana", email="ana@example.com")
+    lead = crm.leads.create("ACME")  # by no user: a job, an import
+    with crm.acting_as(ana.id):
+        crm.leads.change_stage(lead.id, "contacted")
+    crm.leads.change_stage(lead.id, "qualified")
+    first = webhook_receiver.wait_for("lead.stage_changed")
+    second = webhook_receiver.wait_for("lead.stage_changed", count=2)
+    assert (first["actor_id"], second["actor_id"]) == (ana.id, None)
+    assert first["api_version"] == second["api_version"] == API_VERSION
+    assert "test" not in first and "test" not in second  # only test sends say "test"
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_a_test_send_is_marked_so_a_receiver_can_ignore_it(webhooks, webhook_receiver, method: str) -> None:
+    hook = hook_for(webhooks, webhook_receiver, "lead.created", method=method)
+    webhooks.send_test(hook.id)
+    (request,) = webhook_receiver.requests
+    envelope = webhook_receiver.verify(request, hook)
+    assert envelope["test"] in (True, "true") and envelope["api_version"] == API_VERSION
+    if method == "POST":
+        assert envelope["test"] is True and envelope["actor_id"] is None
 
 
 def test_a_rolled_back_transaction_sends_nothing(crm, webhooks, webhook_receiver) -> None:
