@@ -83,7 +83,7 @@ def test_the_same_scenarios_run_on_postgresql(pytester: pytest.Pytester, postgre
     server = postgres_database_url.split("?")[0]  # the database itself, as a QA engineer would give it
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", f"--crm-database-url={server}")
     # Each test gets a schema of its own in that database.
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=9)
     result.stdout.fnmatch_lines(["*DATABASE postgresql*"])
 
 
