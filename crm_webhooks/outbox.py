@@ -117,7 +117,7 @@ def write_event(
 ) -> str:
     """Insert an event for no hook in particular (a test send adds its own delivery); returns its id."""
     now = utcnow()
-    new = envelope.new_event(code, obj, changes, now)
+    new = envelope.new_event(code, obj, changes, now, test=test)
     session.execute(
         insert(EventRow).values(
             id=new.id,
@@ -156,7 +156,7 @@ class Outbox:
             if not index.may_match(session, code, driver):
                 return
             now = utcnow()
-            new = envelope.new_event(code, obj.to_dict(), changes, now)
+            new = envelope.new_event(code, obj.to_dict(), changes, now, actor_id)
             params = (new.id, code, new.object_id, new.timestamp, new.body, new.record, driver.stamp(now), code)
             with _cursor(session) as cursor:
                 cursor.execute(driver.event_sql, params)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .domain.hooks import Hook
+from .domain.hooks import BODY_METHODS, Hook
 from .engine.signing import verify as verify_signature
 
 if TYPE_CHECKING:
@@ -136,9 +136,11 @@ class WebhookReceiver:
     def verify(self, request: Request, hook: Hook) -> dict[str, Any]:
         """Check ``request``'s signature with the hook's secret; returns its envelope.
 
-        Raises ``crm_webhooks.WebhookVerificationError`` when it does not match.
+        The signed payload is the body, or for GET and DELETE the raw query
+        string, as any Standard Webhooks receiver passes it.  Raises
+        ``crm_webhooks.WebhookVerificationError`` when it does not match.
         """
-        verify_signature(request.get_data(), dict(request.headers), hook.secret)
+        verify_signature(signed_payload(request), request.headers, hook.secret)
         return envelope_of(request)
 
     def wait_for(self, type: str | None = None, *, timeout: float = 5.0, count: int = 1) -> dict[str, Any]:
@@ -185,6 +187,11 @@ def isolated_database(url: str) -> Iterator[str]:
                 conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
     finally:
         admin.dispose()
+
+
+def signed_payload(request: Request) -> bytes:
+    """What a request's signature covers: its body, or for GET and DELETE its raw query string."""
+    return request.get_data() if request.method in BODY_METHODS else request.query_string
 
 
 def envelope_of(request: Request) -> dict[str, Any]:

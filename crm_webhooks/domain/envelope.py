@@ -76,22 +76,43 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+# The version of the envelope's shape: a new date whenever a key is removed, renamed or
+# changes meaning (adding a key is not a change: receivers ignore keys they do not know).
+API_VERSION = "2026-11-01"
+
+
 def build(
     event_id: str,
     code: str,
     occurred_at: datetime,
     obj: dict[str, Any],
     changes: dict[str, Any] | None = None,
+    *,
+    actor_id: int | None = None,
+    test: bool = False,
 ) -> dict[str, Any]:
-    """``{"id", "type", "timestamp", "data": {"object", "previous_attributes"?}}``.
+    """``{"id", "type", "api_version", "timestamp", "actor_id", "test"?, "data": {"object", "previous_attributes"?}}``.
 
-    ``previous_attributes`` holds the old value of each changed field and is
-    left out when nothing was changed (a creation, a follow-up).
+    ``actor_id`` is the user who made the change (null for none: a job, an
+    import, a test send).  ``test`` is present, and true, only on test sends;
+    a real event has no such key.  ``previous_attributes`` holds the old value
+    of each changed field and is left out when nothing was changed (a
+    creation, a follow-up).
     """
     data: dict[str, Any] = {"object": obj}
     if changes:
         data["previous_attributes"] = changes
-    return {"id": event_id, "type": code, "timestamp": rfc3339(occurred_at), "data": data}
+    envelope = {
+        "id": event_id,
+        "type": code,
+        "api_version": API_VERSION,
+        "timestamp": rfc3339(occurred_at),
+        "actor_id": actor_id,
+    }
+    if test:
+        envelope["test"] = True
+    envelope["data"] = data
+    return envelope
 
 
 # One encoder for every event: json.dumps with options builds a new one per call.
@@ -125,19 +146,31 @@ def record_of(code: str, obj: dict[str, Any]) -> str | None:
     return None if record_id is None else f"{entity}:{record_id}"
 
 
-def new_event(code: str, obj: dict[str, Any], changes: dict[str, Any] | None, occurred_at: datetime) -> NewEvent:
+def new_event(
+    code: str,
+    obj: dict[str, Any],
+    changes: dict[str, Any] | None,
+    occurred_at: datetime,
+    actor_id: int | None = None,
+    *,
+    test: bool = False,
+) -> NewEvent:
     """A fresh id and the envelope of ``obj`` (a record's ``to_dict()``), ready to insert."""
     event_id = new_event_id()
-    env = build(event_id, code, occurred_at, obj, changes)
+    env = build(event_id, code, occurred_at, obj, changes, actor_id=actor_id, test=test)
     object_id = None if obj.get("id") is None else str(obj["id"])
     return NewEvent(event_id, object_id, env["timestamp"], encode(env), record_of(code, obj))
 
 
-def query_params(event_id: str, code: str, timestamp: str, object_id: Any) -> dict[str, str]:
-    """What a GET or DELETE carries instead of a body."""
-    return {
+def query_params(event_id: str, code: str, timestamp: str, object_id: Any, *, test: bool = False) -> dict[str, str]:
+    """What a GET or DELETE carries instead of a body (``test=true`` only on test sends)."""
+    params = {
         "id": event_id,
         "type": code,
+        "api_version": API_VERSION,
         "timestamp": timestamp,
         "object_id": "" if object_id is None else str(object_id),
     }
+    if test:
+        params["test"] = "true"
+    return params

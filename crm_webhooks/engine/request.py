@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from functools import lru_cache
+from urllib.parse import quote, urlencode
 
 from ..domain.envelope import query_params
 from ..domain.hooks import BODY_METHODS, mask
@@ -30,6 +32,22 @@ class Request:
         return {k: (mask(v) or "") if k.lower() in hidden else v for k, v in self.headers.items()}
 
 
+# A '%' that does not start an escape, and what stays unescaped in a query: urllib3 sends
+# a query of only these as it is (and re-encodes anything else, where aiohttp does not).
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_QUERY_SAFE = "!$&'()*+,;=:@/?%"
+
+
+@lru_cache(maxsize=1024)
+def _split_query(url: str) -> tuple[str, str]:
+    """A hook's URL without its query, and that query in the one form both transports send as is.
+
+    The signature covers the query byte for byte: it must not change on the way out.
+    """
+    base, _, query = url.partition("?")
+    return base, quote(_LONE_PERCENT.sub("%25", query), safe=_QUERY_SAFE)
+
+
 def build_request(c: Claimed, timestamp: int) -> Request:
     """Method, URL, headers and body exactly as CONTRACT section 3 describes them."""
     headers = {"User-Agent": USER_AGENT, "webhook-id": c.event_id, "webhook-timestamp": str(timestamp)}
@@ -37,9 +55,12 @@ def build_request(c: Claimed, timestamp: int) -> Request:
         body, url = c.body, c.url
         headers["Content-Type"] = "application/json"
     else:
-        body = ""
-        query = urlencode(query_params(c.event_id, c.event_type, c.timestamp, c.object_id))
-        url = f"{c.url}{'&' if '?' in c.url else '?'}{query}"
+        # No body: the raw query string is the signed payload, so a replay with another
+        # type or object_id fails verification like a tampered body would.
+        base, own = _split_query(c.url)
+        ours = urlencode(query_params(c.event_id, c.event_type, c.timestamp, c.object_id, test=c.test))
+        body = f"{own}&{ours}" if own else ours
+        url = f"{base}?{body}"
     headers["webhook-signature"] = sign(c.event_id, timestamp, body, c.secrets)
     if c.key:
         headers[c.key] = c.value or ""

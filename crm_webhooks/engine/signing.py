@@ -15,8 +15,10 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
+from urllib.parse import parse_qsl
 
 from standardwebhooks import Webhook, WebhookVerificationError
+from standardwebhooks.webhooks import EmptyWebhookSecretError
 
 SECRET_PREFIX = "whsec_"
 
@@ -38,16 +40,56 @@ def sign(event_id: str, timestamp: int, body: str, secrets_: Iterable[str]) -> s
     return " ".join(_signer(s).sign(event_id, when, body) for s in secrets_)
 
 
-def verify(body: bytes | str, headers: Mapping[str, str], secret: str) -> Any:
-    """Check a received webhook; returns the parsed JSON body (None for an empty one).
+_REQUIRED = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
-    Raises ``WebhookVerificationError`` when a header is missing, the
-    timestamp is more than five minutes off, or no signature matches.
+
+def verify(payload: bytes | str, headers: Mapping[str, str], secret: str) -> Any:
+    """Check a received webhook; returns its envelope.
+
+    ``payload`` is what was signed: the body as received, or for GET and
+    DELETE the raw query string (``request.query_string``), which is parsed
+    into a dict of its fields.  Any failure (a header missing or malformed, a
+    timestamp more than five minutes off, no matching signature, a body that is
+    not UTF-8, an unusable secret) raises ``WebhookVerificationError`` whose
+    message starts with the field at fault, so a receiver answers 401 for all.
     """
-    text = body.decode() if isinstance(body, bytes) else body
-    # GET and DELETE carry no body: verify, but there is nothing to parse.
-    _signer(secret).verify(text, dict(headers), json_parse=False)
-    return json.loads(text) if text else None
+    try:
+        signer = _signer(secret)
+    except (ValueError, TypeError, RuntimeError, EmptyWebhookSecretError):
+        raise WebhookVerificationError("secret: not a whsec_ base64 signing secret") from None
+    try:
+        text = payload.decode() if isinstance(payload, (bytes, bytearray)) else payload
+    except UnicodeDecodeError:
+        raise WebhookVerificationError("body: not UTF-8, so not what was signed") from None
+    lowered = {name.lower(): value for name, value in headers.items()}
+    for name in _REQUIRED:
+        if not str(lowered.get(name) or "").strip():
+            raise WebhookVerificationError(f"{name}: missing")
+    try:
+        signer.verify(text, lowered, json_parse=False)
+    except WebhookVerificationError as exc:
+        # The library checks the timestamp, then the signatures; name which failed.
+        field = "webhook-signature" if "signature found" in str(exc) else "webhook-timestamp"
+        raise WebhookVerificationError(f"{field}: {exc}") from None
+    except ValueError:
+        # The library unpacks and base64-decodes each entry without a guard (binascii.Error too).
+        raise WebhookVerificationError(
+            "webhook-signature: malformed; expected space-separated 'v1,<base64 digest>' entries"
+        ) from None
+    return _envelope(text)
+
+
+def _envelope(text: str) -> Any:
+    """The signed payload read back: a JSON body, or a GET/DELETE query string's fields."""
+    if not text:
+        return None
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise WebhookVerificationError("body: signed, but not the JSON envelope") from None
+    # The envelope's fields are appended after the hook's own query: the last value wins.
+    return dict(parse_qsl(text, keep_blank_values=True))
 
 
 __all__ = ["SECRET_PREFIX", "WebhookVerificationError", "new_secret", "sign", "verify"]

@@ -26,6 +26,13 @@ def test_a_lead_becomes_a_sale(crm, webhooks, webhook_receiver):
     assert request.headers["X-Api-Key"] == "s3cret"
     assert webhook_receiver.verify(request, sale_hook)["id"] == sale["id"]
 
+def test_a_get_hook_is_verified_over_its_query_string(crm, webhooks, webhook_receiver):
+    hook = webhooks.create_hook(name="g", event="lead.created", method="GET", url=webhook_receiver.url)
+    lead = crm.leads.create("Query")
+    webhooks.run_pending()
+    (request,) = webhook_receiver.requests
+    assert webhook_receiver.verify(request, hook)["object_id"] == str(lead.id)
+
 def test_the_receiver_can_fail_and_the_hook_retries(crm, webhooks, webhook_receiver):
     hook = webhooks.create_hook(name="l", event="lead.created", url=webhook_receiver.url)
     webhook_receiver.fail_next(1)
@@ -55,7 +62,7 @@ def test_wait_for_says_what_did_arrive(crm, webhooks, webhook_receiver):
 def test_a_scenario_with_only_the_plugin_fixtures(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_scenario=SCENARIO)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
     result.stdout.fnmatch_lines(["*DATABASE sqlite*"])
 
 
@@ -76,7 +83,7 @@ def test_the_same_scenarios_run_on_postgresql(pytester: pytest.Pytester, postgre
     server = postgres_database_url.split("?")[0]  # the database itself, as a QA engineer would give it
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", f"--crm-database-url={server}")
     # Each test gets a schema of its own in that database.
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=9)
     result.stdout.fnmatch_lines(["*DATABASE postgresql*"])
 
 

@@ -6,17 +6,18 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import pytest
 
 from crm_webhooks.domain import envelope
 from crm_webhooks.engine.claim import Claimed
 from crm_webhooks.engine.request import build_request, decide
-from crm_webhooks.engine.signing import new_secret, sign, verify
+from crm_webhooks.engine.signing import WebhookVerificationError, new_secret, sign, verify
 from crm_webhooks.engine.transport import Response
 
 NOW = datetime(2026, 1, 1, 12, 0, 0)
@@ -52,14 +53,36 @@ def claimed(
 
 
 def test_envelope_shape() -> None:
-    env = envelope.build("evt_1", "lead.updated", NOW, {"id": 7}, {"name": "Old"})
+    env = envelope.build("evt_1", "lead.updated", NOW, {"id": 7}, {"name": "Old"}, actor_id=3)
     assert env == {
         "id": "evt_1",
         "type": "lead.updated",
+        "api_version": envelope.API_VERSION,
         "timestamp": "2026-01-01T12:00:00.000Z",
+        "actor_id": 3,
         "data": {"object": {"id": 7}, "previous_attributes": {"name": "Old"}},
     }
     assert "previous_attributes" not in envelope.build("evt_1", "lead.created", NOW, {"id": 7})["data"]
+
+
+@pytest.mark.parametrize(
+    ("actor_id", "test", "extra"),
+    [
+        (None, False, {"actor_id": None}),  # a change made by no user (an import, a job)
+        (5, False, {"actor_id": 5}),
+        (None, True, {"actor_id": None, "test": True}),  # only test sends carry "test"
+    ],
+)
+def test_a_new_event_says_who_made_it_and_whether_it_is_a_test(actor_id, test, extra) -> None:
+    new = envelope.new_event("lead.created", {"id": 1}, None, NOW, actor_id, test=test)
+    body = json.loads(new.body)
+    assert {k: body[k] for k in ("actor_id", "test") if k in body} == extra
+    assert body["api_version"] == envelope.API_VERSION
+    assert list(body)[-1] == "data"  # the small fields first, for whoever reads the raw body
+
+
+def test_the_api_version_is_a_date() -> None:
+    assert datetime.strptime(envelope.API_VERSION, "%Y-%m-%d")
 
 
 def test_encoding_keeps_money_exact_and_text_readable() -> None:
@@ -71,11 +94,13 @@ def test_encoding_keeps_money_exact_and_text_readable() -> None:
 
 @pytest.mark.parametrize(("record_id", "object_id"), [(7, "7"), (None, None)])  # a sample may have no id
 def test_a_new_event_carries_its_id_in_the_body_it_will_send(record_id, object_id) -> None:
-    new = envelope.new_event("lead.updated", {"id": record_id, "name": "Ana"}, {"name": "Old"}, NOW)
+    new = envelope.new_event("lead.updated", {"id": record_id, "name": "Ana"}, {"name": "Old"}, NOW, 2)
     assert json.loads(new.body) == {
         "id": new.id,
         "type": "lead.updated",
+        "api_version": envelope.API_VERSION,
         "timestamp": "2026-01-01T12:00:00.000Z",
+        "actor_id": 2,
         "data": {"object": {"id": record_id, "name": "Ana"}, "previous_attributes": {"name": "Old"}},
     }
     assert (new.object_id, new.timestamp) == (object_id, "2026-01-01T12:00:00.000Z")
@@ -131,10 +156,65 @@ def test_bodyless_methods_put_the_envelope_in_the_query(method: str) -> None:
         "x": ["1"],
         "id": ["evt_1"],
         "type": ["lead.created"],
+        "api_version": [envelope.API_VERSION],
         "timestamp": ["2026-01-01T12:00:00.000Z"],
         "object_id": ["7"],
     }
-    assert verify(b"", req.headers, SECRET) is None
+    # What is signed is the query string exactly as it goes on the wire.
+    signed = urlsplit(req.url).query
+    assert verify(signed, req.headers, SECRET)["object_id"] == "7"
+    with pytest.raises(WebhookVerificationError, match=r"^webhook-signature: "):
+        verify(b"", req.headers, SECRET)
+
+
+@pytest.mark.parametrize(
+    "tampered",
+    [
+        {"type": "lead.discarded"},
+        {"object_id": "999"},
+        {"x": "2"},
+        {"test": "true"},
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_bodyless_request_replayed_with_another_query_fails_verification(method: str, tampered: dict) -> None:
+    req = build_request(claimed(method, url="http://127.0.0.1/h?x=1"), int(time.time()))
+    signed = urlsplit(req.url).query
+    assert verify(signed, req.headers, SECRET)["type"] == "lead.created"
+    with pytest.raises(WebhookVerificationError):
+        verify(urlencode({**dict(parse_qsl(signed)), **tampered}), req.headers, SECRET)
+    with pytest.raises(WebhookVerificationError):
+        verify(signed + "&object_id=999", req.headers, SECRET)  # a repeated field appended
+
+
+@pytest.mark.parametrize(("test", "marked"), [(True, {"test": ["true"]}), (False, {})])
+def test_a_bodyless_test_send_says_so_in_its_query(test: bool, marked: dict) -> None:
+    req = build_request(claimed("GET", test=test), int(time.time()))
+    query = parse_qs(urlsplit(req.url).query)
+    assert {k: v for k, v in query.items() if k == "test"} == marked
+
+
+# What urllib3 sends as it is in a query: anything else it re-encodes (and aiohttp does not),
+# so a hook's own query must already be in this form for the signature to hold.
+_WIRE_SAFE = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*")
+
+
+@pytest.mark.parametrize(
+    ("hook_url", "own_query"),
+    [
+        ("http://127.0.0.1/h?q=ação", "q=a%C3%A7%C3%A3o"),
+        ("http://127.0.0.1/h?b={x}|y&ab[]=1", "b=%7Bx%7D%7Cy&ab%5B%5D=1"),
+        ("http://127.0.0.1/h?c=a%20b&d=%zz", "c=a%20b&d=%25zz"),
+        ("http://127.0.0.1/h?e=\"'<>^`", "e=%22'%3C%3E%5E%60"),
+        ("http://127.0.0.1/h?y=a+b;c&z=%41", "y=a+b;c&z=%41"),
+        ("http://127.0.0.1/h?", ""),
+    ],
+)
+def test_a_hooks_own_query_is_sent_in_the_form_that_was_signed(hook_url: str, own_query: str) -> None:
+    req = build_request(claimed("GET", url=hook_url), int(time.time()))
+    query = urlsplit(req.url).query
+    assert query.startswith(own_query) and _WIRE_SAFE.fullmatch(query)
+    verify(query, req.headers, SECRET)
 
 
 def test_two_live_secrets_sign_twice() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +13,7 @@ from standardwebhooks import Webhook
 from crm_stub import EVENT_CODES, InvalidTransition
 from crm_stub.scenario import sales_cycle
 from crm_webhooks import WebhookVerificationError, hook_disabled, verify
+from crm_webhooks.domain.envelope import API_VERSION
 from crm_webhooks.engine.record import Batch
 
 
@@ -50,6 +51,31 @@ def test_envelope_carries_the_record_and_its_previous_attributes(crm, webhooks, 
     assert envelope["data"]["object"]["id"] == lead.id
     assert envelope["data"]["object"]["stage"] == "contacted"
     assert envelope["data"]["previous_attributes"] == {"stage": "new"}
+
+
+def test_the_envelope_names_who_made_the_change(crm, webhooks, webhook_receiver) -> None:
+    hook_for(webhooks, webhook_receiver, "lead.stage_changed")
+    ana = crm.users.create(name="Ana", email="ana@example.com")
+    lead = crm.leads.create("ACME")  # by no user: a job, an import
+    with crm.acting_as(ana.id):
+        crm.leads.change_stage(lead.id, "contacted")
+    crm.leads.change_stage(lead.id, "qualified")
+    first = webhook_receiver.wait_for("lead.stage_changed")
+    second = webhook_receiver.wait_for("lead.stage_changed", count=2)
+    assert (first["actor_id"], second["actor_id"]) == (ana.id, None)
+    assert first["api_version"] == second["api_version"] == API_VERSION
+    assert "test" not in first and "test" not in second  # only test sends say "test"
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_a_test_send_is_marked_so_a_receiver_can_ignore_it(webhooks, webhook_receiver, method: str) -> None:
+    hook = hook_for(webhooks, webhook_receiver, "lead.created", method=method)
+    webhooks.send_test(hook.id)
+    (request,) = webhook_receiver.requests
+    envelope = webhook_receiver.verify(request, hook)
+    assert envelope["test"] in (True, "true") and envelope["api_version"] == API_VERSION
+    if method == "POST":
+        assert envelope["test"] is True and envelope["actor_id"] is None
 
 
 def test_a_rolled_back_transaction_sends_nothing(crm, webhooks, webhook_receiver) -> None:
@@ -232,7 +258,48 @@ def test_get_and_delete_carry_the_envelope_in_the_query_string(crm, webhooks, we
     assert query["token"] == ["abc"]
     assert query["type"] == ["lead.created"] and query["object_id"] == [str(lead.id)]
     assert query["id"] == [request.headers["webhook-id"]] and query["timestamp"][0].endswith("Z")
-    verify(b"", dict(request.headers), hook.secret)
+    # The raw query string is what was signed: passed where a body would go.
+    assert verify(request.query_string, request.headers, hook.secret)["object_id"] == str(lead.id)
+    assert webhook_receiver.verify(request, hook)["type"] == "lead.created"
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+@pytest.mark.parametrize(
+    "tamper",
+    [{"type": "lead.discarded"}, {"object_id": "999"}, {"token": "other"}],
+    ids=["type", "object_id", "hooks-own-parameter"],
+)
+def test_a_captured_get_replayed_with_another_query_is_refused(
+    crm, webhooks, webhook_receiver, method: str, tamper: dict[str, str]
+) -> None:
+    hook = hook_for(webhooks, webhook_receiver, method=method, url=webhook_receiver.url + "?token=abc")
+    crm.leads.create("Captured")
+    webhooks.run_pending()
+    (request,) = webhook_receiver.requests
+    replayed = urlencode({**dict(parse_qsl(request.query_string.decode())), **tamper})
+    with pytest.raises(WebhookVerificationError, match=r"^webhook-signature: "):
+        verify(replayed, request.headers, hook.secret)
+    with pytest.raises(WebhookVerificationError):
+        verify(b"", request.headers, hook.secret)  # the old way: the query left out
+
+
+@pytest.mark.webhooks_options(dispatcher="thread")
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+@pytest.mark.parametrize("sender", ["urllib3", "aiohttp"])
+def test_a_query_the_hooks_url_brings_is_signed_as_it_arrives(
+    crm, webhooks, webhook_receiver, method: str, sender: str
+) -> None:
+    # Characters each HTTP client would encode its own way: sent in the form that was signed.
+    url = webhook_receiver.url + "?q=ação&b={x}|y&d=%zz&ab[]=1"
+    hook = hook_for(webhooks, webhook_receiver, method=method, url=url)
+    if sender == "urllib3":
+        webhooks.send_test(hook.id)  # test sends go out through the synchronous transport
+    else:
+        crm.leads.create("Odd")  # the thread dispatcher sends through aiohttp
+        webhook_receiver.wait_for("lead.created")
+    (request,) = webhook_receiver.requests
+    envelope = webhook_receiver.verify(request, hook)
+    assert (envelope["q"], envelope["b"], envelope["d"], envelope["ab[]"]) == ("ação", "{x}|y", "%zz", "1")
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
