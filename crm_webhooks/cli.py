@@ -29,7 +29,7 @@ from crm_stub.models import utcnow
 
 from .domain.catalog import BY_CODE, CATALOG
 from .domain.deliveries import Delivery
-from .domain.hooks import METHODS, Hook
+from .domain.hooks import METHODS, ORDERINGS, Hook
 from .domain.options import DISPATCHERS, Options
 
 ADDON = "crm_webhooks"
@@ -201,7 +201,20 @@ def _show_hook(app: App, hook: Hook, *, reveal: bool, as_json: bool, secret_once
         app.json(shown)
         return
     table = Table(show_header=False, box=None)
-    for key in ("id", "name", "event", "method", "url", "key", "value", "status_detail", "last_run_at", "secret"):
+    keys = (
+        "id",
+        "name",
+        "event",
+        "method",
+        "ordering",
+        "url",
+        "key",
+        "value",
+        "status_detail",
+        "last_run_at",
+        "secret",
+    )
+    for key in keys:
         label = {"status_detail": "status", "last_run_at": "last run"}.get(key, key)
         value = shown[key]
         if key == "event":
@@ -236,6 +249,12 @@ def _hook_options(f: Any) -> Any:
             click.option("--method", type=click.Choice(METHODS, case_sensitive=False), help="HTTP method."),
             click.option("--key", help="Header name that authenticates the call (e.g. X-Api-Key)."),
             click.option("--value", help="Its value."),
+            click.option(
+                "--ordering",
+                type=click.Choice(ORDERINGS),
+                help="record: a record's events arrive in the order they were committed (the default); "
+                "none: each goes when it can.",
+            ),
         ]
     ):
         f = option(f)
@@ -276,7 +295,9 @@ def hooks_update(app: App, hook_id: int, no_auth: bool, as_json: bool, **fields:
     if no_auth:
         fields.update(key=None, value=None)
     if not fields:
-        raise click.UsageError("nothing to change: give at least one of --name --event --url --method --key --value")
+        raise click.UsageError(
+            "nothing to change: give at least one of --name --event --url --method --key --value --ordering"
+        )
     _show_hook(app, app.webhooks.update_hook(hook_id, **fields), reveal=False, as_json=as_json)
 
 
@@ -346,7 +367,7 @@ def deliveries() -> None:
 def _attempt_line(d: Delivery) -> str:
     last = d.attempts[-1] if d.attempts else None
     if last is None:
-        return f"delivery {d.id} ({d.event}): {d.status}, not attempted yet"
+        return f"delivery {d.id} ({d.event}): {d.status_detail}, not attempted yet"
     answer = f"HTTP {last.status_code}" if last.status_code is not None else last.error
     extra = f" ({last.error})" if last.status_code is not None and last.error and not last.ok else ""
     return f"delivery {d.id} ({d.event}): {d.status}, {answer}{extra} in {last.duration_ms:.1f} ms"
@@ -357,9 +378,10 @@ def _delivery_table(items: list[Delivery]) -> Table:
     for d in items:
         last = d.attempts[-1] if d.attempts else None
         code = "" if last is None else (str(last.status_code) if last.status_code is not None else "error")
-        status = "pending (held: hook disabled)" if d.held else d.status + (" (test)" if d.test else "")
         attempts = str(len(d.attempts))
-        table.add_row(str(d.id), str(d.hook_id), d.event, d.event_id, status, attempts, code, _when(d.created_at))
+        table.add_row(
+            str(d.id), str(d.hook_id), d.event, d.event_id, d.status_detail, attempts, code, _when(d.created_at)
+        )
     return table
 
 

@@ -50,6 +50,15 @@ class Delivery:
         """Pending, but waiting for its hook to be enabled again."""
         return self.status == "pending" and self.next_attempt_at is None
 
+    @property
+    def status_detail(self) -> str:
+        """The status in words, with why a pending delivery waits."""
+        if self.held:
+            return "pending (held: hook disabled)"
+        if self.status == "pending" and self.waiting_for is not None:
+            return f"pending (waiting behind delivery {self.waiting_for}, an earlier event of the same record)"
+        return self.status + (" (test)" if self.test else "")
+
     def to_dict(self, *, payload: bool = False) -> dict[str, Any]:
         return delivery_dict(self, payload=payload)
 

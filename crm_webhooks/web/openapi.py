@@ -7,7 +7,7 @@ from typing import Any
 from crm_stub.services.base import MAX_ID
 
 from ..domain.catalog import CATALOG, EventType
-from ..domain.hooks import MAX_KEY, MAX_NAME, MAX_URL, MAX_VALUE, METHODS
+from ..domain.hooks import MAX_KEY, MAX_NAME, MAX_URL, MAX_VALUE, METHODS, ORDERINGS
 from ..domain.schemas import components, envelope_name
 
 
@@ -78,6 +78,14 @@ _HOOK_FIELDS: dict[str, Any] = {
         "description": "Its value, given with the key (masked when read)",
     },
     "enabled": {"type": "boolean", "default": True},
+    "ordering": {
+        "type": "string",
+        "enum": list(ORDERINGS),
+        "default": "record",
+        "description": "record: a record's events reach the hook in commit order (a later one waits while an "
+        "earlier one of the same record is pending or retried; when that one fails for good, the later ones go "
+        "on); none: each delivery goes when it can",
+    },
 }
 
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -157,6 +165,10 @@ SCHEMAS: dict[str, Any] = {
             "hook_id": {"type": "integer"},
             "status": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
             "held": {"type": "boolean"},
+            "waiting_for": {
+                "type": ["integer", "null"],
+                "description": "The earlier delivery of the same record to the same hook this one waits behind",
+            },
             "test": {"type": "boolean"},
             "attempts": {"type": "array", "items": _ref("Attempt")},
             "created_at": {"type": "string", "format": "date-time"},

@@ -77,6 +77,26 @@ def test_deliveries_list_show_and_filters(cli, add_hook, webhook_receiver) -> No
     assert "HTTP 500" in text and "a-long-secret-value" not in text
 
 
+def test_ordering_is_set_shown_and_a_waiting_delivery_says_behind_what(cli, add_hook, webhook_receiver) -> None:
+    hook = add_hook("lead.updated")
+    assert hook["ordering"] == "record"
+    assert cli.json("hooks", "update", str(hook["id"]), "--ordering", "none")["ordering"] == "none"
+    assert "ordering" in cli("hooks", "show", str(hook["id"])).stdout
+    cli("hooks", "update", str(hook["id"]), "--ordering", "record")
+    with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "manual"}}) as crm:
+        lead = crm.leads.create("A")
+        crm.leads.update(lead.id, name="A1")
+        crm.leads.update(lead.id, name="A2")
+        webhook_receiver.fail_next()
+        crm.addons["crm_webhooks"].run_pending()
+    later, earlier = cli.json("deliveries", "list", "--hook", str(hook["id"]))
+    assert later["waiting_for"] == earlier["id"]
+    text = cli("deliveries", "show", str(later["id"])).stdout
+    assert f"waiting behind delivery {earlier['id']}" in text
+    bad = cli("hooks", "update", str(hook["id"]), "--ordering", "fifo")
+    assert bad.exit_code == 2 and "fifo" in bad.stderr
+
+
 def test_redeliver_one_and_all_failed_since(cli, add_hook, webhook_receiver) -> None:
     hook = add_hook()
     cli("configure", "--retry-delays", "")  # no retries: a failed attempt is a failed delivery

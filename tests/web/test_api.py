@@ -82,6 +82,7 @@ BAD = [
     ({"enabled": "yes"}, "enabled"),
     ({"colour": "red"}, "colour"),
     ({"name": None}, "name"),
+    ({"ordering": "fifo"}, "ordering"),
 ]
 
 
@@ -103,6 +104,14 @@ def test_a_body_that_is_not_a_json_object_is_400(api, webhooks, payload) -> None
 def test_missing_required_fields_are_422(api) -> None:
     response = api.call("POST", "/api/v1/hooks", json={"name": "x"})
     assert response.status_code == 422 and response.json["error"]["field"] in ("event", "url")
+
+
+def test_a_hooks_ordering_is_set_read_and_changed(api) -> None:
+    assert create(api)["ordering"] == "record"
+    hook = create(api, ordering="none")
+    assert hook["ordering"] == "none"
+    changed = api.call("PATCH", f"/api/v1/hooks/{hook['id']}", json={"ordering": "record"})
+    assert changed.status_code == 200 and changed.json["ordering"] == "record"
 
 
 def test_patch_enable_disable_rotate_delete(api, webhooks) -> None:
