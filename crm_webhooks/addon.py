@@ -58,7 +58,9 @@ class WebhooksAddon:
 
     def start(self) -> None:
         if self.options.dispatcher == "thread" and self._dispatcher is None:
-            self._dispatcher = Worker(self.deliverer, poll_interval=2.0)
+            self._dispatcher = Worker(
+                self.deliverer, concurrency=self.options.dispatcher_concurrency, poll_interval=2.0
+            )
             self._dispatcher.start()
 
     def close(self) -> None:

@@ -22,6 +22,9 @@ class Options:
     timeout: float = 10.0
     disable_after_failures: int | None = 5
     dispatcher: str = "thread"
+    # Attempts the in-process "thread" dispatcher keeps in flight: one slow or dead receiver
+    # then takes at most half of them, and the others' deliveries go on.
+    dispatcher_concurrency: int = 8
     secret_grace_hours: float = 24.0
 
     @classmethod
@@ -52,6 +55,11 @@ class Options:
             if options["dispatcher"] not in DISPATCHERS:
                 raise ValidationError("dispatcher", f"{options['dispatcher']!r} is not one of {', '.join(DISPATCHERS)}")
             values["dispatcher"] = options["dispatcher"]
+        if "dispatcher_concurrency" in options:
+            value = options["dispatcher_concurrency"]
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 256:
+                raise ValidationError("dispatcher_concurrency", f"a whole number from 1 to 256, got {value!r}")
+            values["dispatcher_concurrency"] = value
         if "secret_grace_hours" in options:
             values["secret_grace_hours"] = _number(
                 "secret_grace_hours", options["secret_grace_hours"], low=0, high=24 * 30

@@ -216,6 +216,9 @@ def test_masked_view_hides_value_and_secret(webhooks) -> None:
         ({"disable_after_failures": 0}, "disable_after_failures"),
         ({"allow_private_networks": "yes"}, "allow_private_networks"),
         ({"colour": 1}, "colour"),
+        ({"dispatcher_concurrency": 0}, "dispatcher_concurrency"),
+        ({"dispatcher_concurrency": 2.5}, "dispatcher_concurrency"),
+        ({"dispatcher_concurrency": True}, "dispatcher_concurrency"),
     ],
 )
 def test_bad_install_options_name_the_option(crm, options: dict[str, Any], field: str) -> None:

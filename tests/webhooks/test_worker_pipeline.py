@@ -177,3 +177,18 @@ def test_one_attempt_the_database_refuses_does_not_send_its_whole_batch_again(cr
         worker.stop(timeout=30)
         server.clear()
         server.stop()
+
+
+@pytest.mark.webhooks_options(dispatcher="thread")
+def test_the_in_process_dispatcher_is_not_held_up_by_a_receiver_that_hangs(
+    crm, webhooks, webhook_receiver, stuck_receiver
+) -> None:
+    server, arrived, gate = stuck_receiver
+    webhooks.create_hook(name="stuck", event="lead.created", url=server.url_for("/stuck"))
+    webhooks.create_hook(name="healthy", event="lead.created", url=webhook_receiver.url)
+    for n in range(3):
+        crm.leads.create(f"Lead {n}")
+    # The hanging receiver holds some of the dispatcher's slots, never all of them.
+    wait_until(lambda: len(webhook_receiver.requests) == 3, what="the healthy receiver's deliveries")
+    assert len(arrived) >= 1 and not gate.is_set()
+    gate.set()
