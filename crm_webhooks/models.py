@@ -5,6 +5,11 @@ serialised; each matching hook gets a delivery row pointing at it.  A delivery
 is due when ``next_attempt_at`` has passed and nobody holds its lease
 (``locked_until``); a hook that is disabled keeps its pending deliveries with
 ``next_attempt_at`` NULL, so they wait without clogging the claim index.
+
+Ids are never given twice, so "hook 8" in a log or an API client's hands
+always means the same hook: SQLite tables with integer ids use AUTOINCREMENT
+(without it SQLite hands a deleted highest id out again); PostgreSQL's
+sequences never go back.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from crm_stub.models import utcnow
 
+# SQLite: never reuse an id (its sqlite_sequence table remembers the highest ever given).
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
 
 class WebhooksBase(DeclarativeBase):
     pass
@@ -24,7 +32,7 @@ class WebhooksBase(DeclarativeBase):
 
 class HookRow(WebhooksBase):
     __tablename__ = "webhook_hooks"
-    __table_args__ = (Index("ix_webhook_hooks_event", "event", "enabled"),)
+    __table_args__ = (Index("ix_webhook_hooks_event", "event", "enabled"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -95,6 +103,7 @@ class DeliveryRow(WebhooksBase):
             sqlite_where=text("status = 'pending'"),
         ),
         Index("ix_webhook_deliveries_hook", "hook_id", "id"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -125,7 +134,7 @@ class DeliveryRow(WebhooksBase):
 
 class AttemptRow(WebhooksBase):
     __tablename__ = "webhook_attempts"
-    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id"),)
+    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
