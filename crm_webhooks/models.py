@@ -9,7 +9,8 @@ is due when ``next_attempt_at`` has passed and nobody holds its lease
 Ids are never given twice, so "hook 8" in a log or an API client's hands
 always means the same hook: SQLite tables with integer ids use AUTOINCREMENT
 (without it SQLite hands a deleted highest id out again); PostgreSQL's
-sequences never go back.
+sequences never go back.  A hook's header value and signing secrets are
+stored encrypted (``encryption.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from crm_stub.models import utcnow
+
+from .domain.secrets import Retired
+from .encryption import EncryptedSecrets, EncryptedText
 
 # SQLite: never reuse an id (its sqlite_sequence table remembers the highest ever given).
 NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
@@ -40,12 +44,11 @@ class HookRow(WebhooksBase):
     url: Mapped[str] = mapped_column(String(2048))
     method: Mapped[str] = mapped_column(String(10))
     key: Mapped[str | None] = mapped_column(String(256))
-    value: Mapped[str | None] = mapped_column(Text)
+    value: Mapped[str | None] = mapped_column(EncryptedText)
     enabled: Mapped[bool] = mapped_column(default=True)
-    secret: Mapped[str] = mapped_column(String(100))
-    # Still signed with after a rotation, until the grace period ends.
-    previous_secret: Mapped[str | None] = mapped_column(String(100), default=None)
-    previous_secret_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    secret: Mapped[str] = mapped_column(EncryptedText)
+    # Secrets replaced by a rotation, each still signing until its own grace ends (domain/secrets.py).
+    retired_secrets: Mapped[Retired] = mapped_column(EncryptedSecrets, nullable=True, default=())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     last_run_at: Mapped[dt.datetime | None] = mapped_column(default=None)
@@ -62,6 +65,8 @@ class MetaRow(WebhooksBase):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     hooks_version: Mapped[int] = mapped_column(default=0)
+    # A constant encrypted with the key: a process whose keys cannot open it stops at start.
+    key_canary: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class EventRow(WebhooksBase):

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Row, Select, Update, and_, bindparam, case, func, or_, select, update
 
+from ..domain.secrets import signing_secrets
 from ..models import DeliveryRow, EventRow, HookRow
 
 D, E, H = DeliveryRow.__table__.c, EventRow.__table__.c, HookRow.__table__.c
@@ -73,8 +74,7 @@ _EVENT_AND_HOOK = (
     H.key,
     H.value,
     H.secret,
-    H.previous_secret,
-    H.previous_secret_expires_at,
+    H.retired_secrets,
     H.enabled,
 )
 
@@ -165,10 +165,10 @@ def load_claimed(conn: Connection, ids: list[int], now: dt.datetime) -> list[Cla
 def _claimed(rows: Iterable[Row[Any]], now: dt.datetime) -> list[Claimed]:
     claimed = []
     for r in rows:
-        # The previous secret signs too until it expires (a rotation's grace period).
-        secrets = (r[13],) if r[14] is None or r[15] is None or r[15] <= now else (r[13], r[14])
+        # Retired secrets sign too, each until its own grace ends (value and secrets arrive decrypted).
+        secrets = signing_secrets(r[13], r[14], now)
         claimed.append(
-            Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], secrets, r[16])
+            Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], secrets, r[15])
         )
     return claimed
 
