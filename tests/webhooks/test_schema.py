@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from alembic import command
@@ -27,46 +29,53 @@ def differences(engine: sa.Engine) -> list:
         return compare_metadata(context, WebhooksBase.metadata)
 
 
-def make_0_1_0_database(url: str) -> None:
-    """A database as crm_webhooks 0.1.0 left it: its tables, no version table, a hook with a pending delivery."""
+@contextmanager
+def old_database(url: str, revision: str, version: str) -> Iterator[sa.Connection]:
+    """A database whose addon tables are at ``revision``, installed by ``version``: fill it in the block."""
     host = CRM(url)
     try:
         with host.engine.begin() as conn:
-            command.upgrade(schema.config(conn), schema.BASELINE)
-            conn.execute(sa.text(f"DROP TABLE {schema.VERSION_TABLE}"))
+            command.upgrade(schema.config(conn), revision)
             conn.execute(
                 sa.insert(InstalledAddon).values(
                     name="crm_webhooks",
-                    version="0.1.0",
+                    version=version,
                     options={"allow_private_networks": True, "dispatcher": "manual"},
                 )
             )
             conn.execute(sa.text("INSERT INTO webhook_meta (id, hooks_version) VALUES (1, 1)"))
-            conn.execute(
-                sa.text(
-                    "INSERT INTO webhook_hooks (id, name, event, url, method, enabled, secret, created_at, updated_at,"
-                    " consecutive_failures) VALUES (1, 'old', 'lead.created', :url, 'POST', :on,"
-                    " 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', '2026-01-01', '2026-01-01', 0)"
-                ),
-                {"url": "http://127.0.0.1:1/replaced-by-the-test", "on": True},
-            )
-            conn.execute(
-                sa.text(
-                    "INSERT INTO webhook_events (id, type, object_id, timestamp, body, test, created_at) VALUES"
-                    " ('evt_0000000000000000000000old1', 'lead.created', '1', '2026-01-01T00:00:00.000Z',"
-                    " :body, :off, '2026-01-01')"
-                ),
-                {"body": '{"id":"evt_0000000000000000000000old1","type":"lead.created"}', "off": False},
-            )
-            conn.execute(
-                sa.text(
-                    "INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, next_attempt_at,"
-                    " created_at) VALUES ('evt_0000000000000000000000old1', 1, 'pending', 0, '2026-01-01',"
-                    " '2026-01-01')"
-                )
-            )
+            yield conn
     finally:
         host.close()
+
+
+def make_0_1_0_database(url: str) -> None:
+    """A database as crm_webhooks 0.1.0 left it: its tables, no version table, a hook with a pending delivery."""
+    with old_database(url, schema.BASELINE, "0.1.0") as conn:
+        conn.execute(sa.text(f"DROP TABLE {schema.VERSION_TABLE}"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_hooks (id, name, event, url, method, enabled, secret, created_at, updated_at,"
+                " consecutive_failures) VALUES (1, 'old', 'lead.created', :url, 'POST', :on,"
+                " 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', '2026-01-01', '2026-01-01', 0)"
+            ),
+            {"url": "http://127.0.0.1:1/replaced-by-the-test", "on": True},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_events (id, type, object_id, timestamp, body, test, created_at) VALUES"
+                " ('evt_0000000000000000000000old1', 'lead.created', '1', '2026-01-01T00:00:00.000Z',"
+                " :body, :off, '2026-01-01')"
+            ),
+            {"body": '{"id":"evt_0000000000000000000000old1","type":"lead.created"}', "off": False},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, next_attempt_at,"
+                " created_at) VALUES ('evt_0000000000000000000000old1', 1, 'pending', 0, '2026-01-01',"
+                " '2026-01-01')"
+            )
+        )
 
 
 def test_a_new_database_gets_todays_tables_at_the_newest_revision(database_url: str) -> None:
@@ -127,63 +136,50 @@ OLD_HOOKS = [
 def make_0_2_0_database(url: str, receiver_url: str) -> None:
     """A database at revision 0002 with data: the hooks above, a pending delivery of hook 1, an attempt of hook 3."""
     now = utcnow()
-    host = CRM(url)
-    try:
-        with host.engine.begin() as conn:
-            command.upgrade(schema.config(conn), "0002")
-            conn.execute(
-                sa.insert(InstalledAddon).values(
-                    name="crm_webhooks",
-                    version="0.2.0",
-                    options={"allow_private_networks": True, "dispatcher": "manual"},
-                )
-            )
-            conn.execute(sa.text("INSERT INTO webhook_meta (id, hooks_version) VALUES (1, 3)"))
-            for hook_id, key, value, secret, previous, grace in OLD_HOOKS:
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO webhook_hooks (name, event, url, method, key, value, enabled, secret,"
-                        " previous_secret, previous_secret_expires_at, created_at, updated_at, consecutive_failures)"
-                        " VALUES (:name, 'lead.created', :url, 'POST', :key, :value, :on, :secret, :previous,"
-                        " :expires, :now, :now, 0)"
-                    ),
-                    {  # ids from the database's own counter, 1, 2 and 3, as 0.2.0 had them
-                        "name": f"old {hook_id}",
-                        "url": receiver_url,
-                        "key": key,
-                        "value": value,
-                        "on": hook_id != 3,
-                        "secret": secret,
-                        "previous": previous,
-                        "expires": grace and now + grace,
-                        "now": now,
-                    },
-                )
+    with old_database(url, "0002", "0.2.0") as conn:
+        for hook_id, key, value, secret, previous, grace in OLD_HOOKS:
             conn.execute(
                 sa.text(
-                    "INSERT INTO webhook_events (id, type, object_id, timestamp, body, test, created_at) VALUES"
-                    " ('evt_0000000000000000000000old2', 'lead.created', '1', '2026-01-01T00:00:00.000Z',"
-                    " :body, :off, :now)"
+                    "INSERT INTO webhook_hooks (name, event, url, method, key, value, enabled, secret,"
+                    " previous_secret, previous_secret_expires_at, created_at, updated_at, consecutive_failures)"
+                    " VALUES (:name, 'lead.created', :url, 'POST', :key, :value, :on, :secret, :previous,"
+                    " :expires, :now, :now, 0)"
                 ),
-                {"body": '{"id":"evt_0000000000000000000000old2","type":"lead.created"}', "off": False, "now": now},
+                {  # ids from the database's own counter, 1, 2 and 3, as 0.2.0 had them
+                    "name": f"old {hook_id}",
+                    "url": receiver_url,
+                    "key": key,
+                    "value": value,
+                    "on": hook_id != 3,
+                    "secret": secret,
+                    "previous": previous,
+                    "expires": grace and now + grace,
+                    "now": now,
+                },
             )
-            for hook_id, status in ((1, "pending"), (3, "succeeded")):  # deliveries 1 and 2
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, next_attempt_at,"
-                        " created_at) VALUES ('evt_0000000000000000000000old2', :hook, :status, 0, :now, :now)"
-                    ),
-                    {"hook": hook_id, "status": status, "now": now},
-                )
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_events (id, type, object_id, timestamp, body, test, created_at) VALUES"
+                " ('evt_0000000000000000000000old2', 'lead.created', '1', '2026-01-01T00:00:00.000Z',"
+                " :body, :off, :now)"
+            ),
+            {"body": '{"id":"evt_0000000000000000000000old2","type":"lead.created"}', "off": False, "now": now},
+        )
+        for hook_id, status in ((1, "pending"), (3, "succeeded")):  # deliveries 1 and 2
             conn.execute(
                 sa.text(
-                    "INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, duration_ms,"
-                    " request_headers) VALUES (2, :now, 200, 1.5, '{}')"
+                    "INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, next_attempt_at,"
+                    " created_at) VALUES ('evt_0000000000000000000000old2', :hook, :status, 0, :now, :now)"
                 ),
-                {"now": now},
+                {"hook": hook_id, "status": status, "now": now},
             )
-    finally:
-        host.close()
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, duration_ms,"
+                " request_headers) VALUES (2, :now, 200, 1.5, '{}')"
+            ),
+            {"now": now},
+        )
 
 
 def dump(engine: sa.Engine) -> str:
