@@ -14,7 +14,7 @@ from typing import Any
 
 from crm_stub import CRM, InvalidTransition, Manifest
 
-from . import __version__, schema
+from . import __version__, encryption, schema
 from .deliveries import DeliveryService
 from .domain.deliveries import Delivery
 from .domain.hooks import Hook
@@ -57,6 +57,8 @@ class WebhooksAddon:
                 session.add(MetaRow(id=1, hooks_version=0))
 
     def start(self) -> None:
+        # Here, not at the first delivery: a wrong or missing key is one clear error when the process starts.
+        encryption.open_database(self.crm.engine)
         if self.options.dispatcher == "thread" and self._dispatcher is None:
             self._dispatcher = Worker(
                 self.deliverer, concurrency=self.options.dispatcher_concurrency, poll_interval=2.0

@@ -490,6 +490,35 @@ def deliveries_prune(app: App, older_than: dt.timedelta) -> None:
     app.console.print(f"pruned {app.webhooks.prune(older_than)} deliveries")
 
 
+# -- encryption keys -----------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """Keys that encrypt the hooks' secrets at rest (CRM_WEBHOOKS_ENCRYPTION_KEYS or the key file)."""
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a new key; put it first in CRM_WEBHOOKS_ENCRYPTION_KEYS (or the key file) to rotate."""
+    from .encryption import generate_key
+
+    click.echo(generate_key())
+
+
+@keys.command("reencrypt")
+@pass_app
+def keys_reencrypt(app: App) -> None:
+    """Encrypt every secret again with the first key, after which the keys after it can go."""
+    from .encryption import keyring_for, reencrypt
+
+    engine = app.crm.engine  # opening the CRM checks that the keys open the database
+    with engine.begin() as conn:
+        count = reencrypt(conn)
+    source = keyring_for(engine.dialect).source
+    click.echo(f"re-encrypted the secrets of {count} hook{'' if count == 1 else 's'} with the first key of {source}")
+
+
 # -- worker and demo ---------------------------------------------------------------------
 
 

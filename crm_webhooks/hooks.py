@@ -14,6 +14,7 @@ from crm_stub.services.base import check_id
 from . import state
 from .domain.hooks import FIELDS, Hook, validate_fields
 from .domain.options import Options
+from .domain.secrets import grace_ends, retire
 from .engine.fanout import fan_out_all
 from .engine.signing import new_secret
 from .models import AttemptRow, DeliveryRow, HookRow
@@ -36,7 +37,7 @@ def to_hook(row: HookRow) -> Hook:
         consecutive_failures=row.consecutive_failures,
         disabled_reason=row.disabled_reason,
         disabled_at=row.disabled_at,
-        previous_secret_expires_at=row.previous_secret_expires_at,
+        previous_secret_expires_at=grace_ends(row.retired_secrets, utcnow()),
         ordering=row.ordering,
     )
 
@@ -110,7 +111,7 @@ class HookService:
         with self._crm.transaction() as session:
             row = self._row(session, hook_id, lock=True)
             # Events written for it but not fanned out yet get their rows first, so that
-            # none is left naming this id (SQLite may give it to the next hook).
+            # no delivery is left for a hook that is gone.
             fan_out_all(session)
             deliveries = select(DeliveryRow.id).where(DeliveryRow.hook_id == row.id)
             session.execute(delete(AttemptRow).where(AttemptRow.delivery_id.in_(deliveries)))
@@ -119,11 +120,11 @@ class HookService:
             state.bump_version(session)
 
     def rotate_secret(self, hook_id: int) -> Hook:
-        """A new secret; the old one keeps signing too for the grace period."""
+        """A new secret; the old one keeps signing too for the grace period, as do those retired before it."""
         with self._crm.transaction() as session:
             row = self._row(session, hook_id, lock=True)
-            row.previous_secret = row.secret
-            row.previous_secret_expires_at = utcnow() + dt.timedelta(hours=self._options.secret_grace_hours)
+            grace = dt.timedelta(hours=self._options.secret_grace_hours)
+            row.retired_secrets = retire(row.secret, row.retired_secrets, now=utcnow(), grace=grace)
             row.secret = new_secret()
             session.flush()
             return to_hook(row)

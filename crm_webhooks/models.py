@@ -5,6 +5,12 @@ serialised; each matching hook gets a delivery row pointing at it.  A delivery
 is due when ``next_attempt_at`` has passed and nobody holds its lease
 (``locked_until``); a hook that is disabled keeps its pending deliveries with
 ``next_attempt_at`` NULL, so they wait without clogging the claim index.
+
+Ids are never given twice, so "hook 8" in a log or an API client's hands
+always means the same hook: SQLite tables with integer ids use AUTOINCREMENT
+(without it SQLite hands a deleted highest id out again); PostgreSQL's
+sequences never go back.  A hook's header value and signing secrets are
+stored encrypted (``encryption.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from crm_stub.models import utcnow
 
+from .domain.secrets import Retired
+from .encryption import EncryptedSecrets, EncryptedText
+
+# SQLite: never reuse an id (its sqlite_sequence table remembers the highest ever given).
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
 
 class WebhooksBase(DeclarativeBase):
     pass
@@ -24,7 +36,7 @@ class WebhooksBase(DeclarativeBase):
 
 class HookRow(WebhooksBase):
     __tablename__ = "webhook_hooks"
-    __table_args__ = (Index("ix_webhook_hooks_event", "event", "enabled"),)
+    __table_args__ = (Index("ix_webhook_hooks_event", "event", "enabled"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -34,12 +46,11 @@ class HookRow(WebhooksBase):
     # "record" or "none" (domain/hooks.py ORDERINGS).
     ordering: Mapped[str] = mapped_column(String(10), default="record", server_default="record")
     key: Mapped[str | None] = mapped_column(String(256))
-    value: Mapped[str | None] = mapped_column(Text)
+    value: Mapped[str | None] = mapped_column(EncryptedText)
     enabled: Mapped[bool] = mapped_column(default=True)
-    secret: Mapped[str] = mapped_column(String(100))
-    # Still signed with after a rotation, until the grace period ends.
-    previous_secret: Mapped[str | None] = mapped_column(String(100), default=None)
-    previous_secret_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    secret: Mapped[str] = mapped_column(EncryptedText)
+    # Secrets replaced by a rotation, each still signing until its own grace ends (domain/secrets.py).
+    retired_secrets: Mapped[Retired] = mapped_column(EncryptedSecrets, nullable=True, default=())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     last_run_at: Mapped[dt.datetime | None] = mapped_column(default=None)
@@ -56,6 +67,8 @@ class MetaRow(WebhooksBase):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     hooks_version: Mapped[int] = mapped_column(default=0)
+    # A constant encrypted with the key: a process whose keys cannot open it stops at start.
+    key_canary: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class EventRow(WebhooksBase):
@@ -110,6 +123,7 @@ class DeliveryRow(WebhooksBase):
             postgresql_where=text("status = 'pending' AND record IS NOT NULL"),
             sqlite_where=text("status = 'pending' AND record IS NOT NULL"),
         ),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -142,7 +156,7 @@ class DeliveryRow(WebhooksBase):
 
 class AttemptRow(WebhooksBase):
     __tablename__ = "webhook_attempts"
-    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id"),)
+    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))

@@ -3,7 +3,9 @@
 Registered through the ``pytest11`` entry point, so installing the project is
 enough.  ``--crm-database-url`` (or ``CRM_TEST_DATABASE_URL``) runs the same
 scenarios on another database, PostgreSQL included; options for the addon come
-from the ``webhooks_options`` marker or fixture.
+from the ``webhooks_options`` marker or fixture.  Unless the session was given
+encryption keys, it uses a key file of its own in a temporary directory, so
+tests never write one into the user's home.
 """
 
 from __future__ import annotations
@@ -28,6 +30,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "webhooks_options(**options): install options of crm_webhooks for this test")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _webhooks_encryption_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A key file for the session's CRMs (and the processes they start), never one in the home directory."""
+    from .encryption import KEY_FILE_ENV, KEYS_ENV, generate_key_file
+
+    if os.environ.get(KEYS_ENV) or os.environ.get(KEY_FILE_ENV):
+        yield
+        return
+    path = tmp_path_factory.mktemp("crm-webhooks-keys") / "encryption-keys"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(KEY_FILE_ENV, str(path))
+        # Made now, so that no process of a test announces a new key file on its stderr.
+        generate_key_file(path)
+        yield
 
 
 @pytest.fixture

@@ -13,10 +13,18 @@ there is nothing to do:
 One process migrates at a time: SQLite's ``BEGIN IMMEDIATE`` already takes
 the write lock, PostgreSQL takes an advisory lock, and the version is read
 only after the lock is held.
+
+On SQLite a migration may rebuild a table (copy, drop the old, rename), and
+dropping a table that others reference deletes their rows when foreign keys
+are enforced (``ON DELETE CASCADE`` fires on the implicit delete).  So
+foreign keys are off while migrating, as Alembic's batch mode asks, and
+checked before the commit instead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
 from alembic import command
@@ -55,9 +63,24 @@ def current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
 
 
+@contextmanager
+def _foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """SQLite: foreign keys unenforced on this connection until the block ends (outside a transaction)."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    # The pragma is a no-op inside a transaction: set it on the driver's connection before ours begins.
+    raw = conn.connection.driver_connection
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
+
+
 def upgrade(engine: Engine) -> str | None:
     """Bring the tables to the newest revision; returns the revision found before (None: new)."""
-    with engine.begin() as conn:
+    with engine.connect() as conn, _foreign_keys_off(conn), conn.begin():
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         found = current(conn)
@@ -71,4 +94,8 @@ def upgrade(engine: Engine) -> str | None:
         if found is None:
             command.stamp(cfg, BASELINE)
         command.upgrade(cfg, "head")
+        if conn.dialect.name == "sqlite":
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:
+                raise RuntimeError(f"the upgrade would break foreign keys: {broken[:5]}")
         return found or BASELINE

@@ -34,6 +34,7 @@ from sqlalchemy import (
 
 from crm_stub.models import utcnow
 
+from ..domain.secrets import signing_secrets
 from ..models import DeliveryRow, EventRow, HookRow
 from . import fanout
 
@@ -94,8 +95,7 @@ _EVENT_AND_HOOK = (
     H.key,
     H.value,
     H.secret,
-    H.previous_secret,
-    H.previous_secret_expires_at,
+    H.retired_secrets,
     H.enabled,
 )
 
@@ -232,9 +232,7 @@ def load_claimed(conn: Connection, ids: list[int], now: dt.datetime) -> list[Cla
 def _claimed(rows: Iterable[Row[Any]], now: dt.datetime) -> list[Claimed]:
     claimed = []
     for r in rows:
-        # The previous secret signs too until it expires (a rotation's grace period).
-        grace = r.previous_secret is not None and r.previous_secret_expires_at is not None
-        live = grace and r.previous_secret_expires_at > now
+        # Retired secrets sign too, each until its own grace ends (value and secrets arrive decrypted).
         claimed.append(
             Claimed(
                 r.delivery_id,
@@ -250,7 +248,7 @@ def _claimed(rows: Iterable[Row[Any]], now: dt.datetime) -> list[Claimed]:
                 r.method,
                 r.key,
                 r.value,
-                (r.secret, r.previous_secret) if live else (r.secret,),
+                signing_secrets(r.secret, r.retired_secrets, now),
                 r.enabled,
                 r.record,
             )

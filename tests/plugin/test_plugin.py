@@ -100,3 +100,20 @@ def test_env(crm, crm_database_url):
     finally:
         del os.environ["CRM_TEST_DATABASE_URL"]
     result.assert_outcomes(passed=1)
+
+
+def test_with_no_keys_configured_the_plugin_writes_no_key_into_the_home_directory(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """The contract's scenario on a machine where nobody configured encryption keys."""
+    from crm_webhooks.encryption import KEY_FILE_ENV, KEYS_ENV
+
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in (KEYS_ENV, KEY_FILE_ENV, "XDG_CONFIG_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    pytester.makepyfile(test_scenario=SCENARIO)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=5)
+    assert list(home.iterdir()) == []

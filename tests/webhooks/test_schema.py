@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from alembic import command
@@ -11,8 +14,9 @@ from alembic.runtime.migration import MigrationContext
 
 from crm_stub import CRM
 from crm_stub.db import make_engine
-from crm_stub.models import InstalledAddon
-from crm_webhooks import schema
+from crm_stub.models import InstalledAddon, utcnow
+from crm_webhooks import schema, verify
+from crm_webhooks.engine.signing import new_secret
 from crm_webhooks.models import WebhooksBase
 
 
@@ -25,46 +29,53 @@ def differences(engine: sa.Engine) -> list:
         return compare_metadata(context, WebhooksBase.metadata)
 
 
-def make_0_1_0_database(url: str) -> None:
-    """A database as crm_webhooks 0.1.0 left it: its tables, no version table, a hook with a pending delivery."""
+@contextmanager
+def old_database(url: str, revision: str, version: str) -> Iterator[sa.Connection]:
+    """A database whose addon tables are at ``revision``, installed by ``version``: fill it in the block."""
     host = CRM(url)
     try:
         with host.engine.begin() as conn:
-            command.upgrade(schema.config(conn), schema.BASELINE)
-            conn.execute(sa.text(f"DROP TABLE {schema.VERSION_TABLE}"))
+            command.upgrade(schema.config(conn), revision)
             conn.execute(
                 sa.insert(InstalledAddon).values(
                     name="crm_webhooks",
-                    version="0.1.0",
+                    version=version,
                     options={"allow_private_networks": True, "dispatcher": "manual"},
                 )
             )
             conn.execute(sa.text("INSERT INTO webhook_meta (id, hooks_version) VALUES (1, 1)"))
-            conn.execute(
-                sa.text(
-                    "INSERT INTO webhook_hooks (id, name, event, url, method, enabled, secret, created_at, updated_at,"
-                    " consecutive_failures) VALUES (1, 'old', 'lead.created', :url, 'POST', :on,"
-                    " 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', '2026-01-01', '2026-01-01', 0)"
-                ),
-                {"url": "http://127.0.0.1:1/replaced-by-the-test", "on": True},
-            )
-            conn.execute(
-                sa.text(
-                    "INSERT INTO webhook_events (id, type, object_id, timestamp, body, test, created_at) VALUES"
-                    " ('evt_0000000000000000000000old1', 'lead.created', '1', '2026-01-01T00:00:00.000Z',"
-                    " :body, :off, '2026-01-01')"
-                ),
-                {"body": '{"id":"evt_0000000000000000000000old1","type":"lead.created"}', "off": False},
-            )
-            conn.execute(
-                sa.text(
-                    "INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, next_attempt_at,"
-                    " created_at) VALUES ('evt_0000000000000000000000old1', 1, 'pending', 0, '2026-01-01',"
-                    " '2026-01-01')"
-                )
-            )
+            yield conn
     finally:
         host.close()
+
+
+def make_0_1_0_database(url: str) -> None:
+    """A database as crm_webhooks 0.1.0 left it: its tables, no version table, a hook with a pending delivery."""
+    with old_database(url, schema.BASELINE, "0.1.0") as conn:
+        conn.execute(sa.text(f"DROP TABLE {schema.VERSION_TABLE}"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_hooks (id, name, event, url, method, enabled, secret, created_at, updated_at,"
+                " consecutive_failures) VALUES (1, 'old', 'lead.created', :url, 'POST', :on,"
+                " 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', '2026-01-01', '2026-01-01', 0)"
+            ),
+            {"url": "http://127.0.0.1:1/replaced-by-the-test", "on": True},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_events (id, type, object_id, timestamp, body, test, created_at) VALUES"
+                " ('evt_0000000000000000000000old1', 'lead.created', '1', '2026-01-01T00:00:00.000Z',"
+                " :body, :off, '2026-01-01')"
+            ),
+            {"body": '{"id":"evt_0000000000000000000000old1","type":"lead.created"}', "off": False},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, next_attempt_at,"
+                " created_at) VALUES ('evt_0000000000000000000000old1', 1, 'pending', 0, '2026-01-01',"
+                " '2026-01-01')"
+            )
+        )
 
 
 def test_a_new_database_gets_todays_tables_at_the_newest_revision(database_url: str) -> None:
@@ -111,3 +122,136 @@ def test_processes_upgrading_at_once_migrate_once(database_url: str) -> None:
     assert sorted(found, key=str) == sorted([schema.BASELINE, schema.head(), schema.head()], key=str)
     for engine in engines:
         engine.dispose()
+
+
+HOUR = dt.timedelta(hours=1)
+# Hooks as crm_webhooks 0.2.0 stored them, in plain text: (id, key, value, secret, previous secret, its expiry).
+OLD_HOOKS = [
+    (1, "X-Api-Key", "header-value-one", new_secret(), new_secret(), +HOUR),  # rotated, still in its grace
+    (2, None, None, new_secret(), new_secret(), -HOUR),  # rotated, grace over
+    (3, "X-Api-Key", "header-value-three", new_secret(), None, None),
+]
+
+
+def make_0_2_0_database(url: str, receiver_url: str) -> None:
+    """A database at revision 0002 with data: the hooks above, a pending delivery of hook 1, an attempt of hook 3."""
+    now = utcnow()
+    with old_database(url, "0002", "0.2.0") as conn:
+        for hook_id, key, value, secret, previous, grace in OLD_HOOKS:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO webhook_hooks (name, event, url, method, key, value, enabled, secret,"
+                    " previous_secret, previous_secret_expires_at, created_at, updated_at, consecutive_failures)"
+                    " VALUES (:name, 'lead.created', :url, 'POST', :key, :value, :on, :secret, :previous,"
+                    " :expires, :now, :now, 0)"
+                ),
+                {  # ids from the database's own counter, 1, 2 and 3, as 0.2.0 had them
+                    "name": f"old {hook_id}",
+                    "url": receiver_url,
+                    "key": key,
+                    "value": value,
+                    "on": hook_id != 3,
+                    "secret": secret,
+                    "previous": previous,
+                    "expires": grace and now + grace,
+                    "now": now,
+                },
+            )
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_events (id, type, object_id, timestamp, body, test, created_at) VALUES"
+                " ('evt_0000000000000000000000old2', 'lead.created', '1', '2026-01-01T00:00:00.000Z',"
+                " :body, :off, :now)"
+            ),
+            {"body": '{"id":"evt_0000000000000000000000old2","type":"lead.created"}', "off": False, "now": now},
+        )
+        for hook_id, status in ((1, "pending"), (3, "succeeded")):  # deliveries 1 and 2
+            conn.execute(
+                sa.text(
+                    "INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, next_attempt_at,"
+                    " created_at) VALUES ('evt_0000000000000000000000old2', :hook, :status, 0, :now, :now)"
+                ),
+                {"hook": hook_id, "status": status, "now": now},
+            )
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, duration_ms,"
+                " request_headers) VALUES (2, :now, 200, 1.5, '{}')"
+            ),
+            {"now": now},
+        )
+
+
+def dump(engine: sa.Engine) -> str:
+    with engine.connect() as conn:
+        tables = sa.inspect(conn).get_table_names()
+        return "\n".join(repr(row) for t in tables for row in conn.execute(sa.text(f'SELECT * FROM "{t}"')))
+
+
+def test_a_0_2_0_database_is_encrypted_and_keeps_its_ids_and_history(database_url: str, webhook_receiver) -> None:
+    make_0_2_0_database(database_url, webhook_receiver.url)
+    engine = make_engine(database_url)
+    try:
+        assert schema.upgrade(engine) == "0002"
+        assert differences(engine) == []
+        text = dump(engine)
+        for _, _, value, secret, previous, _ in OLD_HOOKS:
+            for plain in (value, secret, previous):
+                assert plain is None or plain.removeprefix("whsec_") not in text
+    finally:
+        engine.dispose()
+
+    with CRM(database_url) as crm:
+        wh = crm.addons["crm_webhooks"]
+        for hook_id, _, value, secret, _, _ in OLD_HOOKS:
+            assert (wh.get_hook(hook_id).value, wh.get_hook(hook_id).secret) == (value, secret)
+        assert wh.get_hook(1).previous_secret_expires_at is not None
+        assert wh.get_hook(2).previous_secret_expires_at is None  # its grace was over: not carried over
+        # Existing hooks keep their records' order from now on (0.3.0's default).
+        assert {wh.get_hook(hook_id).ordering for hook_id, *_ in OLD_HOOKS} == {"record"}
+        # The rebuilt tables kept every row, the attempt of a delivery included.
+        assert len(wh.get_delivery(2).attempts) == 1
+        assert wh.run_pending() == 1
+        (request,) = webhook_receiver.requests
+        assert request.headers["X-Api-Key"] == "header-value-one"
+        for secret in OLD_HOOKS[0][3:5]:  # signed with the secret and the previous one, still in its grace
+            verify(request.get_data(), dict(request.headers), secret)
+        # From now on no id is given twice, on SQLite too.
+        wh.delete_hook(3)
+        assert wh.create_hook(name="new", event="lead.created", url=webhook_receiver.url).id == 4
+
+
+def test_the_upgrade_can_be_undone(database_url: str, webhook_receiver) -> None:
+    make_0_2_0_database(database_url, webhook_receiver.url)
+    engine = make_engine(database_url)
+    try:
+        schema.upgrade(engine)
+        with engine.begin() as conn:
+            command.downgrade(schema.config(conn), "0002")
+            rows = conn.execute(
+                sa.text("SELECT id, value, secret, previous_secret FROM webhook_hooks ORDER BY id")
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            (1, OLD_HOOKS[0][2], OLD_HOOKS[0][3], OLD_HOOKS[0][4]),
+            (2, None, OLD_HOOKS[1][3], None),
+            (3, OLD_HOOKS[2][2], OLD_HOOKS[2][3], None),
+        ]
+        assert differences(engine) != []  # the old tables, back
+        assert schema.upgrade(engine) == "0002"
+        assert differences(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_a_rebuilt_table_does_not_give_deleted_ids_again(tmp_path) -> None:
+    """SQLite rebuilds a table to change it: the counter of ids given survives the rebuild."""
+    url = f"sqlite:///{tmp_path}/crm.db"
+    with CRM(url) as crm:
+        wh = crm.install_addon("crm_webhooks", dispatcher="manual")
+        for n in range(3):
+            wh.create_hook(name=f"h{n}", event="lead.created", url="https://example.com/h")
+        wh.delete_hook(3)
+        with crm.engine.begin() as conn:
+            command.downgrade(schema.config(conn), "0003")  # rebuilds webhook_hooks
+        schema.upgrade(crm.engine)  # and again
+        assert wh.create_hook(name="after", event="lead.created", url="https://example.com/h").id == 4

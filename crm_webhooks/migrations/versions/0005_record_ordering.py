@@ -5,7 +5,7 @@ the default for new hooks too).  Events and deliveries written before the
 upgrade name no record: they go when they can, as they would have.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from crm_webhooks.migrations.rebuild import rebuilt
+
 revision = "0005"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -36,9 +38,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_webhook_deliveries_record", table_name="webhook_deliveries")
-    with op.batch_alter_table("webhook_deliveries") as batch:
+    # Hooks and deliveries keep their AUTOINCREMENT counters through SQLite's rebuild.
+    with rebuilt("webhook_deliveries") as batch:
         batch.drop_column("record")
     with op.batch_alter_table("webhook_events") as batch:
         batch.drop_column("record")
-    with op.batch_alter_table("webhook_hooks") as batch:
+    with rebuilt("webhook_hooks") as batch:
         batch.drop_column("ordering")
