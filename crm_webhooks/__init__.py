@@ -5,7 +5,7 @@ hook = wh.create_hook(name="venda", event="sale.created", url="https://example.c
                       key="X-Api-Key", value="s3cret")
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 from .addon import WebhooksAddon
 from .domain.catalog import CATALOG, EventType, event_type

@@ -255,3 +255,13 @@ def test_a_rebuilt_table_does_not_give_deleted_ids_again(tmp_path) -> None:
             command.downgrade(schema.config(conn), "0003")  # rebuilds webhook_hooks
         schema.upgrade(crm.engine)  # and again
         assert wh.create_hook(name="after", event="lead.created", url="https://example.com/h").id == 4
+
+
+def test_a_0_2_0_database_is_upgraded_when_the_crm_opens_it(database_url: str, webhook_receiver) -> None:
+    make_0_2_0_database(database_url, webhook_receiver.url)
+    with CRM(database_url) as crm:  # sees 0.2.0 installed, runs today's install(), which migrates
+        wh = crm.addons["crm_webhooks"]
+        with crm.engine.connect() as conn:
+            assert schema.current(conn) == schema.head()
+        assert wh.get_hook(1).ordering == "record"
+        assert wh.run_pending() == 1
