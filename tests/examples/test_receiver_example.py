@@ -32,7 +32,7 @@ def served(webhooks) -> Iterator[tuple[str, object, object]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}/crm"
-    hook = webhooks.update_hook(hook.id, url=url)
+    hook = webhooks.update_hook(hook.id, url=url, value="s3cret")  # a new URL needs the value again
     try:
         yield url, hook, app
     finally:
