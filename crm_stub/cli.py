@@ -29,14 +29,22 @@ def _crm(ctx: click.Context) -> CRM:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--trusted-proxies",
+    type=click.IntRange(0, 10),
+    envvar="CRM_TRUSTED_PROXIES",
+    default=0,
+    show_default=True,
+    help="Reverse proxies in front whose X-Forwarded-For/-Proto to believe (client address, HTTPS).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, trusted_proxies: int) -> None:
     """Serve the web UI (System > Integrations > Webhooks) and the REST API (/api/v1)."""
     from werkzeug.serving import run_simple
 
     from .web import create_app
 
-    app = create_app(_crm(ctx))
+    app = create_app(_crm(ctx), CRM_TRUSTED_PROXIES=trusted_proxies)
     click.echo(f"CRM on http://{host}:{port}/ (webhooks: /system/integrations/webhooks, API: /api/v1)", err=True)
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
@@ -56,6 +64,29 @@ def users_create(ctx: click.Context, name: str, email: str, admin: bool, passwor
     """Create a user who can log in."""
     user = _crm(ctx).users.create(name, email, is_admin=admin, password=password)
     click.echo(f"user {user.id} <{user.email}>{' (admin)' if user.is_admin else ''} created")
+
+
+@users.command("set-password")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="Asked for when not given.")
+@click.pass_context
+def users_set_password(ctx: click.Context, email: str, password: str) -> None:
+    """Give a user a new password; every web session of theirs ends."""
+    crm = _crm(ctx)
+    user = crm.users.get_by_email(email)
+    crm.users.set_password(user.id, password)
+    click.echo(f"password of <{user.email}> changed; their sessions ended")
+
+
+@users.command("logout")
+@click.option("--email", required=True)
+@click.pass_context
+def users_logout(ctx: click.Context, email: str) -> None:
+    """End every web session of a user (a lost laptop, a copied cookie)."""
+    crm = _crm(ctx)
+    user = crm.users.get_by_email(email)
+    ended = crm.users.end_sessions(user.id)
+    click.echo(f"{ended} session(s) of <{user.email}> ended")
 
 
 @main.group()

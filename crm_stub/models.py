@@ -331,3 +331,40 @@ class InstalledAddon(Base):
     version: Mapped[str] = mapped_column(String(50))
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     installed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LoginSession(Base):
+    """A browser logged in to the web UI: its cookie carries a random token, this row the token's hash.
+
+    Logging out deletes the row and a new password deletes all of the user's, so a
+    copied cookie stops working then (a signed cookie alone would live on).
+    """
+
+    __tablename__ = "login_sessions"
+    __private__ = ("token_hash",)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class LoginFailure(Base):
+    """A wrong password at the login form, kept for a while to throttle guessing.
+
+    ``account`` is the e-mail as typed (lowercased), whether or not a user has
+    it, so the throttle tells nothing about which accounts exist; ``address`` is
+    the client's IP address (an IPv6 client's /64 network).
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_account", "account", "at"),
+        Index("ix_login_failures_address", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

@@ -290,7 +290,11 @@ def hooks_show(app: App, hook_id: int, reveal: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def hooks_update(app: App, hook_id: int, no_auth: bool, as_json: bool, **fields: Any) -> None:
-    """Change a hook's fields (only those given)."""
+    """Change a hook's fields (only those given).
+
+    A new --url for a hook with a key/value header needs --value again (or --no-auth): whoever may
+    change a hook must not be able to send its value somewhere else without knowing it.
+    """
     fields = {k: v for k, v in fields.items() if v is not None}
     if no_auth:
         fields.update(key=None, value=None)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import CRMError, NotFound
-from ..models import User
+from ..models import LoginSession, User, utcnow
 from ..snapshot import Snapshot
 from .base import Service, text
 from .base import email as _check_email
@@ -30,9 +34,55 @@ class UserService(Service[User]):
             return self._commit(session, user, [])
 
     def set_password(self, user_id: int, password: str) -> None:
+        """A new password; every login session of the user ends with the old one."""
         hashed = _hash(password)
         with self._crm.transaction() as session:
             self._load(session, user_id, lock=True).password_hash = hashed
+            session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
+
+    # -- login sessions of the web UI ------------------------------------------------
+
+    def start_session(self, user_id: int, lifetime: dt.timedelta) -> str:
+        """A login session for the user, valid for ``lifetime``: the token its cookie carries.
+
+        Only the token's SHA-256 is stored (it is 256 random bits, so a fast hash is
+        enough), so a copy of the database opens no session.
+        """
+        plain = secrets.token_urlsafe(32)
+        now = utcnow()
+        with self._crm.transaction() as session:
+            self._load(session, user_id)
+            session.execute(delete(LoginSession).where(LoginSession.expires_at <= now))  # sweep the expired
+            session.add(
+                LoginSession(user_id=user_id, token_hash=_digest(plain), created_at=now, expires_at=now + lifetime)
+            )
+        return plain
+
+    def session_user(self, token: object) -> Snapshot | None:
+        """The user of a live login session, or None (unknown, ended or expired)."""
+        if not isinstance(token, str) or not token:
+            return None
+        stmt = (
+            select(User)
+            .join(LoginSession, LoginSession.user_id == User.id)
+            .where(LoginSession.token_hash == _digest(token), LoginSession.expires_at > utcnow())
+        )
+        with self._crm._read() as session:
+            user = session.scalar(stmt)
+            return None if user is None else Snapshot.of(user)
+
+    def end_session(self, token: object) -> None:
+        """Log one session out (an unknown token is already out)."""
+        if isinstance(token, str) and token:
+            with self._crm.transaction() as session:
+                session.execute(delete(LoginSession).where(LoginSession.token_hash == _digest(token)))
+
+    def end_sessions(self, user_id: int) -> int:
+        """Log the user out everywhere; how many sessions ended."""
+        with self._crm.transaction() as session:
+            self._load(session, user_id)
+            result = session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
+            return result.rowcount or 0
 
     def authenticate(self, address: str, password: str) -> Snapshot | None:
         """The user with this e-mail and password, or None (the same None for either mistake)."""
@@ -58,6 +108,10 @@ def _hash(password: object) -> str:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
         raise CRMError(f"password: at least {MIN_PASSWORD} characters")
     return generate_password_hash(password)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 _DUMMY = generate_password_hash("not a password anyone has")

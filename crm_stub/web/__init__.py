@@ -7,6 +7,7 @@ routes through the host's addon mechanism: every loaded addon object with a
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from typing import Any
@@ -15,19 +16,33 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from ..crm import CRM
-from . import auth, i18n
+from . import auth, i18n, security
 from .nav import Nav
+from .throttle import Limits
 
 
 def create_app(crm: CRM, *, secret_key: str | None = None, **config: Any) -> Flask:
+    """The web app on ``crm``.
+
+    Besides Flask's own settings, ``config`` may set ``CRM_SESSION_LIFETIME``
+    (a timedelta; default 12 hours from login), ``CRM_LOGIN_LIMITS`` (a
+    ``throttle.Limits``) and ``CRM_TRUSTED_PROXIES`` (how many reverse proxies
+    stand in front; default ``$CRM_TRUSTED_PROXIES``, else 0).
+    """
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secret_key or os.environ.get("CRM_SECRET_KEY") or secrets.token_hex(32),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
-        **config,
+        CRM_SESSION_LIFETIME=dt.timedelta(hours=12),
+        CRM_LOGIN_LIMITS=Limits(),
+        CRM_TRUSTED_PROXIES=int(os.environ.get("CRM_TRUSTED_PROXIES") or 0),
     )
+    app.config.update(config)
+    # A signed cookie older than a login session is not worth opening.
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", app.config["CRM_SESSION_LIFETIME"])
+    security.init(app)
     app.extensions["crm"] = crm
     app.extensions["crm_nav"] = Nav()
     csrf = CSRFProtect(app)

@@ -1,7 +1,14 @@
-"""Who may do what: admins log in with a password; scripts bring a bearer token with scopes."""
+"""Who may do what: admins log in with a password; scripts bring a bearer token with scopes.
+
+A login is a row of ``login_sessions`` (its token in the signed cookie), looked
+up on every request: logging out deletes it, and a new password deletes all of
+the user's, so a cookie copied earlier opens nothing afterwards.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -10,7 +17,7 @@ from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_te
 from flask_babel import gettext as _
 
 from ..crm import CRM
-from ..errors import NotFound
+from .throttle import LoginThrottle, account_key, address_key
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,15 +29,36 @@ def crm() -> CRM:
 
 
 def current_user() -> Any:
+    """The user of this request's login session, or None (never logged in, logged out, expired)."""
     if "user" not in g:
         g.user = None
-        user_id = session.get("user_id")
-        if user_id is not None:
-            try:
-                g.user = crm().users.get(user_id)
-            except NotFound:
-                session.clear()
+        token = session.get("sid")
+        if token is not None:
+            g.user = crm().users.session_user(token)
+            if g.user is None:
+                _forget_login()
     return g.user
+
+
+def _forget_login() -> None:
+    """A fresh cookie with nothing but the chosen language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+# A path on this site: printable ASCII without spaces (no tab or line break for a
+# browser or Werkzeug to drop), not "//host" nor "/\host" (which browsers read as
+# "//host").
+_SAME_SITE_PATH = re.compile(r"/(?![/\\])[!-~]*")
+
+
+def safe_next(target: object) -> str | None:
+    """``target`` when it is a path on this site, else None: the login goes nowhere else."""
+    if isinstance(target, str) and _SAME_SITE_PATH.fullmatch(target):
+        return target
+    return None
 
 
 def admin_required(view: F) -> F:
@@ -72,29 +100,49 @@ def token_required(scope: str) -> Callable[[F], F]:
     return decorate
 
 
+def throttle() -> LoginThrottle:
+    return current_app.extensions["crm_login_throttle"]
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    error = None
-    if request.method == "POST":
-        user = crm().users.authenticate(request.form.get("email", ""), request.form.get("password", ""))
-        if user is not None:
-            lang = session.get("lang")
-            session.clear()  # a fresh session at login: no fixation
-            session["user_id"] = user.id
-            if lang:
-                session["lang"] = lang
-            target = request.args.get("next") or ""
-            # Only paths on this site: an open redirect would hand the session to a phishing page.
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("auth.home")
-            return redirect(target)
-        error = _("Wrong e-mail or password.")
-    return render_template("login.html", error=error), (401 if error else 200)
+    if request.method == "GET":
+        return render_template("login.html", error=None)
+    email, password = request.form.get("email", ""), request.form.get("password", "")
+    account, address = account_key(email), address_key(request.remote_addr)
+    # Refused before any password is checked: a throttled guess costs no hashing, and a right
+    # password is refused too, or throttling would only slow guessing down.
+    refused = throttle().refusal(account, address)
+    if refused is not None:
+        if refused.reason == "account":
+            error = _("Too many wrong passwords for this e-mail. Try again in %(minutes)s min.")
+        else:
+            error = _("Too many wrong passwords from your network address. Try again in %(minutes)s min.")
+        return _login_refused(error % {"minutes": math.ceil(refused.retry_after / 60)}, 429, refused.retry_after)
+    with throttle().hashing_slot() as free:
+        if not free:
+            return _login_refused(_("The server is busy checking other log-ins. Try again in a moment."), 503, 5)
+        user = crm().users.authenticate(email, password)
+    if user is None:
+        throttle().failed(account, address)
+        return render_template("login.html", error=_("Wrong e-mail or password.")), 401
+    throttle().succeeded(account, address)
+    _forget_login()  # a fresh session at login: no fixation
+    session["sid"] = crm().users.start_session(user.id, current_app.config["CRM_SESSION_LIFETIME"])
+    # Only paths on this site: an open redirect would hand the session to a phishing page.
+    return redirect(safe_next(request.args.get("next")) or url_for("auth.home"))
+
+
+def _login_refused(error: str, status: int, retry_after: int) -> Any:
+    response = current_app.make_response((render_template("login.html", error=error), status))
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
-    session.pop("user_id", None)
+    crm().users.end_session(session.get("sid"))  # the session ends on the server, not just in this cookie
+    _forget_login()
     return redirect(url_for("auth.login"))
 
 
@@ -112,6 +160,7 @@ def system() -> Any:
 
 
 def init(app: Flask) -> None:
+    app.extensions["crm_login_throttle"] = LoginThrottle(app.extensions["crm"], app.config["CRM_LOGIN_LIMITS"])
     app.register_blueprint(bp)
 
     @app.context_processor

@@ -201,7 +201,11 @@ FIELDS = ("name", "event", "url", "method", "key", "value", "enabled", "ordering
 def validate_fields(
     fields: dict[str, Any], *, allow_private: bool, current: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Clean the fields of a new hook (``current`` None) or the changed fields of an existing one."""
+    """Clean the fields of a new hook (``current`` None) or the changed fields of an existing one.
+
+    A new URL for a hook with a key/value header needs ``value`` in the same
+    change (or ``key`` and ``value`` None to remove the header).
+    """
     unknown = sorted(set(fields) - set(FIELDS))
     if unknown:
         raise ValidationError(unknown[0], f"not a hook field (fields: {', '.join(FIELDS)})")
@@ -215,6 +219,13 @@ def validate_fields(
         cleaned["method"] = validate_method(merged.get("method", "POST"))
     if current is None or "url" in fields:
         cleaned["url"] = validate_url(merged.get("url"), allow_private=allow_private)
+    # Whoever may change a hook may not thereby read its header value: a new
+    # destination gets the value only when it is entered again (or none at all).
+    moved = current is not None and cleaned.get("url", current["url"]) != current["url"]
+    if moved and current.get("value") is not None and "value" not in fields:  # type: ignore[union-attr]
+        raise ValidationError(
+            "value", "required again when the URL changes (or remove the header: key and value empty)"
+        )
     if current is None or "key" in fields or "value" in fields:
         cleaned["key"], cleaned["value"] = validate_header(merged.get("key"), merged.get("value"))
     if current is None or "enabled" in fields:

@@ -1,19 +1,26 @@
 """The REST API under /api/v1: hooks, deliveries and the catalog, for scripts and integrators.
 
 Errors are JSON ``{"error": {"code", "message", "field"?}}``: 400 for a body
-that is not a JSON object, 401/403 for tokens, 404 for unknown ids, 409 for a
-move the state forbids, 422 for a field that fails validation (nothing is
-stored).  Lists page with ``limit`` and ``before`` (deliveries) or ``after``
-(hooks) and give the next page's absolute URL in ``next`` (null on the last).
+that is not a JSON object (``field`` is ``body``), 401/403 for tokens, 404 for
+unknown ids, 409 for a move the state forbids, 422 for a field that fails
+validation (nothing is stored).  Lists page with ``limit`` and ``before``
+(deliveries) or ``after`` (hooks) and give the next page's absolute URL in
+``next`` (null on the last).
+
+What a delivery carries (the event's payload, and the receiver's answers,
+which may echo it) is data of the CRM: it is answered only to a token with
+``webhooks:read``, also when a ``webhooks:write`` call (a test send, a
+redelivery) returns the delivery it made.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from crm_stub import CRMError, InvalidTransition, NotFound
@@ -21,7 +28,7 @@ from crm_stub.services.base import MAX_ID
 from crm_stub.web.auth import token_required
 
 from ..domain.catalog import BY_CODE, CATALOG
-from ..domain.deliveries import delivery_dict
+from ..domain.deliveries import Delivery, delivery_dict
 from ..domain.hooks import FIELDS
 from ..exceptions import ValidationError
 from .openapi import document
@@ -37,6 +44,15 @@ def webhooks() -> Any:
 
 def error(status: int, code: str, message: str, **extra: Any) -> Any:
     return jsonify(error={"code": code, "message": message, **extra}), status
+
+
+class BadBody(Exception):
+    """The request body is not something to read fields from."""
+
+
+@bp.errorhandler(BadBody)
+def bad_body(exc: BadBody) -> Any:
+    return error(400, "bad_request", str(exc), field="body")
 
 
 @bp.errorhandler(ValidationError)
@@ -84,20 +100,39 @@ def known_query_only() -> None:
 
 
 def body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    """The request's JSON object, whose text fields are all valid Unicode."""
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # the parser's own limit, e.g. 100,000 nested brackets
+        raise BadBody("nested too deeply to read") from None
     if not isinstance(data, dict):
-        abort(400, "expected a JSON object (Content-Type: application/json)")
+        raise BadBody("expected a JSON object (Content-Type: application/json)")
+    for name, value in data.items():
+        # JSON may escape half of a surrogate pair ("\ud800"): no database stores that.
+        if isinstance(value, str) and not _encodable(value):
+            raise ValidationError(name if _encodable(name) else "body", "not valid Unicode text (a lone surrogate)")
     return data
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_WHOLE = re.compile(r"-?[0-9]+")
 
 
 def query_int(name: str, default: int | None = None, *, low: int = 1, high: int = MAX_ID) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError(name, f"{raw!r} is not a whole number") from None
+    # ASCII digits only: int() also reads other scripts' digits (Arabic-Indic...), " 5" and "1_0".
+    if not _WHOLE.fullmatch(raw):
+        raise ValidationError(name, f"{raw!r} is not a whole number")
+    value = int(raw)
     if not low <= value <= high:
         raise ValidationError(name, f"must be from {low} to {high}")
     return value
@@ -108,6 +143,16 @@ def hook_json(hook: Any, *, secret: bool = False) -> dict[str, Any]:
     shown["event_label"] = {"en": hook.event_label, "pt_BR": BY_CODE[hook.event].label_pt}
     if secret:
         shown["secret"] = hook.secret  # once, when it is created or rotated
+    return shown
+
+
+def delivery_json(delivery: Delivery, *, payload: bool = False) -> dict[str, Any]:
+    """A delivery as the API shows it: without ``webhooks:read``, no payload and no response bodies."""
+    if READ in g.token.scopes.split():
+        return delivery_dict(delivery, payload=payload)
+    shown = delivery_dict(delivery)
+    for attempt in shown["attempts"]:
+        attempt["response_body"] = None
     return shown
 
 
@@ -167,6 +212,9 @@ def update_hook(hook_id: int) -> Any:
     data = body()
     if not data:
         raise ValidationError("body", "give at least one field to change")
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:  # before the call: {"hook_id": 1} or {"self": 1} are no keyword of update_hook either
+        raise ValidationError(unknown[0], "not a hook field")
     return jsonify(hook_json(webhooks().update_hook(hook_id, **data)))
 
 
@@ -192,7 +240,7 @@ def disable_hook(hook_id: int) -> Any:
 @bp.post("/hooks/<int:hook_id>/test")
 @token_required(WRITE)
 def test_hook(hook_id: int) -> Any:
-    return jsonify(delivery_dict(webhooks().send_test(hook_id), payload=True))
+    return jsonify(delivery_json(webhooks().send_test(hook_id), payload=True))
 
 
 @bp.post("/hooks/<int:hook_id>/rotate-secret")
@@ -237,4 +285,4 @@ def get_delivery(delivery_id: int) -> Any:
 @bp.post("/deliveries/<int:delivery_id>/redeliver")
 @token_required(WRITE)
 def redeliver(delivery_id: int) -> Any:
-    return jsonify(delivery_dict(webhooks().redeliver(delivery_id), payload=True)), 201
+    return jsonify(delivery_json(webhooks().redeliver(delivery_id), payload=True)), 201

@@ -75,7 +75,7 @@ _HOOK_FIELDS: dict[str, Any] = {
     "value": {
         "type": ["string", "null"],
         "maxLength": MAX_VALUE,
-        "description": "Its value, given with the key (masked when read)",
+        "description": "Its value, given with the key (masked when read); required again when the URL changes",
     },
     "enabled": {"type": "boolean", "default": True},
     "ordering": {

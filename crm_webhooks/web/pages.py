@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 
 from crm_stub import InvalidTransition, NotFound
 from crm_stub.web.auth import admin_required
+from crm_stub.web.security import ascii_int
 
 from ..domain.catalog import BY_CODE, CATALOG
 from ..domain.hooks import FIELDS, METHODS
@@ -87,11 +88,15 @@ def index() -> Any:
     return render_template("webhooks/index.html", hooks=webhooks().list_hooks())
 
 
-def _form_fields() -> dict[str, Any]:
+def _form_fields(*, editing: bool = False) -> dict[str, Any]:
     fields = {name: request.form.get(name, "").strip() for name in ("name", "event", "method", "url", "key", "value")}
-    # An empty key and value mean "no authentication header".
     if not fields["key"] and not fields["value"]:
+        # An empty key and value mean "no authentication header".
         fields["key"] = fields["value"] = None
+    elif editing and not fields["value"]:
+        # The stored value is never sent to the page, so an empty field means "keep it"
+        # (a new URL still asks for it: see domain.hooks.validate_fields).
+        del fields["value"]
     return fields
 
 
@@ -121,11 +126,15 @@ def new() -> Any:
 def edit(hook_id: int) -> Any:
     hook = webhooks().get_hook(hook_id)
     if request.method == "GET":
-        return _render_form(hook, {name: getattr(hook, name) for name in FIELDS})
-    fields = _form_fields()
+        return _render_form(hook, {name: getattr(hook, name) for name in FIELDS if name != "value"})
+    fields = _form_fields(editing=True)
     try:
         webhooks().update_hook(hook_id, **fields)
     except ValidationError as exc:
+        if exc.field == "value" and "value" not in fields and fields["url"] != hook.url:
+            # The value stays behind when the hook moves: say so in the form's own terms.
+            message = _("The URL changed: enter the value again, or empty the key to send no header.")
+            exc = ValidationError("value", message)
         return _render_form(hook, fields, exc)
     flash(_("Webhook “%(name)s” saved.", name=fields["name"]))
     return redirect(url_for(".index"))
@@ -180,7 +189,7 @@ def last(hook_id: int) -> Any:
 @admin_required
 def history(hook_id: int) -> Any:
     hook = webhooks().get_hook(hook_id)
-    before = request.args.get("before", type=int)
+    before = ascii_int(request.args.get("before"))
     page = webhooks().history(hook_id, limit=PAGE + 1, before=before)
     more = len(page) > PAGE
     page = page[:PAGE]

@@ -68,5 +68,9 @@ def served(webhooks, example, serve, store) -> SimpleNamespace:
     worked: list[tuple[str, str]] = []
     app = example.create_app(config, store, work=lambda hook, envelope: worked.append((hook, envelope["id"])))
     base = serve(app)
-    hooks = {name: webhooks.update_hook(hook.id, url=f"{base}/{name}") for name, hook in hooks.items()}
+    # A hook with a key/value header moves to a new URL only with its value given again.
+    hooks = {
+        name: webhooks.update_hook(hook.id, url=f"{base}/{name}", **({"value": VALUE} if hook.key else {}))
+        for name, hook in hooks.items()
+    }
     return SimpleNamespace(base=base, app=app, hooks=hooks, config=config, worked=worked)

@@ -22,7 +22,7 @@ def captured(crm, webhooks, webhook_receiver, hook, **fields):
     for other in webhooks.list_hooks():
         if other.id != hook.id:
             webhooks.disable_hook(other.id)  # only the copy is sent to the example receiver
-    webhooks.update_hook(hook.id, url=webhook_receiver.url, **fields)
+    webhooks.update_hook(hook.id, url=webhook_receiver.url, **({"value": VALUE} if hook.key else {}), **fields)
     crm.leads.create("Captured")
     webhooks.run_pending()
     (request,) = webhook_receiver.requests

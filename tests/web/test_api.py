@@ -117,7 +117,10 @@ def test_a_hooks_ordering_is_set_read_and_changed(api) -> None:
 def test_patch_enable_disable_rotate_delete(api, webhooks) -> None:
     hook = create(api)
     hid = hook["id"]
-    changed = api.call("PATCH", f"/api/v1/hooks/{hid}", json={"url": "http://127.0.0.1:9/new", "method": "put"})
+    moved = {"url": "http://127.0.0.1:9/new", "method": "put"}
+    refused = api.call("PATCH", f"/api/v1/hooks/{hid}", json=moved)  # a new URL needs the header value again
+    assert refused.status_code == 422 and refused.json["error"]["field"] == "value"
+    changed = api.call("PATCH", f"/api/v1/hooks/{hid}", json={**moved, "value": "s3cret"})
     assert changed.status_code == 200 and (changed.json["url"], changed.json["method"]) == (
         "http://127.0.0.1:9/new",
         "PUT",

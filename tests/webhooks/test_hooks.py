@@ -136,7 +136,7 @@ def test_loopback_is_refused_unless_private_networks_are_allowed(crm) -> None:
 
 def test_update_changes_only_what_is_given(webhooks) -> None:
     hook = webhooks.create_hook(**GOOD)
-    changed = webhooks.update_hook(hook.id, url="http://127.0.0.1:9000/new", method="put")
+    changed = webhooks.update_hook(hook.id, url="http://127.0.0.1:9000/new", method="put", value="s3cret")
     assert (changed.url, changed.method, changed.name, changed.key, changed.value, changed.secret) == (
         "http://127.0.0.1:9000/new",
         "PUT",

@@ -1,0 +1,162 @@
+"""What the pages show of the security rules, in a real browser, in English and Portuguese.
+
+- The edit form never holds a hook's header value: the field is empty, says
+  "unchanged", and a new URL asks for the value again beside the field.
+- A throttled login says why and for how long.
+- Logging out ends the session for a copy of the cookie too.
+- Nothing on any page is blocked by the Content-Security-Policy (the ``page``
+  fixture listens; the contexts made here listen too).
+
+Each state is photographed at 1366, 800 and 390 px into test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from crm_stub.web import create_app
+from crm_stub.web.throttle import Limits
+
+from .conftest import PASSWORD, csp_violations
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+WIDTHS = (1366, 800, 390)
+CREDENTIAL = "erp-credential-never-shown"
+
+
+@pytest.fixture
+def site(crm) -> Iterator[str]:
+    """The web app with a login limit of 3 wrong passwords per account."""
+    crm.users.create("Ana Admin", "ana@example.com", is_admin=True, password=PASSWORD)
+    limits = Limits(per_account=3, window=dt.timedelta(minutes=15))
+    server = make_server(
+        "127.0.0.1", 0, create_app(crm, secret_key="browser-test", CRM_LOGIN_LIMITS=limits), threaded=True
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+@pytest.fixture(params=["en", "pt_BR"])
+def lang(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def tab(chromium, lang) -> Iterator[Any]:
+    accept = "pt-BR,pt;q=0.9" if lang == "pt_BR" else "en-US,en;q=0.9"
+    context = chromium.new_context(
+        viewport={"width": 1366, "height": 800},
+        locale="pt-BR" if lang == "pt_BR" else "en-US",
+        extra_http_headers={"Accept-Language": accept},
+    )
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    blocked = csp_violations(page)
+    try:
+        yield page
+    finally:
+        context.close()
+    assert blocked == []
+
+
+def shoot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 800})
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1366, "height": 800})
+
+
+def log_in(page, site: str, password: str = PASSWORD) -> None:
+    page.goto(f"{site}/login")
+    page.fill("#email", "ana@example.com")
+    page.fill("#password", password)
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+
+
+WORDS = {
+    "en": {
+        "unchanged": "unchanged",
+        "hint": "Leave it empty to keep it",
+        "new url": "The URL changed: enter the value again, or empty the key to send no header.",
+        "throttled": "Too many wrong passwords for this e-mail. Try again in 15 min.",
+    },
+    "pt_BR": {
+        "unchanged": "inalterado",
+        "hint": "Deixe em branco para mantê-lo",
+        "new url": "A URL mudou: digite o valor de novo, ou esvazie a chave para não enviar cabeçalho.",
+        "throttled": "Senhas erradas demais para este e-mail. Tente de novo em 15 min.",
+    },
+}
+
+
+def test_the_edit_form_never_holds_the_value(tab, site, lang, webhooks, webhook_receiver) -> None:
+    words = WORDS[lang]
+    hook = webhooks.create_hook(
+        name="ERP", event="sale.created", url=webhook_receiver.url_for("/erp"), key="X-Api-Key", value=CREDENTIAL
+    )
+    log_in(tab, site)
+    tab.goto(f"{site}/system/integrations/webhooks/{hook.id}/edit")
+    assert tab.input_value("#value") == "" and CREDENTIAL not in tab.content()
+    assert tab.get_attribute("#value", "placeholder") == words["unchanged"]
+    assert words["hint"] in tab.inner_text("#value-hint")
+    shoot(tab, f"edit-form-{lang}")
+
+    # A new URL with the value left empty: asked for beside the field, nothing stored.
+    tab.fill("#url", webhook_receiver.url_for("/elsewhere"))
+    tab.click("main button[type=submit]")
+    assert tab.inner_text("#value-error") == words["new url"]
+    assert tab.input_value("#value") == "" and webhooks.get_hook(hook.id).url.endswith("/erp")
+    shoot(tab, f"edit-form-new-url-{lang}")
+    tab.fill("#value", "typed-again")
+    tab.click("main button[type=submit]")
+    tab.wait_for_url("**/system/integrations/webhooks/")
+    saved = webhooks.get_hook(hook.id)
+    assert (saved.url, saved.value) == (webhook_receiver.url_for("/elsewhere"), "typed-again")
+
+    # Renaming with the field left empty keeps the value.
+    tab.goto(f"{site}/system/integrations/webhooks/{hook.id}/edit")
+    tab.fill("#name", "ERP renamed")
+    tab.click("main button[type=submit]")
+    tab.wait_for_url("**/system/integrations/webhooks/")
+    assert (webhooks.get_hook(hook.id).name, webhooks.get_hook(hook.id).value) == ("ERP renamed", "typed-again")
+
+
+def test_a_throttled_login_says_why_and_for_how_long(tab, site, lang) -> None:
+    for _ in range(3):
+        log_in(tab, site, "a wrong guess")
+    log_in(tab, site)  # the right password, too late
+    assert tab.inner_text(".flash.error") == WORDS[lang]["throttled"]
+    assert "/login" in tab.url
+    shoot(tab, f"login-throttled-{lang}")
+
+
+def test_a_copy_of_the_cookie_dies_with_the_logout(chromium, page, site) -> None:
+    log_in(page, site)
+    assert page.url.endswith("/system/")
+    copied = page.context.cookies()
+    other = chromium.new_context()
+    try:
+        other.add_cookies(copied)
+        stolen = other.new_page()
+        stolen.goto(f"{site}/system/")
+        assert stolen.url.endswith("/system/")  # the copy works while the session lives
+        page.click("header button[type=submit]")  # Log out
+        page.wait_for_url("**/login")
+        stolen.goto(f"{site}/system/")
+        assert "/login" in stolen.url
+    finally:
+        other.close()
