@@ -89,7 +89,8 @@ def index() -> Any:
 
 
 def _form_fields(*, editing: bool = False) -> dict[str, Any]:
-    fields = {name: request.form.get(name, "").strip() for name in ("name", "event", "method", "url", "key", "value")}
+    names = ("name", "event", "method", "url", "key", "value", "ordering")
+    fields = {name: request.form.get(name, "").strip() for name in names}
     if not fields["key"] and not fields["value"]:
         # An empty key and value mean "no authentication header".
         fields["key"] = fields["value"] = None

@@ -6,6 +6,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from werkzeug.serving import make_server
 from crm_stub.web import create_app
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+WIDTHS = (1366, 800, 390)  # a laptop, a small window, a phone
 PASSWORD = "correct horse battery"
 
 
@@ -78,3 +81,42 @@ def page(chromium) -> Iterator[Any]:
         context.close()
     # The pages need no inline script or style: the policy blocks nothing they use.
     assert blocked == []
+
+
+@pytest.fixture(params=["en", "pt_BR"])
+def lang(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def tab(chromium, lang) -> Iterator[Any]:
+    accept = "pt-BR,pt;q=0.9" if lang == "pt_BR" else "en-US,en;q=0.9"
+    context = chromium.new_context(
+        viewport={"width": 1366, "height": 800},
+        locale="pt-BR" if lang == "pt_BR" else "en-US",
+        extra_http_headers={"Accept-Language": accept},
+    )
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    blocked = csp_violations(page)
+    try:
+        yield page
+    finally:
+        context.close()
+    assert blocked == []
+
+
+def shoot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 800})
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1366, "height": 800})
+
+
+def log_in(page, site: str, password: str = PASSWORD) -> None:
+    page.goto(f"{site}/login")
+    page.fill("#email", "ana@example.com")
+    page.fill("#password", password)
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()

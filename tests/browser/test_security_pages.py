@@ -15,8 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from werkzeug.serving import make_server
@@ -24,10 +22,8 @@ from werkzeug.serving import make_server
 from crm_stub.web import create_app
 from crm_stub.web.throttle import Limits
 
-from .conftest import PASSWORD, csp_violations
+from .conftest import PASSWORD, log_in, shoot
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-WIDTHS = (1366, 800, 390)
 CREDENTIAL = "erp-credential-never-shown"
 
 
@@ -46,45 +42,6 @@ def site(crm) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join()
-
-
-@pytest.fixture(params=["en", "pt_BR"])
-def lang(request) -> str:
-    return request.param
-
-
-@pytest.fixture
-def tab(chromium, lang) -> Iterator[Any]:
-    accept = "pt-BR,pt;q=0.9" if lang == "pt_BR" else "en-US,en;q=0.9"
-    context = chromium.new_context(
-        viewport={"width": 1366, "height": 800},
-        locale="pt-BR" if lang == "pt_BR" else "en-US",
-        extra_http_headers={"Accept-Language": accept},
-    )
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    blocked = csp_violations(page)
-    try:
-        yield page
-    finally:
-        context.close()
-    assert blocked == []
-
-
-def shoot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 800})
-        page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1366, "height": 800})
-
-
-def log_in(page, site: str, password: str = PASSWORD) -> None:
-    page.goto(f"{site}/login")
-    page.fill("#email", "ana@example.com")
-    page.fill("#password", password)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
 
 
 WORDS = {

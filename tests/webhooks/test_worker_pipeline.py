@@ -114,6 +114,7 @@ def test_a_hook_deleted_while_its_attempt_is_in_flight_holds_up_no_other(
 
 @pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are Linux's")
 def test_claims_and_records_yield_the_cores_to_the_sending_loop(webhooks) -> None:
+    earlier = set(threading.enumerate())  # other tests' workers may still be winding down
     worker = Worker(webhooks.deliverer, concurrency=2, poll_interval=5.0)
     worker.start()
     try:
@@ -123,7 +124,11 @@ def test_claims_and_records_yield_the_cores_to_the_sending_loop(webhooks) -> Non
                 return int(f.read().rsplit(")", 1)[1].split()[16])  # field 19, "nice"
 
         def database_threads() -> list[threading.Thread]:
-            return [t for t in threading.enumerate() if t.name.startswith(DB_THREAD_PREFIX)]
+            return [
+                t
+                for t in threading.enumerate()
+                if t.name.startswith(DB_THREAD_PREFIX) and t not in earlier and t.native_id is not None
+            ]
 
         # The database threads lower themselves as they start; the loop keeps the process's priority.
         lowered = os.nice(0) + BACKGROUND_NICE
@@ -131,7 +136,7 @@ def test_claims_and_records_yield_the_cores_to_the_sending_loop(webhooks) -> Non
             lambda: database_threads() and all(nice(t) == lowered for t in database_threads()),
             what="database threads lowered",
         )
-        (loop,) = [t for t in threading.enumerate() if t.name == "crm-webhooks-loop"]
+        (loop,) = [t for t in threading.enumerate() if t.name == "crm-webhooks-loop" and t not in earlier]
         assert nice(loop) == os.nice(0) < lowered
     finally:
         worker.stop(timeout=30)
