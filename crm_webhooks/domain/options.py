@@ -7,10 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine.retry import DEFAULT_RETRY_DELAYS
 from ..exceptions import ValidationError
 
 DISPATCHERS = ("thread", "manual", "none")
+# Seconds before each retry: seven retries spread over about a day (the
+# schedule Svix uses), so a receiver that is down for an afternoon still gets
+# everything.
+DEFAULT_RETRY_DELAYS: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
 
 
 @dataclass(frozen=True)

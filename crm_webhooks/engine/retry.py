@@ -7,11 +7,6 @@ import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-# Seconds before each retry: seven retries spread over about a day (the
-# schedule Svix uses), so a receiver that is down for an afternoon still gets
-# everything.
-DEFAULT_RETRY_DELAYS: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
-JITTER = 0.1
 MAX_RETRY_AFTER = 86_400.0
 
 

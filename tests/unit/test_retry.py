@@ -5,7 +5,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from crm_webhooks.engine.retry import DEFAULT_RETRY_DELAYS, next_attempt_at, parse_retry_after
+from crm_webhooks.domain.options import DEFAULT_RETRY_DELAYS
+from crm_webhooks.engine.retry import next_attempt_at, parse_retry_after
 
 NOW = datetime(2026, 1, 1, 12, 0, 0)
 
