@@ -6,6 +6,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,11 @@ WIDTHS = (1366, 800, 390)  # a laptop, a small window, a phone
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture
-def served(crm) -> Iterator[str]:
+@contextmanager
+def serving(crm, **config: Any) -> Iterator[str]:
+    """The web app on a loopback port, with an admin who can log in; yields its base URL."""
     crm.users.create("Ana Admin", "ana@example.com", is_admin=True, password=PASSWORD)
-    app = create_app(crm, secret_key="browser-test")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, create_app(crm, secret_key="browser-test", **config), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -32,6 +33,12 @@ def served(crm) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join()
+
+
+@pytest.fixture
+def served(crm) -> Iterator[str]:
+    with serving(crm) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -69,27 +76,9 @@ def csp_violations(page: Any) -> list[str]:
     return found
 
 
-@pytest.fixture
-def page(chromium) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1366, "height": 800}, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    blocked = csp_violations(page)
-    try:
-        yield page
-    finally:
-        context.close()
-    # The pages need no inline script or style: the policy blocks nothing they use.
-    assert blocked == []
-
-
-@pytest.fixture(params=["en", "pt_BR"])
-def lang(request) -> str:
-    return request.param
-
-
-@pytest.fixture
-def tab(chromium, lang) -> Iterator[Any]:
+@contextmanager
+def browsing(chromium, lang: str = "en") -> Iterator[Any]:
+    """A fresh browser tab speaking ``lang``; fails if the Content-Security-Policy blocked anything."""
     accept = "pt-BR,pt;q=0.9" if lang == "pt_BR" else "en-US,en;q=0.9"
     context = chromium.new_context(
         viewport={"width": 1366, "height": 800},
@@ -103,7 +92,25 @@ def tab(chromium, lang) -> Iterator[Any]:
         yield page
     finally:
         context.close()
+    # The pages need no inline script or style: the policy blocks nothing they use.
     assert blocked == []
+
+
+@pytest.fixture
+def page(chromium) -> Iterator[Any]:
+    with browsing(chromium) as tab:
+        yield tab
+
+
+@pytest.fixture(params=["en", "pt_BR"])
+def lang(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def tab(chromium, lang) -> Iterator[Any]:
+    with browsing(chromium, lang) as page:
+        yield page
 
 
 def shoot(page, name: str) -> None:

@@ -13,16 +13,13 @@ Each state is photographed at 1366, 800 and 390 px into test-artifacts/.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
-from crm_stub.web import create_app
 from crm_stub.web.throttle import Limits
 
-from .conftest import PASSWORD, log_in, shoot
+from .conftest import browsing, log_in, serving, shoot
 
 CREDENTIAL = "erp-credential-never-shown"
 
@@ -30,18 +27,8 @@ CREDENTIAL = "erp-credential-never-shown"
 @pytest.fixture
 def site(crm) -> Iterator[str]:
     """The web app with a login limit of 3 wrong passwords per account."""
-    crm.users.create("Ana Admin", "ana@example.com", is_admin=True, password=PASSWORD)
-    limits = Limits(per_account=3, window=dt.timedelta(minutes=15))
-    server = make_server(
-        "127.0.0.1", 0, create_app(crm, secret_key="browser-test", CRM_LOGIN_LIMITS=limits), threaded=True
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
+    with serving(crm, CRM_LOGIN_LIMITS=Limits(per_account=3, window=dt.timedelta(minutes=15))) as url:
+        yield url
 
 
 WORDS = {
@@ -105,15 +92,11 @@ def test_a_copy_of_the_cookie_dies_with_the_logout(chromium, page, site) -> None
     log_in(page, site)
     assert page.url.endswith("/system/")
     copied = page.context.cookies()
-    other = chromium.new_context()
-    try:
-        other.add_cookies(copied)
-        stolen = other.new_page()
+    with browsing(chromium) as stolen:
+        stolen.context.add_cookies(copied)
         stolen.goto(f"{site}/system/")
         assert stolen.url.endswith("/system/")  # the copy works while the session lives
         page.click("header button[type=submit]")  # Log out
         page.wait_for_url("**/login")
         stolen.goto(f"{site}/system/")
         assert "/login" in stolen.url
-    finally:
-        other.close()
