@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import version
 
 import pytest
 
@@ -264,3 +265,21 @@ def test_one_receivers_bad_tls_fails_its_own_attempts_only(
     crm.leads.create("Next")  # and delivery to everyone else goes on
     assert webhooks.run_pending() == 2
     assert len(webhook_receiver.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "webhooks_options",
+    [
+        {"allow_private_networks": True, "dispatcher": "manual"},  # run_pending: urllib3
+        {"allow_private_networks": True, "dispatcher": "thread"},  # the dispatcher: aiohttp
+    ],
+    ids=["urllib3", "aiohttp"],
+)
+def test_the_user_agent_names_the_installed_version(crm, webhooks, webhook_receiver) -> None:
+    webhooks.create_hook(name="ua", event="lead.created", url=webhook_receiver.url)
+    crm.leads.create("ACME")
+    webhook_receiver.wait_for("lead.created")
+    (request,) = webhook_receiver.requests
+    assert (
+        request.headers["User-Agent"] == f"crm-webhooks/{version('crm-webhooks')} (+https://www.standardwebhooks.com)"
+    )
