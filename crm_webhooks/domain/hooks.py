@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..engine.netguard import parse_ip, refusal
+from ..engine.netguard import disguised_ipv4, parse_ip, refusal
 from ..exceptions import ValidationError
 from .catalog import BY_CODE
 
@@ -150,6 +150,12 @@ def validate_url(value: object, *, allow_private: bool) -> str:
         why = refusal(ip, allow_private=allow_private)
         if why:
             raise ValidationError("url", f"{ip} is {why}")
+    # What resolvers would make of the host is known now: refused at save time, not first at send.
+    hidden = disguised_ipv4(parts.hostname)
+    if hidden is not None:
+        why = refusal(hidden, allow_private=allow_private)
+        meant = f"{why}" if why else f"write it as {hidden}"
+        raise ValidationError("url", f"{parts.hostname!r} stands for {hidden}{', ' if why else ': '}{meant}")
     return url
 
 
