@@ -71,7 +71,7 @@ class App:
 
 pass_app = click.make_pass_decorator(App)
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -83,7 +83,7 @@ class Since(click.ParamType):
     def convert(self, value: Any, param: Any, ctx: Any) -> dt.datetime:
         if isinstance(value, dt.datetime):
             return value
-        match = _DURATION.match(str(value))
+        match = _DURATION.fullmatch(str(value))
         if match:
             return utcnow() - dt.timedelta(seconds=float(match[1]) * _UNITS[match[2]])
         try:
@@ -99,7 +99,7 @@ class Duration(Since):
     name = "duration"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> dt.timedelta:  # type: ignore[override]
-        match = _DURATION.match(str(value))
+        match = _DURATION.fullmatch(str(value))
         if not match:
             self.fail(f"{value!r} is not a duration like 90s, 30m, 2h, 7d", param, ctx)
         return dt.timedelta(seconds=float(match[1]) * _UNITS[match[2]])

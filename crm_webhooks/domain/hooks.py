@@ -17,7 +17,8 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 MAX_NAME, MAX_URL, MAX_KEY, MAX_VALUE = 100, 2048, 256, 4096
 # Headers the addon sets itself, or that would break the request if overridden.
 RESERVED_HEADERS = frozenset({"content-type", "content-length", "host", "transfer-encoding", "connection"})
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# Matched with fullmatch: a pattern ending in `$` also accepts a final newline ("X-Api-Key\n").
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
@@ -166,7 +167,7 @@ def validate_header(key: object, value: object) -> tuple[str | None, str | None]
         raise ValidationError("key", "required when a value is given")
     if value in (None, ""):  # an authentication header with nothing in it authenticates nothing
         raise ValidationError("value", "required when a key is given")
-    if not isinstance(key, str) or not _TOKEN.match(key) or len(key) > MAX_KEY:
+    if not isinstance(key, str) or not _TOKEN.fullmatch(key) or len(key) > MAX_KEY:
         raise ValidationError("key", f"{key!r} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)")
     lowered = key.lower()
     if lowered in RESERVED_HEADERS or lowered.startswith("webhook-"):
