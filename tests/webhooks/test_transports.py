@@ -283,3 +283,15 @@ def test_the_user_agent_names_the_installed_version(crm, webhooks, webhook_recei
     assert (
         request.headers["User-Agent"] == f"crm-webhooks/{version('crm-webhooks')} (+https://www.standardwebhooks.com)"
     )
+
+
+@pytest.mark.parametrize(
+    "retry_after", ["\u00b2", "\u00b9\u00b2\u00b3", "12\u00b3"]
+)  # digits to isdigit(), not to int()
+def test_a_retry_after_of_superscript_digits_is_ignored_not_fatal(webhooks, crm, webhook_receiver, retry_after) -> None:
+    hook = webhooks.create_hook(name="busy", event="lead.created", url=webhook_receiver.url)
+    webhook_receiver.respond_with(429, headers={"Retry-After": retry_after})  # sent as Latin-1 bytes
+    crm.leads.create("ACME")
+    assert webhooks.run_pending() == 1
+    delivery = webhooks.last_delivery(hook.id)
+    assert (delivery.status, delivery.attempts[0].status_code) == ("pending", 429)
