@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
-from .clikit import OneLineErrors, database_url_option
+from .clikit import OneLineErrors, database_url_option, json_text, visible
 from .crm import CRM
 
 
@@ -63,7 +62,7 @@ def users() -> None:
 def users_create(ctx: click.Context, name: str, email: str, admin: bool, password: str) -> None:
     """Create a user who can log in."""
     user = _crm(ctx).users.create(name, email, is_admin=admin, password=password)
-    click.echo(f"user {user.id} <{user.email}>{' (admin)' if user.is_admin else ''} created")
+    click.echo(visible(f"user {user.id} <{user.email}>{' (admin)' if user.is_admin else ''} created"))
 
 
 @users.command("set-password")
@@ -111,11 +110,11 @@ def tokens_list(ctx: click.Context, as_json: bool) -> None:
     """List tokens (never their text)."""
     rows: list[dict[str, Any]] = [t.to_dict() for t in _crm(ctx).tokens.list()]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json_text(rows, indent=2))
         return
     for t in rows:
         state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "active"
-        click.echo(f"{t['id']:>4}  {t['prefix']}…  {t['name']:<24} {' '.join(t['scopes']):<32} {state}")
+        click.echo(visible(f"{t['id']:>4}  {t['prefix']}…  {t['name']:<24} {' '.join(t['scopes']):<32} {state}"))
 
 
 @tokens.command("revoke")

@@ -2,12 +2,51 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import unicodedata
 from typing import Any
 
 import click
+from rich.text import Text
 
 from .errors import CRMError
+
+# Bidirectional controls reorder what follows them on screen: "\u202eexe.txt" shows as "txt.exe".
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _acts_on_terminal(char: str) -> bool:
+    # C0 (ESC starts every escape sequence), DEL and C1 (0x9b is a one-byte CSI on some terminals).
+    return unicodedata.category(char) == "Cc" or char in _BIDI
+
+
+def visible(value: object, *, newlines: bool = False) -> str:
+    """``value`` as text a terminal only shows: control and bidi characters written as escapes
+    (``\\x1b``, ``\\u202e``); line breaks too unless ``newlines`` (multi-line text)."""
+    text = str(value)
+    if text.isprintable():  # the common case, at no cost
+        return text
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if _acts_on_terminal(char) and not (newlines and char == "\n")
+        else char
+        for char in text
+    )
+
+
+def plain(value: object, *, newlines: bool = False) -> Text:
+    """Data for a rich console: a Text is never read as markup (``[/]``) or emoji codes
+    (``:tada:``), and its control characters are made ``visible``."""
+    return Text(visible(value, newlines=newlines))
+
+
+def json_text(value: Any, **dumps: Any) -> str:
+    """JSON for a terminal: the same data, with what ``json`` leaves raw of the characters a
+    terminal acts on (DEL, C1, bidi controls) written as \\u escapes."""
+    text = json.dumps(value, ensure_ascii=False, **dumps)
+    # A raw line break is json's own indentation: inside strings it is already "\\n".
+    return "".join(f"\\u{ord(char):04x}" if char != "\n" and _acts_on_terminal(char) else char for char in text)
 
 
 class OneLineErrors(click.Group):
@@ -43,7 +82,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"error: {' '.join(message.split())}", err=True)
+    click.echo(f"error: {visible(' '.join(message.split()))}", err=True)
     sys.exit(code)
 
 

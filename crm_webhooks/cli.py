@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import logging
 import os
 import re
@@ -24,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crm_stub import CRM
-from crm_stub.clikit import OneLineErrors, database_url_option
+from crm_stub.clikit import OneLineErrors, database_url_option, json_text, plain, visible
 from crm_stub.models import utcnow
 
 from .domain.catalog import BY_CODE, CATALOG
@@ -66,12 +65,16 @@ class App:
             self._crm.close()
 
     def json(self, value: Any) -> None:
-        click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+        click.echo(json_text(value, indent=2, default=str))
+
+    def say(self, line: str) -> None:
+        """One line made of data (names, URLs, errors) shown as text, never as markup."""
+        self.console.print(plain(line))
 
 
 pass_app = click.make_pass_decorator(App)
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -83,7 +86,7 @@ class Since(click.ParamType):
     def convert(self, value: Any, param: Any, ctx: Any) -> dt.datetime:
         if isinstance(value, dt.datetime):
             return value
-        match = _DURATION.match(str(value))
+        match = _DURATION.fullmatch(str(value))
         if match:
             return utcnow() - dt.timedelta(seconds=float(match[1]) * _UNITS[match[2]])
         try:
@@ -99,7 +102,7 @@ class Duration(Since):
     name = "duration"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> dt.timedelta:  # type: ignore[override]
-        match = _DURATION.match(str(value))
+        match = _DURATION.fullmatch(str(value))
         if not match:
             self.fail(f"{value!r} is not a duration like 90s, 30m, 2h, 7d", param, ctx)
         return dt.timedelta(seconds=float(match[1]) * _UNITS[match[2]])
@@ -137,7 +140,7 @@ def events(app: App, as_json: bool) -> None:
         return
     table = Table("#", "code", "pt-BR", "English", title="Events")
     for e in CATALOG:
-        table.add_row(str(e.number), e.code, e.label_pt, e.label_en)
+        table.add_row(*map(plain, (e.number, e.code, e.label_pt, e.label_en)))
     app.console.print(table)
 
 
@@ -174,7 +177,7 @@ def configure(app: App, as_json: bool, retry_delays: str | None, **changes: Any)
     for name in ("allow_private_networks", "retry_delays", "timeout", "disable_after_failures", "dispatcher"):
         value = options.get(name, getattr(defaults, name))
         shown = str(list(value) if isinstance(value, tuple) else value)
-        table.add_row(name, shown if name in options else f"{shown} (default)")
+        table.add_row(plain(name), plain(shown if name in options else f"{shown} (default)"))
     app.console.print(table)
 
 
@@ -189,7 +192,8 @@ def hooks() -> None:
 def _hook_table(items: list[Hook]) -> Table:
     table = Table("id", "name", "event", "method", "url", "last run", "status", title="Webhooks")
     for h in items:
-        table.add_row(str(h.id), h.name, h.event, h.method, h.url, _when(h.last_run_at), h.status_detail)
+        cells = (h.id, h.name, h.event, h.method, h.url, _when(h.last_run_at), h.status_detail)
+        table.add_row(*map(plain, cells))
     return table
 
 
@@ -219,7 +223,7 @@ def _show_hook(app: App, hook: Hook, *, reveal: bool, as_json: bool, secret_once
         value = shown[key]
         if key == "event":
             value = f"{value} ({BY_CODE[value].label_pt})"
-        table.add_row(label, "" if value is None else str(value))
+        table.add_row(plain(label), plain("" if value is None else value))
     app.console.print(table)
     if secret_once:
         app.console.print("Keep the secret now: it is shown masked from here on (see `hooks show --reveal`).")
@@ -311,7 +315,7 @@ def hooks_update(app: App, hook_id: int, no_auth: bool, as_json: bool, **fields:
 def hooks_disable(app: App, hook_id: int) -> None:
     """Stop sending to a hook; its pending deliveries wait."""
     hook = app.webhooks.disable_hook(hook_id)
-    app.console.print(f"hook {hook.id} ({hook.name}): {hook.status_detail}")
+    app.say(f"hook {hook.id} ({hook.name}): {hook.status_detail}")
 
 
 @hooks.command("enable")
@@ -320,7 +324,7 @@ def hooks_disable(app: App, hook_id: int) -> None:
 def hooks_enable(app: App, hook_id: int) -> None:
     """Send to a hook again, starting with what waited."""
     hook = app.webhooks.enable_hook(hook_id)
-    app.console.print(f"hook {hook.id} ({hook.name}): enabled")
+    app.say(f"hook {hook.id} ({hook.name}): enabled")
 
 
 @hooks.command("delete")
@@ -331,9 +335,9 @@ def hooks_delete(app: App, hook_id: int, yes: bool) -> None:
     """Delete a hook and its history."""
     hook = app.webhooks.get_hook(hook_id)
     if not yes:
-        click.confirm(f"Delete hook {hook.id} ({hook.name}) and its history?", abort=True)
+        click.confirm(visible(f"Delete hook {hook.id} ({hook.name}) and its history?"), abort=True)
     app.webhooks.delete_hook(hook_id)
-    app.console.print(f"hook {hook.id} ({hook.name}) deleted")
+    app.say(f"hook {hook.id} ({hook.name}) deleted")
 
 
 @hooks.command("test")
@@ -346,7 +350,7 @@ def hooks_test(app: App, hook_id: int, as_json: bool) -> int:
     if as_json:
         app.json(delivery.to_dict(payload=True))
     else:
-        app.console.print(_attempt_line(delivery))
+        app.say(_attempt_line(delivery))
     return 0 if delivery.status == "succeeded" else 1
 
 
@@ -356,8 +360,8 @@ def hooks_test(app: App, hook_id: int, as_json: bool) -> int:
 def hooks_rotate(app: App, hook_id: int) -> None:
     """Issue a new signing secret; the old one keeps signing for the grace period."""
     hook = app.webhooks.rotate_secret(hook_id)
-    app.console.print(f"new secret of hook {hook.id}: {hook.secret}")
-    app.console.print(f"the previous one also signs until {_when(hook.previous_secret_expires_at)} UTC")
+    app.say(f"new secret of hook {hook.id}: {hook.secret}")
+    app.say(f"the previous one also signs until {_when(hook.previous_secret_expires_at)} UTC")
 
 
 # -- deliveries -------------------------------------------------------------------------
@@ -383,9 +387,8 @@ def _delivery_table(items: list[Delivery]) -> Table:
         last = d.attempts[-1] if d.attempts else None
         code = "" if last is None else (str(last.status_code) if last.status_code is not None else "error")
         attempts = str(len(d.attempts))
-        table.add_row(
-            str(d.id), str(d.hook_id), d.event, d.event_id, d.status_detail, attempts, code, _when(d.created_at)
-        )
+        cells = (d.id, d.hook_id, d.event, d.event_id, d.status_detail, attempts, code, _when(d.created_at))
+        table.add_row(*map(plain, cells))
     return table
 
 
@@ -428,7 +431,7 @@ def deliveries_stats(app: App, as_json: bool) -> None:
     table = Table("pending", "held", "due", "in flight", "failed", "succeeded", "oldest due", title="Deliveries")
     age = stats["oldest_due_age_s"]
     cells = [str(stats[k]) for k in ("pending", "held", "due", "in_flight", "failed", "succeeded")]
-    table.add_row(*cells, "—" if age is None else f"{age:.1f} s ago")
+    table.add_row(*map(plain, (*cells, "—" if age is None else f"{age:.1f} s ago")))
     app.console.print(table)
 
 
@@ -442,16 +445,17 @@ def deliveries_show(app: App, delivery_id: int, as_json: bool) -> None:
     if as_json:
         app.json(d.to_dict(payload=True))
         return
-    app.console.print(_attempt_line(d))
+    app.say(_attempt_line(d))
     table = Table("#", "at", "HTTP", "error", "ms", "response (start)", title=f"Attempts of delivery {d.id}")
     for n, a in enumerate(d.attempts, 1):
         code = "" if a.status_code is None else str(a.status_code)
         body = (a.response_body or "")[:60]
-        table.add_row(str(n), _when(a.attempted_at), code, a.error or "", f"{a.duration_ms:.1f}", body)
+        table.add_row(*map(plain, (n, _when(a.attempted_at), code, a.error or "", f"{a.duration_ms:.1f}", body)))
     app.console.print(table)
     if d.attempts:
-        app.console.print("request headers (masked):", json.dumps(d.attempts[-1].request_headers, indent=2))
-    app.console.print("envelope:", json.dumps(d.payload, indent=2, ensure_ascii=False))
+        headers = json_text(d.attempts[-1].request_headers, indent=2)
+        app.console.print(plain(f"request headers (masked): {headers}", newlines=True))
+    app.console.print(plain(f"envelope: {json_text(d.payload, indent=2)}", newlines=True))
 
 
 @deliveries.command("redeliver")
@@ -468,7 +472,7 @@ def deliveries_redeliver(app: App, delivery_id: int | None, failed: bool, hook_i
         if hook_id is not None or since is not None:
             raise click.UsageError("--hook and --since go with --failed, not with a DELIVERY_ID")
         d = app.webhooks.redeliver(delivery_id)
-        app.console.print(_attempt_line(d))
+        app.say(_attempt_line(d))
         return 0 if d.status != "failed" else 1
     targets, before = [], None
     while True:  # every page, oldest last
@@ -482,7 +486,7 @@ def deliveries_redeliver(app: App, delivery_id: int | None, failed: bool, hook_i
         again = app.webhooks.redeliver(d.id)
         succeeded += again.status == "succeeded"
     failed_again = len(targets) - succeeded
-    app.console.print(f"redelivered {len(targets)} failed deliveries: {succeeded} succeeded, {failed_again} did not")
+    app.say(f"redelivered {len(targets)} failed deliveries: {succeeded} succeeded, {failed_again} did not")
     return 0 if succeeded == len(targets) else 1
 
 
@@ -491,7 +495,7 @@ def deliveries_redeliver(app: App, delivery_id: int | None, failed: bool, hook_i
 @pass_app
 def deliveries_prune(app: App, older_than: dt.timedelta) -> None:
     """Delete finished deliveries older than this (each hook keeps its latest)."""
-    app.console.print(f"pruned {app.webhooks.prune(older_than)} deliveries")
+    app.say(f"pruned {app.webhooks.prune(older_than)} deliveries")
 
 
 # -- encryption keys -----------------------------------------------------------------------

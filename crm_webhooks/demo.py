@@ -18,6 +18,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from crm_stub import CRM
+from crm_stub.clikit import plain
 from crm_stub.scenario import sales_cycle
 
 from .domain.catalog import CATALOG
@@ -154,8 +155,8 @@ def render(results: list[DemoResult], console: Console) -> None:
     for r in results:
         style = "green" if r.ok else "red"
         table.add_row(
-            r.code,
-            r.label_pt,
+            plain(r.code),
+            plain(r.label_pt),
             f"[{style}]{r.status}[/]",
             str(r.deliveries),
             str(r.attempts),

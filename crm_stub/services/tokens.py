@@ -13,7 +13,8 @@ from ..models import ApiToken, utcnow
 from ..snapshot import Snapshot
 from .base import Service, text
 
-_SCOPE = re.compile(r"^[a-z][a-z0-9_]*:(read|write)$")
+# Matched with fullmatch: a pattern ending in `$` also accepts a final newline.
+_SCOPE = re.compile(r"[a-z][a-z0-9_]*:(read|write)")
 
 
 def _digest(token: str) -> str:
@@ -26,7 +27,7 @@ def parse_scopes(scopes: str | list[str] | tuple[str, ...]) -> list[str]:
     if not items:
         raise CRMError("scopes: give at least one, e.g. webhooks:read,webhooks:write")
     for scope in items:
-        if not isinstance(scope, str) or not _SCOPE.match(scope):
+        if not isinstance(scope, str) or not _SCOPE.fullmatch(scope):
             raise CRMError(f"scopes: {scope!r} is not of the form area:read or area:write")
     return sorted(set(items))
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..engine.netguard import parse_ip, refusal
+from ..engine.netguard import disguised_ipv4, parse_ip, refusal
 from ..exceptions import ValidationError
 from .catalog import BY_CODE
 
@@ -20,7 +20,8 @@ ORDERINGS = ("record", "none")
 MAX_NAME, MAX_URL, MAX_KEY, MAX_VALUE = 100, 2048, 256, 4096
 # Headers the addon sets itself, or that would break the request if overridden.
 RESERVED_HEADERS = frozenset({"content-type", "content-length", "host", "transfer-encoding", "connection"})
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# Matched with fullmatch: a pattern ending in `$` also accepts a final newline ("X-Api-Key\n").
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
@@ -155,6 +156,12 @@ def validate_url(value: object, *, allow_private: bool) -> str:
         why = refusal(ip, allow_private=allow_private)
         if why:
             raise ValidationError("url", f"{ip} is {why}")
+    # What resolvers would make of the host is known now: refused at save time, not first at send.
+    hidden = disguised_ipv4(parts.hostname)
+    if hidden is not None:
+        why = refusal(hidden, allow_private=allow_private)
+        meant = f"{why}" if why else f"write it as {hidden}"
+        raise ValidationError("url", f"{parts.hostname!r} stands for {hidden}{', ' if why else ': '}{meant}")
     return url
 
 
@@ -165,7 +172,7 @@ def validate_header(key: object, value: object) -> tuple[str | None, str | None]
         raise ValidationError("key", "required when a value is given")
     if value in (None, ""):  # an authentication header with nothing in it authenticates nothing
         raise ValidationError("value", "required when a key is given")
-    if not isinstance(key, str) or not _TOKEN.match(key) or len(key) > MAX_KEY:
+    if not isinstance(key, str) or not _TOKEN.fullmatch(key) or len(key) > MAX_KEY:
         raise ValidationError("key", f"{key!r} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)")
     lowered = key.lower()
     if lowered in RESERVED_HEADERS or lowered.startswith("webhook-"):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote, urlencode
 
+from .. import __version__
 from ..domain.envelope import query_params
 from ..domain.hooks import BODY_METHODS, mask
 from .claim import Claimed
@@ -16,7 +17,8 @@ from .retry import next_attempt_at, parse_retry_after
 from .signing import sign
 from .transport import Response
 
-USER_AGENT = "crm-webhooks/0.1 (+https://www.standardwebhooks.com)"
+# From the package's version, so it cannot stay behind at a release (it said 0.1 at 0.2.0).
+USER_AGENT = f"crm-webhooks/{__version__} (+https://www.standardwebhooks.com)"
 
 
 @dataclass(frozen=True)

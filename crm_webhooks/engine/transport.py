@@ -5,13 +5,20 @@ per-request session machinery, measured at about three times the posts per
 second against a local nginx.  The guard resolves the host itself, checks
 every address with ``netguard.refusal`` and connects to the address it
 checked, so DNS cannot answer one thing to the check and another to connect.
+
+urllib3 times the connect and each read on its own, so a receiver trickling a
+byte at a time could hold an attempt for ever.  The sockets here take their
+timeout from the attempt's deadline before every operation (connect, TLS
+handshake, each send and read), which bounds the whole attempt instead.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -26,6 +33,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 from urllib3.util import parse_url
+from urllib3.util.ssl_ import create_urllib3_context
 
 from .netguard import blocked, screen
 
@@ -37,6 +45,71 @@ MAX_DRAIN = 256 * 1024
 
 class BlockedDestination(NewConnectionError):
     """The network guard refused every address the host resolved to."""
+
+
+# When the attempt this thread is sending must be over (time.monotonic()), or None outside one.
+_deadline: ContextVar[float | None] = ContextVar("crm_webhooks_attempt_deadline", default=None)
+
+
+def _bound(sock: socket.socket) -> None:
+    """Give ``sock`` what is left of the attempt as its timeout, or time the attempt out."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out")  # what the socket itself raises: urllib3 knows it as a timeout
+    sock.settimeout(left)
+
+
+class _Bounded:
+    """Every blocking call of the socket gets the time left before the attempt's deadline.
+
+    These are the calls http.client and ssl make (reads through ``makefile`` use
+    ``recv_into``); each is one wait under one timeout, so together they end by the deadline.
+    """
+
+    def connect(self, address: Any) -> None:
+        _bound(self)  # type: ignore[arg-type]
+        super().connect(address)  # type: ignore[misc]
+
+    def do_handshake(self, *args: Any) -> None:
+        _bound(self)  # type: ignore[arg-type]
+        super().do_handshake(*args)  # type: ignore[misc]
+
+    def recv(self, *args: Any) -> bytes:
+        _bound(self)  # type: ignore[arg-type]
+        return super().recv(*args)  # type: ignore[misc]
+
+    def recv_into(self, *args: Any) -> int:
+        _bound(self)  # type: ignore[arg-type]
+        return super().recv_into(*args)  # type: ignore[misc]
+
+    def send(self, *args: Any) -> int:
+        _bound(self)  # type: ignore[arg-type]
+        return super().send(*args)  # type: ignore[misc]
+
+    def sendall(self, *args: Any) -> None:
+        _bound(self)  # type: ignore[arg-type]
+        super().sendall(*args)  # type: ignore[misc]
+
+
+class _BoundedSocket(_Bounded, socket.socket):
+    pass
+
+
+class _BoundedSSLSocket(_Bounded, ssl.SSLSocket):
+    pass
+
+
+def tls_context() -> ssl.SSLContext:
+    """How both transports check a receiver's certificate: the system's trust store (OpenSSL's
+    ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set), a valid chain and the URL's host name."""
+    context = create_urllib3_context()
+    context.load_default_certs()
+    # Only wrap_socket uses it (urllib3); asyncio's TLS goes through memory buffers instead.
+    context.sslsocket_class = _BoundedSSLSocket
+    return context
 
 
 class _Guarded:
@@ -56,7 +129,7 @@ class _Guarded:
             raise BlockedDestination(self, blocked(refused))  # type: ignore[arg-type]
         last_error: OSError | None = None
         for family, socktype, proto, _name, sockaddr in allowed:
-            sock = socket.socket(family, socktype, proto)
+            sock = _BoundedSocket(family, socktype, proto)
             try:
                 for option in self.socket_options or ():
                     sock.setsockopt(*option)
@@ -107,9 +180,9 @@ class Transport:
         self.timeout = timeout
         self.maxsize = maxsize
         self._classes = _pool_classes(allow_private)
-        # urllib3 has no deadline for a whole request: the connect and each read get the
-        # timeout (the worker's aiohttp transport bounds the whole attempt).
+        # The whole attempt is bounded by the deadline `send` sets; these are urllib3's own.
         self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
+        self._tls: ssl.SSLContext | None = None  # made with the first https:// pool
         self._pools: dict[tuple[str, str, int], HTTPConnectionPool] = {}
         # URL -> (pool, path and query): parsing a hook's URL once, not per attempt.
         self._targets: dict[str, tuple[HTTPConnectionPool, str]] = {}
@@ -125,8 +198,12 @@ class Transport:
         with self._lock:
             pool = self._pools.get(key)
             if pool is None:
+                tls: dict[str, Any] = {}
+                if scheme == "https":
+                    self._tls = self._tls or tls_context()
+                    tls["ssl_context"] = self._tls
                 pool = self._classes[scheme](
-                    key[1], key[2], maxsize=self.maxsize, block=False, timeout=self._timeout, retries=False
+                    key[1], key[2], maxsize=self.maxsize, block=False, timeout=self._timeout, retries=False, **tls
                 )
                 self._pools[key] = pool
             if len(self._targets) > 4096:  # GET URLs carry their event: do not grow for ever
@@ -136,6 +213,13 @@ class Transport:
 
     def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> Response:
         started = time.perf_counter()
+        deadline = _deadline.set(time.monotonic() + self.timeout)
+        try:
+            return self._send(started, method, url, headers, body)
+        finally:
+            _deadline.reset(deadline)
+
+    def _send(self, started: float, method: str, url: str, headers: dict[str, str], body: bytes | None) -> Response:
         try:
             pool, path = self._target(url)
             resp = pool.urlopen(
@@ -207,6 +291,17 @@ def _status_error(status: int, location: str | None) -> str:
     return f"HTTP {status}"
 
 
+def tls_error(exc: ssl.SSLError) -> str:
+    """One line for a TLS failure, from whichever transport: what the receiver got wrong."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate not accepted: {exc.verify_message or exc.reason}"
+    # ssl.SSLError.reason is OpenSSL's own name for it (WRONG_VERSION_NUMBER), or None.
+    reason = exc.reason.replace("_", " ").lower() if exc.reason else str(exc)
+    # What OpenSSL makes of an HTTP answer read as a TLS record, by version.
+    plain = exc.reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST")
+    return f"TLS handshake failed: {reason}" + (" (does the receiver speak HTTPS?)" if plain else "")
+
+
 def describe(exc: BaseException, timeout: float) -> str:
     """One line saying why an attempt got no answer, from urllib3's nested errors."""
     seen: BaseException | None = exc
@@ -222,5 +317,9 @@ def describe(exc: BaseException, timeout: float) -> str:
             return str(seen).split(": ", 1)[-1]
         if isinstance(seen, (ReadTimeoutError, TimeoutError, socket.timeout)) or type(seen) is ConnectTimeoutError:
             return f"timed out after {timeout:g} s"
-        seen = getattr(seen, "reason", None) or seen.__cause__ or seen.__context__
+        if isinstance(seen, ssl.SSLError):
+            return tls_error(seen)
+        # urllib3 nests its errors in `reason`; ssl's `reason` is a string, not a cause.
+        reason = getattr(seen, "reason", None)
+        seen = reason if isinstance(reason, BaseException) else seen.__cause__ or seen.__context__
     return f"{type(exc).__name__}: {exc}"

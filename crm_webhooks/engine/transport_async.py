@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
+import sys
 import time
 from typing import Any
 
@@ -23,7 +25,9 @@ from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
 from .netguard import blocked, parse_ip, refusal, screen
-from .transport import Response, _ms, answer, drained, to_read
+from .transport import Response, _ms, answer, drained, tls_context, tls_error, to_read
+
+_ASYNCIO_KEEPS_TLS = sys.version_info < (3, 12, 8) or (3, 13, 0) <= sys.version_info < (3, 13, 1)
 
 
 class Blocked(OSError):
@@ -55,7 +59,15 @@ class AsyncTransport:
         self.timeout = timeout
         self.allow_private = allow_private
         connector = aiohttp.TCPConnector(
-            limit=0, limit_per_host=per_host, resolver=_GuardedResolver(allow_private), ttl_dns_cache=10
+            limit=0,
+            limit_per_host=per_host,
+            resolver=_GuardedResolver(allow_private),
+            ttl_dns_cache=10,
+            # The same checks as the other transport, with the trust store of now (not of import).
+            ssl=tls_context(),
+            # Before CPython 3.12.8 / 3.13.1 asyncio keeps a TLS connection for ever when the
+            # receiver never finishes the TLS goodbye (one that stalls, say): aiohttp aborts them.
+            enable_cleanup_closed=_ASYNCIO_KEEPS_TLS,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -97,6 +109,10 @@ class AsyncTransport:
             if not drained(length, data):
                 resp.close()
         except Exception as exc:  # the status arrived; a body that breaks off is noted, not fatal
+            # Half read, the connection cannot serve another attempt: dropped now, as a polite
+            # TLS goodbye would wait up to 30 s on a receiver that has stopped answering.
+            if resp.connection is not None and resp.connection.transport is not None:
+                resp.connection.transport.abort()
             error = f"reading the response failed: {describe(exc, self.timeout)}"
             return Response(resp.status, _ms(started), error=error)
         finally:
@@ -126,6 +142,10 @@ def describe(exc: BaseException, timeout: float) -> str:
         return f"could not resolve the host: {exc.os_error}"
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return f"timed out after {timeout:g} s"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return tls_error(exc.certificate_error)  # type: ignore[arg-type]
+    if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, ssl.SSLError):
+        return tls_error(exc.os_error)
     if isinstance(exc, aiohttp.ClientConnectorError):
         if isinstance(exc.os_error, ConnectionRefusedError):
             return "connection refused"

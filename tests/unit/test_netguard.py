@@ -31,6 +31,21 @@ CASES = [
     ("224.0.0.1", True, True),
     ("ff02::1", True, True),
     ("240.0.0.1", True, True),  # reserved
+    # Cloud metadata services, wherever they live: refused in every mode.
+    ("169.254.170.2", True, True),  # AWS ECS task metadata
+    ("fd00:ec2::254", True, True),  # AWS IMDS over IPv6 (a unique local address)
+    ("fd00:ec2::254%eth0", True, True),
+    ("fd20:ce::254", True, True),  # GCP metadata over IPv6
+    ("100.100.100.200", True, True),  # Alibaba Cloud (carrier-grade NAT range)
+    ("::ffff:100.100.100.200", True, True),
+    ("64:ff9b::6464:64c8", True, True),  # NAT64 of 100.100.100.200
+    ("192.0.0.192", True, True),  # Oracle Cloud (Python counts it as public)
+    ("168.63.129.16", True, True),  # Azure's WireServer: a public address inside every Azure network
+    ("100.100.100.201", True, False),  # its neighbours are only private
+    ("fd00:ec2::253", True, False),
+    ("fec0::1", True, False),  # site-local (deprecated): a private range, not public
+    ("fec0:1::254", True, False),
+    ("feff:ffff::1", True, False),
 ]
 
 
@@ -45,6 +60,8 @@ def test_the_reason_is_readable() -> None:
     assert "link-local" in refusal("169.254.169.254", allow_private=True)
     assert refusal("::ffff:169.254.169.254").endswith("(embedded in ::ffff:a9fe:a9fe)")
     assert refusal("example.com") == "not an IP address"
+    assert refusal("fd00:ec2::254", allow_private=True) == "a cloud metadata address, refused even on private networks"
+    assert refusal("fec0::1") == "a site-local address (allow_private_networks is off)"
 
 
 def test_screen_keeps_what_may_be_reached_in_order_and_says_why_of_the_rest() -> None:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import version
 
 import pytest
 
@@ -66,12 +67,6 @@ class _Chunked(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
         self.server.connections.add(self.client_address)  # type: ignore[attr-defined]
-        if self.server.trickle:  # type: ignore[attr-defined]
-            # Each piece in time for a per-read timeout, the whole answer too late.
-            for piece in (b"HTTP/1.1 200 OK\r\n", b"Content-Length: 2\r\n", b"\r\nok"):
-                time.sleep(self.server.trickle)  # type: ignore[attr-defined]
-                self.wfile.write(piece)
-            return
         self.send_response(200)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
@@ -94,7 +89,6 @@ def chunked_server() -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Chunked)
     server.connections = set()  # type: ignore[attr-defined]
     server.size = 0  # type: ignore[attr-defined]
-    server.trickle = 0.0  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
     server.shutdown()
@@ -195,13 +189,109 @@ def test_the_network_guard_refuses_before_anything_is_sent(transport, webhook_re
     assert webhook_receiver.requests == []
 
 
-def test_the_workers_timeout_is_for_the_whole_attempt(transport, chunked_server, request) -> None:
-    # CONTRACT: `timeout` is seconds per attempt.  aiohttp (workers) keeps that to the letter;
-    # urllib3 (run_pending, test sends) has no deadline for a whole request: it bounds the
-    # connect and each read, so an answer that trickles in may take longer.
-    chunked_server.trickle = 0.3
-    response = transport(timeout=0.5)("POST", f"http://127.0.0.1:{chunked_server.server_port}/h", {}, b"{}")
-    if request.node.callspec.params["transport"] == "aiohttp":
-        assert (response.status_code, response.error) == (None, "timed out after 0.5 s")
-    else:
-        assert (response.status_code, response.error) == (200, None)
+TLS_CASES = [
+    # (the receiver's certificate, the attempt's status, its error)
+    ("valid", 200, None),
+    ("self-signed", None, "TLS certificate not accepted: self-signed certificate"),
+    ("expired", None, "TLS certificate not accepted: certificate has expired"),
+    (
+        "wrong name",
+        None,
+        "TLS certificate not accepted: IP address mismatch, certificate is not valid for '127.0.0.1'.",
+    ),
+    ("unknown issuer", None, "TLS certificate not accepted: unable to get local issuer certificate"),
+    ("plain HTTP", None, "TLS handshake failed: wrong version number (does the receiver speak HTTPS?)"),
+]
+
+
+@pytest.mark.parametrize(("kind", "status", "error"), TLS_CASES, ids=[c[0] for c in TLS_CASES])
+def test_a_receivers_tls_failure_is_an_attempts_error_in_words(transport, tls_receiver, kind, status, error) -> None:
+    response = transport(times=2)("POST", tls_receiver(kind), {}, b"{}")
+    assert (response.status_code, response.error) == (status, error)
+
+
+TRICKLE_CASES = [
+    # (how the receiver takes its time, scheme, the attempt's status, its error)
+    ("connect", "http", None, "timed out after 1 s"),
+    ("silent", "http", None, "timed out after 1 s"),
+    ("silent", "https", None, "timed out after 1 s"),  # the TLS handshake is never answered
+    ("status line", "http", None, "timed out after 1 s"),
+    ("status line", "https", None, "timed out after 1 s"),
+    # The receiver said 200: that stands (the event was taken), the attempt still ends in time.
+    ("body", "http", 200, "reading the response failed: timed out after 1 s"),
+    ("body", "https", 200, "reading the response failed: timed out after 1 s"),
+]
+
+
+@pytest.mark.parametrize(
+    ("mode", "scheme", "status", "error"), TRICKLE_CASES, ids=[f"{c[0]}-{c[1]}" for c in TRICKLE_CASES]
+)
+def test_the_timeout_bounds_the_whole_attempt(transport, trickler, mode, scheme, status, error) -> None:
+    # CONTRACT: `timeout` is seconds per attempt, whichever transport sends it, even when each
+    # byte comes in time for a timeout per read.  The trickle would last 20 s.
+    url = trickler(mode, scheme)
+    started = time.monotonic()
+    response = transport(timeout=1.0)("POST", url, {}, b"{}")
+    elapsed = time.monotonic() - started
+    assert (response.status_code, response.error) == (status, error)
+    assert 0.9 < elapsed < 8, elapsed
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [
+        ("self-signed", "TLS certificate not accepted: self-signed certificate"),
+        ("expired", "TLS certificate not accepted: certificate has expired"),
+        ("plain HTTP", "TLS handshake failed: wrong version number (does the receiver speak HTTPS?)"),
+    ],
+    ids=["self-signed", "expired", "plain HTTP"],
+)
+def test_one_receivers_bad_tls_fails_its_own_attempts_only(
+    webhooks, crm, webhook_receiver, tls_receiver, kind, error
+) -> None:
+    # run_pending, redeliver and send_test all go through the synchronous transport.
+    broken = webhooks.create_hook(name="broken tls", event="lead.created", url=tls_receiver(kind))
+    healthy = webhooks.create_hook(name="healthy", event="lead.created", url=webhook_receiver.url)
+    crm.leads.create("ACME")
+    assert webhooks.run_pending() == 2
+    failed = webhooks.last_delivery(broken.id)
+    assert (failed.status, failed.attempts[0].status_code, failed.attempts[0].error) == ("pending", None, error)
+    assert webhooks.last_delivery(healthy.id).status == "succeeded" and len(webhook_receiver.requests) == 1
+
+    again = webhooks.redeliver(failed.id)
+    assert [a.error for a in again.attempts][-1] == error
+    test = webhooks.send_test(broken.id)
+    assert (test.status, test.attempts[0].error) == ("failed", error)
+    crm.leads.create("Next")  # and delivery to everyone else goes on
+    assert webhooks.run_pending() == 2
+    assert len(webhook_receiver.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "webhooks_options",
+    [
+        {"allow_private_networks": True, "dispatcher": "manual"},  # run_pending: urllib3
+        {"allow_private_networks": True, "dispatcher": "thread"},  # the dispatcher: aiohttp
+    ],
+    ids=["urllib3", "aiohttp"],
+)
+def test_the_user_agent_names_the_installed_version(crm, webhooks, webhook_receiver) -> None:
+    webhooks.create_hook(name="ua", event="lead.created", url=webhook_receiver.url)
+    crm.leads.create("ACME")
+    webhook_receiver.wait_for("lead.created")
+    (request,) = webhook_receiver.requests
+    assert (
+        request.headers["User-Agent"] == f"crm-webhooks/{version('crm-webhooks')} (+https://www.standardwebhooks.com)"
+    )
+
+
+@pytest.mark.parametrize(
+    "retry_after", ["\u00b2", "\u00b9\u00b2\u00b3", "12\u00b3"]
+)  # digits to isdigit(), not to int()
+def test_a_retry_after_of_superscript_digits_is_ignored_not_fatal(webhooks, crm, webhook_receiver, retry_after) -> None:
+    hook = webhooks.create_hook(name="busy", event="lead.created", url=webhook_receiver.url)
+    webhook_receiver.respond_with(429, headers={"Retry-After": retry_after})  # sent as Latin-1 bytes
+    crm.leads.create("ACME")
+    assert webhooks.run_pending() == 1
+    delivery = webhooks.last_delivery(hook.id)
+    assert (delivery.status, delivery.attempts[0].status_code) == ("pending", 429)
