@@ -5,8 +5,6 @@ hook = wh.create_hook(name="venda", event="sale.created", url="https://example.c
                       key="X-Api-Key", value="s3cret")
 """
 
-__version__ = "0.3.0"
-
 from .addon import WebhooksAddon
 from .domain.catalog import CATALOG, EventType, event_type
 from .domain.deliveries import Attempt, Delivery
@@ -14,6 +12,7 @@ from .domain.hooks import Hook
 from .engine.signing import WebhookVerificationError, verify
 from .exceptions import CRMError, NotFound, ValidationError
 from .signals import hook_disabled
+from .version import __version__
 
 __all__ = [
     "CATALOG",
@@ -26,6 +25,7 @@ __all__ = [
     "ValidationError",
     "WebhookVerificationError",
     "WebhooksAddon",
+    "__version__",
     "event_type",
     "hook_disabled",
     "verify",

@@ -14,7 +14,7 @@ from typing import Any
 
 from crm_stub import CRM, InvalidTransition, Manifest
 
-from . import __version__, encryption, schema
+from . import encryption, schema
 from .deliveries import DeliveryService
 from .domain.deliveries import Delivery
 from .domain.hooks import Hook
@@ -26,6 +26,7 @@ from .hooks import HookService
 from .models import MetaRow
 from .outbox import Outbox
 from .signals import hook_disabled
+from .version import __version__
 
 log = logging.getLogger("crm_webhooks")
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..engine.netguard import disguised_ipv4, parse_ip, refusal
 from ..exceptions import ValidationError
+from .addresses import disguised_ipv4, parse_ip, refusal
 from .catalog import BY_CODE
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote, urlencode
 
-from .. import __version__
 from ..domain.envelope import query_params
 from ..domain.hooks import BODY_METHODS, mask
+from ..version import __version__
 from .claim import Claimed
 from .retry import next_attempt_at, parse_retry_after
 from .signing import sign

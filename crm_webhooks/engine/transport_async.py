@@ -24,7 +24,8 @@ from aiohttp.abc import ResolveResult
 from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
-from .netguard import blocked, parse_ip, refusal, screen
+from ..domain.addresses import parse_ip, refusal
+from .netguard import blocked, screen
 from .transport import Response, _ms, answer, drained, tls_context, tls_error, to_read
 
 _ASYNCIO_KEEPS_TLS = sys.version_info < (3, 12, 8) or (3, 13, 0) <= sys.version_info < (3, 13, 1)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from crm_webhooks.engine.netguard import refusal, screen
+from crm_webhooks.domain.addresses import refusal
+from crm_webhooks.engine.netguard import screen
 
 CASES = [
     # (address, refused by default?, refused with allow_private?)
