@@ -91,6 +91,8 @@ def index() -> Any:
 def _form_fields(*, editing: bool = False) -> dict[str, Any]:
     names = ("name", "event", "method", "url", "key", "value", "ordering")
     fields = {name: request.form.get(name, "").strip() for name in names}
+    if not fields["ordering"]:
+        del fields["ordering"]  # a form without the choice keeps the default, or what the hook has
     if not fields["key"] and not fields["value"]:
         # An empty key and value mean "no authentication header".
         fields["key"] = fields["value"] = None

@@ -120,7 +120,8 @@ def test_edit_disable_enable_and_delete(admin, webhooks, webhook_receiver) -> No
 def test_the_event_list_is_grouped_by_entity(admin) -> None:
     form = admin.get(f"{BASE}/new").get_data(as_text=True)
     assert form.count("<optgroup") == 5 and '<optgroup label="Leads">' in form
-    assert len(re.findall(r'<option value="[a-z]', form)) == 30  # plus the empty "choose one"
+    events = form[form.index('<select id="event"') : form.index("</select>", form.index('<select id="event"'))]
+    assert len(re.findall(r'<option value="[a-z]', events)) == 30  # plus the empty "choose one"
 
 
 def test_send_test_then_last_execution_shows_request_and_response(admin, webhooks, webhook_receiver) -> None:
