@@ -83,9 +83,12 @@ class HookService:
             current = {name: getattr(row, name) for name in FIELDS}
             cleaned = validate_fields(fields, allow_private=self._options.allow_private_networks, current=current)
             enabled = cleaned.pop("enabled", row.enabled)
+            reordered = cleaned.get("ordering", row.ordering) != row.ordering
             for name, value in cleaned.items():
                 setattr(row, name, value)
             session.flush()
+            if reordered:  # what waits follows the new choice too, not only what comes next
+                state.set_ordering(session, row.id, ordered=row.ordering == "record")
             if enabled != row.enabled:
                 self._set_enabled(session, row, enabled)
             state.bump_version(session)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
-from .models import DeliveryRow, HookRow, MetaRow
+from .models import DeliveryRow, EventRow, HookRow, MetaRow
 
 D, H = DeliveryRow.__table__.c, HookRow.__table__.c
 
@@ -73,3 +73,9 @@ def enable(conn: Connection | Session, hook_id: int, now: dt.datetime) -> bool:
         )
         bump_version(conn)
     return bool(changed)
+
+
+def set_ordering(conn: Connection | Session, hook_id: int, *, ordered: bool) -> None:
+    """A hook's pending deliveries name their event's record (``ordered``) or none, as new ones will."""
+    record = select(EventRow.record).where(EventRow.id == D.event_id).scalar_subquery() if ordered else None
+    conn.execute(update(DeliveryRow).where(D.hook_id == hook_id, D.status == "pending").values(record=record))

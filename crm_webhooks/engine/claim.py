@@ -209,12 +209,15 @@ def claim(
     ``fan_out_first``: write the delivery rows of newly committed events first; a
     worker that knows nothing was committed since its last claim skips that query.
     """
-    now = utcnow()
-    params: dict[str, Any] = {"now": now, "limit": limit, "lease_until": now + lease, "worker": worker}
+    params: dict[str, Any] = {"limit": limit, "worker": worker}
     if skip_hooks:
         params["skip"] = list(skip_hooks)
     with engine.begin() as conn:
-        behind = fan_out_first and fanout.fan_out(conn) == fanout.BATCH
+        # Behind: a full batch was written, or another transaction is writing some now.
+        behind = fan_out_first and fanout.fan_out(conn) in (fanout.BATCH, fanout.SKIPPED)
+        # The lease runs from now, not from before a wait for SQLite's lock or the fan-out.
+        now = utcnow()
+        params.update(now=now, lease_until=now + lease)
         if conn.dialect.name == "postgresql":
             claimed = _claimed(conn.execute(_lease_and_load(bool(skip_hooks)), params), now)
         else:
@@ -268,7 +271,14 @@ def renew(engine: Engine, ids: list[int], *, lease: dt.timedelta, worker: str) -
 def next_due_at(conn: Connection) -> dt.datetime | None:
     """When the earliest pending delivery falls due (None when nothing waits).
 
-    A delivery leased by someone else is due again only when its lease ends.
+    A delivery leased by someone else is due again only when its lease ends; one
+    that waits behind an earlier delivery of its record is not counted (the earlier
+    one's recording wakes this process's worker, others' at their next poll).
     """
     due_at = case((D.locked_until > D.next_attempt_at, D.locked_until), else_=D.next_attempt_at)
-    return conn.scalar(select(func.min(due_at)).where(D.status == "pending", D.next_attempt_at.is_not(None)))
+    waiting = select(func.min(due_at)).where(
+        D.status == PENDING,
+        D.next_attempt_at.is_not(None),
+        or_(D.record.is_(None), ~waits_behind_earlier(D)),
+    )
+    return conn.scalar(waiting)

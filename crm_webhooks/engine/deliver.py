@@ -7,6 +7,7 @@ three steps every path shares (``claim``, ``send``, ``record``); the worker
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -24,6 +25,8 @@ from .claim import Claim, Claimed, lease_length, load_claimed, renewal_margin
 from .record import Batch, Recorded, record
 from .send import Sent, send
 from .transport import Transport
+
+log = logging.getLogger("crm_webhooks.delivery")
 
 
 class Deliverer:
@@ -76,7 +79,10 @@ class Deliverer:
         recorded = record(self.engine, batch, worker=self.worker, disable_after=self.options.disable_after_failures)
         recorded.log()
         for reason, ids in recorded.disabled.items():
-            self.on_disabled(ids, reason)
+            try:
+                self.on_disabled(ids, reason)
+            except Exception:  # a listener's failure (its mail server is down) must not record the batch again
+                log.exception("announcing hooks %s disabled failed", ids)
         return recorded
 
     def send_leased(self, delivery_ids: list[int]) -> int:

@@ -74,10 +74,16 @@ def pending(conn: Connection | Session) -> bool:
 # commit-to-receiver latency (four of them cost a waiting worker about 4 ms).  FOR SHARE
 # on the hooks: a hook being deleted right now is either gone when this reads it, or
 # its deletion waits for these rows to commit and then deletes them with the hook.
+#
+# One fan-out at a time per schema (an advisory lock held until its transaction ends; the
+# others skip it): two fan-outs side by side could each write one event of a record and a
+# claim could then see the later one's delivery but not the earlier's, still uncommitted.
 _FAN_OUT_PG = text("""
-WITH ev AS (
+WITH lock AS (
+    SELECT pg_try_advisory_xact_lock(hashtext('crm_webhooks.fanout'), hashtext(current_schema())) AS got
+), ev AS (
     SELECT id, fanout, created_at, record FROM webhook_events
-    WHERE fanout IS NOT NULL ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
+    WHERE fanout IS NOT NULL AND (SELECT got FROM lock) ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
 ), done AS (
     UPDATE webhook_events AS e SET fanout = NULL FROM ev WHERE e.id = ev.id
     RETURNING ev.id, ev.fanout, ev.created_at, ev.record
@@ -94,15 +100,19 @@ WITH ev AS (
     ORDER BY p.event_id, h.id
     RETURNING 1
 )
-SELECT count(*) FROM done
+SELECT (SELECT count(*) FROM done), (SELECT got FROM lock)
 """)
+
+SKIPPED = -1  # another transaction is fanning out (PostgreSQL): what it writes, it writes
 
 
 def fan_out(conn: Connection | Session, *, limit: int | None = None) -> int:
-    """Write the delivery rows of up to ``limit`` events (default ``BATCH``); returns how many events."""
+    """Write the delivery rows of up to ``limit`` events (default ``BATCH``); returns how many
+    events, or ``SKIPPED`` while another transaction fans out."""
     bind = conn.get_bind() if isinstance(conn, Session) else conn
     if bind.dialect.name == "postgresql":
-        return int(conn.execute(_FAN_OUT_PG, {"limit": limit or BATCH}).scalar_one())
+        written, got = conn.execute(_FAN_OUT_PG, {"limit": limit or BATCH}).one()
+        return int(written) if got else SKIPPED
     # SQLite: BEGIN IMMEDIATE has serialised fan-outs already, so no row locks here.
     events = conn.execute(
         select(E.id, E.fanout, E.created_at, E.record).where(E.fanout.is_not(None)).order_by(E.id).limit(limit or BATCH)

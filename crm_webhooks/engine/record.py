@@ -59,12 +59,19 @@ class Recorded:
 
     sent: list[Sent] = field(default_factory=list)
     lost: list[Sent] = field(default_factory=list)  # their hook was deleted while they were out
+    # Their lease ran out and another worker took them: in history, but their state is the other's.
+    stale: list[Sent] = field(default_factory=list)
     disabled: dict[str, list[int]] = field(default_factory=dict)  # reason -> hook ids
 
     def log(self) -> None:
         _log_attempts(self.sent)
         for s in self.lost:
             log.info("attempt delivery=%s not recorded: its hook was deleted meanwhile", s.claimed.delivery_id)
+        for s in self.stale:
+            log.warning(
+                "attempt delivery=%s recorded in history only: its lease ran out and another worker took it",
+                s.claimed.delivery_id,
+            )
 
 
 def record(engine: Engine, batch: Batch, *, worker: str, disable_after: int | None) -> Recorded:
@@ -74,29 +81,44 @@ def record(engine: Engine, batch: Batch, *, worker: str, disable_after: int | No
         return result
     now = utcnow()
     with engine.begin() as conn:
-        if batch.released:
+        released = list(batch.released)
+        if batch.held:
+            # Only while still ours (after its lease another worker may have taken it) and
+            # while its hook is still disabled (enabled again meanwhile, it would wait for ever).
             conn.execute(
                 update(DeliveryRow)
-                .where(D.id.in_(batch.released), D.locked_by == worker)
-                .values(locked_until=None, locked_by=None)
-            )
-        if batch.held:  # only while still ours: after its lease another worker may have taken it
-            conn.execute(
-                update(DeliveryRow)
-                .where(D.id.in_(batch.held), D.locked_by == worker)
+                .where(D.id.in_(batch.held), D.locked_by == worker, D.hook_id.in_(select(H.id).where(~H.enabled)))
                 .values(next_attempt_at=None, locked_until=None, locked_by=None)
             )
+            released = [*released, *batch.held]  # those of a hook enabled again go now
+        if released:
+            conn.execute(
+                update(DeliveryRow)
+                .where(D.id.in_(released), D.locked_by == worker)
+                .values(locked_until=None, locked_by=None)
+            )
         if batch.sent:
-            # A delivery the update does not find went with its hook, deleted while the
-            # attempt was out: there is nothing left to record it against.
-            found = _update_deliveries(conn, [_delivery_params(s) for s in batch.sent])
-            result.lost = [s for s in batch.sent if s.claimed.identity not in found]
+            # Only a delivery still pending and leased to this worker takes the attempt's
+            # outcome: a late recording must not undo what another worker recorded since.
+            found = _update_deliveries(conn, [_delivery_params(s, worker) for s in batch.sent])
             result.sent = [s for s in batch.sent if s.claimed.identity in found]
+            others = [s for s in batch.sent if s.claimed.identity not in found]
+            if others:
+                # Gone with its hook (nothing to record it against), or another worker's now.
+                still = _existing(conn, others)
+                result.stale = [s for s in others if s.claimed.identity in still]
+                result.lost = [s for s in others if s.claimed.identity not in still]
+            if result.sent or result.stale:
+                _insert_attempts(conn, result.sent + result.stale)
             if result.sent:
-                _insert_attempts(conn, result.sent)
                 _defer_later_of_retried(conn, result.sent)
                 result.disabled = _update_hooks(conn, result.sent, now, disable_after)
     return result
+
+
+def _existing(conn: Connection, sent: list[Sent]) -> set[tuple[object, ...]]:
+    ids = [s.claimed.delivery_id for s in sent]
+    return {tuple(row) for row in conn.execute(select(D.id, D.event_id, D.hook_id).where(D.id.in_(ids)))}
 
 
 _DEFER_LATER = (
@@ -197,7 +219,13 @@ def _log_attempts(sent: list[Sent]) -> None:
 
 _UPDATE_DELIVERY = (
     update(DeliveryRow)
-    .where(D.id == bindparam("b_id"), D.event_id == bindparam("b_event"), D.hook_id == bindparam("b_hook"))
+    .where(
+        D.id == bindparam("b_id"),
+        D.event_id == bindparam("b_event"),
+        D.hook_id == bindparam("b_hook"),
+        D.status == PENDING,
+        D.locked_by == bindparam("b_worker"),
+    )
     .values(
         status=bindparam("b_status"),
         attempt_count=D.attempt_count + 1,
@@ -225,6 +253,7 @@ _UPDATE_DELIVERIES_PG = text(
                 CAST(:b_code AS integer[]), CAST(:b_error AS text[]))
          AS v(id, event, hook, status, next, finished, code, error)
     WHERE d.id = v.id AND d.event_id = v.event AND d.hook_id = v.hook
+      AND d.status = 'pending' AND d.locked_by = :worker
     RETURNING d.id, d.event_id, d.hook_id
     """
 )
@@ -242,25 +271,28 @@ def _insert_attempts(conn: Connection, sent: list[Sent]) -> None:
 
 
 def _update_deliveries(conn: Connection, params: list[dict[str, object]]) -> set[tuple[object, ...]]:
-    """Each delivery's state after its attempt; returns those found (and now locked) as
-    ``(id, event id, hook id)``.
+    """Each delivery's state after its attempt, where it is still pending and this worker's;
+    returns those updated as ``(id, event id, hook id)``.
 
-    A delivery is known by its event and hook as well as its id: SQLite gives the id of
-    a deleted row (its hook deleted while the attempt was out) to the next one written.
+    A delivery is known by its event and hook as well as its id, a safety net from when
+    SQLite gave a deleted row's id to the next one written.
     """
+    worker = params[0]["b_worker"]
     if conn.dialect.name == "postgresql":  # the same parameters, an array of each
-        arrays = {name: [p[name] for p in params] for name in params[0]}
-        return {tuple(row) for row in conn.execute(_UPDATE_DELIVERIES_PG, arrays)}
+        arrays = {name: [p[name] for p in params] for name in params[0] if name != "b_worker"}
+        return {tuple(row) for row in conn.execute(_UPDATE_DELIVERIES_PG, {**arrays, "worker": worker})}
     # SQLite runs in this process, its write lock already held: a look first costs no round trip.
     ids = {p["b_id"] for p in params}
-    found = {tuple(row) for row in conn.execute(select(D.id, D.event_id, D.hook_id).where(D.id.in_(ids)))}
+    mine = select(D.id, D.event_id, D.hook_id).where(D.id.in_(ids), D.status == PENDING, D.locked_by == worker)
+    found = {tuple(row) for row in conn.execute(mine)}
     conn.execute(_UPDATE_DELIVERY, params)
     return found
 
 
-def _delivery_params(s: Sent) -> dict[str, object]:
+def _delivery_params(s: Sent, worker: str) -> dict[str, object]:
     done = s.outcome.status != "pending"
     return {
+        "b_worker": worker,
         "b_id": s.claimed.delivery_id,
         "b_event": s.claimed.event_id,
         "b_hook": s.claimed.hook_id,

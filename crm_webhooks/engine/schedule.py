@@ -171,12 +171,17 @@ class Schedule:
         return bool(items) or became_drained
 
     def renewal(self, now: float) -> list[int]:
-        """The waiting deliveries whose leases must be renewed now (and counts them as renewed)."""
+        """The waiting deliveries whose leases must be renewed now (call ``renewed()`` once done)."""
         if now < self._lease_ends - self.renewal_margin_s:
             return []
         ids = [c.delivery_id for c in self.waiting]
-        self._lease_ends = now + self.lease_s if ids else math.inf
+        if not ids:
+            self._lease_ends = math.inf
         return ids
+
+    def renewed(self, at: float) -> None:
+        """The leases of what waited when ``renewal(at)`` was asked now run from ``at``."""
+        self._lease_ends = at + self.lease_s if self.waiting else math.inf
 
     def wait_limit(self, now: float, poll_interval: float) -> float:
         """How long the claimer may sleep: until the next poll, or until leases need renewing."""

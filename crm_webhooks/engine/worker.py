@@ -125,7 +125,7 @@ class Claimer:
                     break
             try:
                 await self._renew()
-                got = await self._claim_round()
+                found = await self._claim_round()
                 failures = 0
             except Exception:  # the database went away: log, wait, try again; nothing is lost
                 failures += 1
@@ -134,37 +134,53 @@ class Claimer:
                 log.exception("claiming failed; again in %.1f s", wait)
                 await self.nudged.wait(wait)
                 continue
-            if got:
-                p.slots_wanted.notify()
+            if schedule.woken or p.stopping:
+                continue  # committed meanwhile: look again at once
             if not schedule.waiting:
                 idle = max(0.02, await self._idle_wait())  # never a busy loop
                 if not (schedule.woken or p.stopping):  # a wake-up during that query is not lost
                     await self.nudged.wait(idle)
                 schedule.polled()
+            elif not found:
+                # Deliveries wait for busy slots and nothing else is due: claiming again would
+                # find nothing again until a slot frees up, a commit, or the next poll.
+                nudged = await self.nudged.wait(schedule.wait_limit(time.monotonic(), p.poll_interval))
+                if not nudged:
+                    schedule.polled()
 
     async def _renew(self) -> None:
-        ids = self.p.schedule.renewal(time.monotonic())
+        started = time.monotonic()
+        ids = self.p.schedule.renewal(started)
         if ids:
             await self.p.db.run(self.p.deliverer.renew, ids)
+            self.p.schedule.renewed(started)  # only once done: a failed renewal is tried again
 
-    async def _claim_round(self) -> bool:
+    async def _claim_round(self) -> int:
+        """One round of claims into the schedule; returns how many deliveries it found."""
         p = self.p
         self.rounds += 1
         plan = p.schedule.claim_round(time.monotonic())
         claimed: list[Claimed] = []
-        request = plan.first()
-        while request is not None:
-            claim = await p.db.run(
-                p.deliverer.claim,
-                request.limit,
-                request.skip_hooks,
-                fan_out_first=request.fan_out_first,
-            )
-            if claim.fanout_behind:
-                p.schedule.fanout_behind()
-            claimed += claim.claimed
-            request = plan.then(len(claim.claimed))
-        return p.schedule.claimed(claimed, drained=plan.drained, now=time.monotonic())
+        complete = False
+        try:
+            request = plan.first()
+            while request is not None:
+                claim = await p.db.run(
+                    p.deliverer.claim,
+                    request.limit,
+                    request.skip_hooks,
+                    fan_out_first=request.fan_out_first,
+                )
+                if claim.fanout_behind:
+                    p.schedule.fanout_behind()
+                claimed += claim.claimed
+                request = plan.then(len(claim.claimed))
+            complete = True
+        finally:
+            # What an earlier claim of a failed round leased is this worker's all the same.
+            if p.schedule.claimed(claimed, drained=complete and plan.drained, now=time.monotonic()):
+                p.slots_wanted.notify()
+        return len(claimed)
 
     async def _idle_wait(self) -> float:
         """Until the next pending delivery falls due, at most ``poll_interval``."""
@@ -270,6 +286,8 @@ class Recorder:
         for tries in range(1, RECORD_TRIES + 1):
             try:
                 await run(self.p.deliverer.record, batch)
+                if any(s.claimed.record for s in batch.sent):
+                    self.p.wake()  # the next delivery of those records may go now
                 break
             except Exception:
                 log.exception("recording %d attempts failed (try %d)", len(batch.sent), tries)
@@ -344,12 +362,19 @@ class Worker:
         self.listener: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = threading.Event()
+        # stop() before the loop runs (a SIGTERM during start-up) is kept here for the loop to see.
+        self._stop_asked = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
     def attempts(self) -> int:
         """Attempts recorded so far."""
         return self.pipeline.recorder.attempts
+
+    @property
+    def running(self) -> bool:
+        """Whether the loop's thread is still at work."""
+        return self._thread is not None and self._thread.is_alive()
 
     @property
     def claim_rounds(self) -> int:
@@ -374,6 +399,8 @@ class Worker:
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._started.set()
+            if self._stop_asked.is_set():  # asked before the loop could hear it
+                self.pipeline.stop()
             await self.pipeline.run()
 
         try:
@@ -387,6 +414,7 @@ class Worker:
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop claiming; with ``timeout``, also wait that long for the attempts in flight."""
+        self._stop_asked.set()
         if self.listener is not None:
             self.listener.stop()
         self._call(self.pipeline.stop)

@@ -137,6 +137,14 @@ def test_waiting_leases_are_renewed_before_they_run_short(now, expected) -> None
     assert s.renewal(now) == ([c.delivery_id for c in waiting] if expected else [])
 
 
+def test_a_renewal_counts_only_once_done() -> None:
+    s = schedule()
+    s.claimed([delivery("a")], drained=False, now=0.0)
+    assert s.renewal(4.0) and s.renewal(4.5)  # not done yet (or it failed): still due
+    s.renewed(4.5)
+    assert s.renewal(5.0) == [] and s.renewal(8.5)  # the next one falls due 4 s after that
+
+
 def test_the_claimer_sleeps_until_renewal_or_poll_whichever_comes_first() -> None:
     s = schedule()
     assert s.wait_limit(0.0, poll_interval=5.0) == 5.0  # nothing waits: only the poll

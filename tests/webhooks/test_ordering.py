@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
+import sqlalchemy as sa
 
 from crm_webhooks import ValidationError
+from crm_webhooks.engine import fanout
+from crm_webhooks.engine.deliver import Deliverer
+from crm_webhooks.engine.record import Batch
+from crm_webhooks.models import DeliveryRow, HookRow
 
 
 def updates_hook(webhooks, receiver, **fields):
@@ -99,3 +105,71 @@ def test_test_sends_and_redeliveries_never_wait(crm, webhooks, webhook_receiver)
     a1 = next(d for d in webhooks.history(hook.id) if d.payload["data"]["object"]["name"] == "A1")
     assert webhooks.send_test(hook.id).status == "succeeded"
     assert webhooks.redeliver(a1.id).status == "succeeded"
+
+
+def test_a_claim_never_sees_a_later_event_of_a_record_while_the_earlier_one_is_being_fanned_out(
+    crm, webhooks, webhook_receiver
+) -> None:
+    if crm.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers: no fan-out can run beside another")
+    updates_hook(webhooks, webhook_receiver)
+    lead = crm.leads.create("A")
+    crm.leads.update(lead.id, name="A1")
+    with crm.engine.connect() as slow, slow.begin():  # another worker's claim, fanning A1 out and not committed yet
+        fanout.fan_out(slow)
+        crm.leads.update(lead.id, name="A2")
+        # Without the fan-out lock this claim wrote A2's delivery and took it: A1's was invisible.
+        assert webhooks.deliverer.claim().claimed == []
+    webhooks.run_pending()
+    assert names(webhook_receiver) == ["A1", "A2"]
+
+
+def test_a_late_recording_does_not_undo_what_another_worker_recorded(crm, webhooks, webhook_receiver, caplog) -> None:
+    hook = updates_hook(webhooks, webhook_receiver)
+    lead = crm.leads.create("A")
+    crm.leads.update(lead.id, name="A1")
+    slow = webhooks.deliverer
+    (claimed,) = slow.claim().claimed
+    webhook_receiver.fail_next(1)
+    failed = slow.send(claimed)  # its recorder is held up past the lease...
+    with crm.engine.begin() as conn:  # its lease runs out
+        conn.execute(sa.update(DeliveryRow).values(locked_until=dt.datetime(2000, 1, 1)))
+    other = Deliverer(crm.engine, slow.options, slow.transport)  # ...and another worker takes it over
+    assert other.run_pending() == 1
+    slow.record(Batch(sent=[failed]))
+    (delivery,) = webhooks.history(hook.id)
+    assert delivery.status == "succeeded" and len(delivery.attempts) == 2  # both attempts, the state kept
+    assert "another worker took it" in caplog.text
+
+
+def test_a_hold_is_not_written_once_the_hook_is_enabled_again(crm, webhooks, webhook_receiver) -> None:
+    hook = updates_hook(webhooks, webhook_receiver)
+    lead = crm.leads.create("A")
+    crm.leads.update(lead.id, name="A1")
+    assert len(webhooks.history(hook.id)) == 1  # its delivery row is written
+    with crm.engine.begin() as conn:  # disabled just before a worker's claim...
+        conn.execute(sa.update(HookRow).values(enabled=False))
+    (claimed,) = webhooks.deliverer.claim().claimed
+    assert claimed.held
+    webhooks.enable_hook(hook.id)  # ...and enabled again before its recorder wrote the hold
+    webhooks.deliverer.record(Batch(held=[claimed.delivery_id]))
+    webhooks.run_pending()
+    assert names(webhook_receiver) == ["A1"]  # it used to wait, held, on an enabled hook for good
+
+
+@pytest.mark.webhooks_options(retry_delays=[60])
+@pytest.mark.parametrize(
+    ("before", "after", "expected"), [("none", "record", ["A1"]), ("record", "none", ["A1", "A2"])]
+)
+def test_switching_a_hooks_ordering_applies_to_what_already_waits(
+    crm, webhooks, webhook_receiver, before, after, expected
+) -> None:
+    hook = updates_hook(webhooks, webhook_receiver, ordering=before)
+    lead = crm.leads.create("A")
+    crm.leads.update(lead.id, name="A1")
+    crm.leads.update(lead.id, name="A2")
+    assert len(webhooks.history(hook.id)) == 2  # both delivery rows written under the old choice
+    webhooks.update_hook(hook.id, ordering=after)
+    webhook_receiver.fail_next(1)  # A1 waits for a retry in a minute
+    webhooks.run_pending()
+    assert names(webhook_receiver) == expected

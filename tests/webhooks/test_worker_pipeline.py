@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from crm_webhooks import hook_disabled
 from crm_webhooks.engine.worker import BACKGROUND_NICE, DB_THREAD_PREFIX, Worker
 from crm_webhooks.models import DeliveryRow
 
@@ -52,19 +53,68 @@ def hang_both_senders(crm, webhooks, stuck_receiver, worker: Worker, leads: int)
     return gate
 
 
+@pytest.mark.parametrize("leads", [3, 10])  # fewer waiting than there are slots, and more
 def test_a_saturated_lone_receiver_does_not_make_the_claimer_spin(
-    crm, webhooks, stuck_receiver, counted_worker
+    crm, webhooks, stuck_receiver, counted_worker, leads
 ) -> None:
     worker, claims = counted_worker
-    gate = hang_both_senders(crm, webhooks, stuck_receiver, worker, 10)
+    gate = hang_both_senders(crm, webhooks, stuck_receiver, worker, leads)
     before = worker.claim_rounds
     time.sleep(0.5)
     # Nothing can be sent and nothing was committed: claiming again would find nothing again.
     # (It used to claim in a loop here, thousands of transactions a second.)
     assert worker.claim_rounds - before <= 1
-    assert sum(claims) == 10  # one batch took everything: a claim is a transaction, not per attempt
+    assert sum(claims) == leads  # one batch took everything: a claim is a transaction, not per attempt
     gate.set()
-    wait_until(lambda: worker.attempts == 10)
+    wait_until(lambda: worker.attempts == leads)
+
+
+def test_a_delivery_waiting_behind_an_earlier_one_does_not_make_the_claimer_spin(
+    crm, webhooks, stuck_receiver, counted_worker
+) -> None:
+    worker, _claims = counted_worker
+    server, arrived, gate = stuck_receiver
+    webhooks.create_hook(name="stuck", event="lead.updated", url=server.url_for("/stuck"))
+    lead = crm.leads.create("A")
+    crm.leads.update(lead.id, name="A1")
+    crm.leads.update(lead.id, name="A2")  # due, but waits behind A1, which hangs
+    worker.start()
+    wait_until(lambda: len(arrived) == 1)
+    before = worker.claim_rounds
+    time.sleep(0.5)
+    assert worker.claim_rounds - before <= 1  # it claimed 50 times a second, finding nothing
+    gate.set()
+    wait_until(lambda: worker.attempts == 2, what="A2 once A1 was answered")
+    assert len(arrived) == 2
+
+
+def test_a_stop_asked_while_the_worker_starts_is_not_lost(webhooks) -> None:
+    worker = Worker(webhooks.deliverer, concurrency=2, poll_interval=5.0)
+    worker.stop()  # a SIGTERM before the loop could hear it
+    worker.start()
+    worker.join(10)
+    assert not worker.running
+
+
+@pytest.mark.webhooks_options(disable_after_failures=1, retry_delays=[])
+def test_a_failing_hook_disabled_listener_does_not_record_a_batch_twice(crm, webhooks, webhook_receiver) -> None:
+    def broken_mailer(sender, **kwargs):
+        raise ConnectionError("the admin's mail server is down")
+
+    hook_disabled.connect(broken_mailer, sender=crm)
+    worker = Worker(webhooks.deliverer, concurrency=2, poll_interval=5.0)
+    try:
+        hook = webhooks.create_hook(name="h", event="lead.created", url=webhook_receiver.url)
+        webhook_receiver.fail_next(1)
+        crm.leads.create("A")
+        worker.start()
+        wait_until(lambda: not webhooks.get_hook(hook.id).enabled, what="the hook disabled")
+        time.sleep(1.0)  # a second recording would come now (the recorder tries again after 0.5 s)
+        (delivery,) = webhooks.history(hook.id)
+        assert len(delivery.attempts) == 1 and len(webhook_receiver.requests) == 1
+    finally:
+        worker.stop(timeout=30)
+        hook_disabled.disconnect(broken_mailer, sender=crm)
 
 
 @pytest.mark.webhooks_options(timeout=8)
