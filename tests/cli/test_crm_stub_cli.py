@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 from click.testing import CliRunner
 
@@ -74,7 +75,8 @@ def test_serve_answers_on_loopback_until_interrupted(tmp_path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "CRM_DATABASE_URL": url}
+    # faulthandler: should it not stop, SIGABRT makes it print where every thread is.
+    env = {**os.environ, "CRM_DATABASE_URL": url, "PYTHONFAULTHANDLER": "1"}
     server = subprocess.Popen(
         [sys.executable, "-m", "crm_stub.cli", "serve", "--port", str(port)],
         env=env,
@@ -99,4 +101,9 @@ def test_serve_answers_on_loopback_until_interrupted(tmp_path) -> None:
         assert requests.get(f"http://127.0.0.1:{port}/api/v1/hooks", timeout=2).status_code == 401
     finally:
         server.send_signal(signal.SIGINT)
-        server.communicate(timeout=10)
+        try:
+            server.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.send_signal(signal.SIGABRT)
+            _, said = server.communicate(timeout=10)
+            pytest.fail(f"crm-stub serve did not stop on SIGINT; its threads:\n{said[-8000:]}")
