@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from .claim import Claimed
 
 PROBE_S = 1.0  # how stale "no other receiver has anything due" may get before it is checked again
+FANOUT_RECHECK_S = 0.05  # how soon to look again while another worker writes delivery rows
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,19 @@ class Schedule:
         self._fan_out = True
 
     def fanout_behind(self) -> None:
-        """The last fan-out stopped at its batch size: more events wait for their rows."""
+        """The last fan-out stopped at its batch size, or another worker's is under way: more
+        delivery rows are coming, and nobody will say when."""
         self._fan_out = True
+
+    @property
+    def rows_coming(self) -> bool:
+        """Delivery rows are still being written (a fan-out left behind, or another worker's)."""
+        return self._fan_out
+
+    def idle_limit(self, wait: float) -> float:
+        """How long the claimer may sleep with nothing to send: ``wait``, but only a moment
+        while delivery rows are still being written (by another worker's fan-out, say)."""
+        return min(wait, FANOUT_RECHECK_S) if self._fan_out else wait
 
     def should_claim(self) -> bool:
         """Whether a claim may find work for an idle slot.

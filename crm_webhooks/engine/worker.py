@@ -40,7 +40,7 @@ from .claim import Claimed, next_due_at, renewal_margin
 from .deliver import Deliverer
 from .record import Batch
 from .retry import pause_after
-from .schedule import Schedule
+from .schedule import FANOUT_RECHECK_S, Schedule
 from .send import send_async
 
 if TYPE_CHECKING:  # aiohttp is imported by the worker's loop only
@@ -137,14 +137,16 @@ class Claimer:
             if schedule.woken or p.stopping:
                 continue  # committed meanwhile: look again at once
             if not schedule.waiting:
-                idle = max(0.02, await self._idle_wait())  # never a busy loop
+                # Rows still coming: look again in a moment; otherwise until the next is due.
+                idle = FANOUT_RECHECK_S if schedule.rows_coming else max(0.02, await self._idle_wait())
                 if not (schedule.woken or p.stopping):  # a wake-up during that query is not lost
                     await self.nudged.wait(idle)
                 schedule.polled()
             elif not found:
                 # Deliveries wait for busy slots and nothing else is due: claiming again would
                 # find nothing again until a slot frees up, a commit, or the next poll.
-                nudged = await self.nudged.wait(schedule.wait_limit(time.monotonic(), p.poll_interval))
+                limit = schedule.idle_limit(schedule.wait_limit(time.monotonic(), p.poll_interval))
+                nudged = await self.nudged.wait(max(0.02, limit))
                 if not nudged:
                     schedule.polled()
 
@@ -287,7 +289,7 @@ class Recorder:
             try:
                 await run(self.p.deliverer.record, batch)
                 if any(s.claimed.record for s in batch.sent):
-                    self.p.wake()  # the next delivery of those records may go now
+                    self.p.claimer.nudged.notify()  # the next delivery of those records may go now
                 break
             except Exception:
                 log.exception("recording %d attempts failed (try %d)", len(batch.sent), tries)

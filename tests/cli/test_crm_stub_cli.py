@@ -80,6 +80,9 @@ def test_serve_answers_on_loopback_until_interrupted(tmp_path) -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "crm_stub.cli", "serve", "--port", str(port)],
         env=env,
+        # Ctrl-C as at a terminal: a CI job started in the background inherits SIGINT ignored,
+        # and Python then installs no KeyboardInterrupt for it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crm_webhooks.engine.claim import Claimed
-from crm_webhooks.engine.schedule import PROBE_S, ClaimRequest, Schedule
+from crm_webhooks.engine.schedule import FANOUT_RECHECK_S, PROBE_S, ClaimRequest, Schedule
 
 _ids = iter(range(1, 1_000_000))
 
@@ -117,6 +117,16 @@ def test_a_poll_or_a_fan_out_left_behind_fans_out_on_the_next_claim() -> None:
     assert run_round(s, [])[0].fan_out_first
     s.fanout_behind()
     assert run_round(s, [])[0].fan_out_first
+
+
+def test_while_delivery_rows_are_still_being_written_the_claimer_sleeps_only_a_moment() -> None:
+    s = schedule()
+    run_round(s, [])  # fans out: nothing behind now
+    assert s.idle_limit(5.0) == 5.0
+    s.fanout_behind()  # another worker's fan-out was under way: its rows come without a word
+    assert s.idle_limit(5.0) == FANOUT_RECHECK_S
+    run_round(s, [])
+    assert s.idle_limit(5.0) == 5.0
 
 
 def test_a_claim_asks_for_several_slots_worth_less_what_waits() -> None:
