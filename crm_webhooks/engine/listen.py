@@ -15,6 +15,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from ..outbox import CHANNEL
+from .retry import pause_after
 
 log = logging.getLogger("crm_webhooks.listen")
 
@@ -44,7 +45,7 @@ class Listener:
             except Exception as exc:  # a dropped connection: say so, wait, listen again
                 self.listening.clear()
                 failures += 1
-                wait = min(30.0, 0.2 * 2**failures)
+                wait = pause_after(failures, first=0.4)
                 log.warning("listening for deliveries failed (%s); again in %.1f s", exc, wait)
                 self._on_notify()  # what was missed meanwhile is picked up by a poll now
                 self._stop.wait(wait)

@@ -44,6 +44,12 @@ class Batch:
     def __len__(self) -> int:
         return len(self.sent) + len(self.held) + len(self.released)
 
+    def add(self, other: Batch) -> None:
+        """Take in ``other``'s items after this batch's own."""
+        self.sent += other.sent
+        self.held += other.held
+        self.released += other.released
+
     def split(self) -> list[Batch]:
         """One batch per item: after a batch failed, what can be recorded is, one by one."""
         return (

@@ -245,9 +245,7 @@ class Recorder:
 
     def put(self, batch: Batch) -> None:
         was_empty = not self._pending
-        self._pending.sent += batch.sent
-        self._pending.held += batch.held
-        self._pending.released += batch.released
+        self._pending.add(batch)
         if was_empty:
             self._ready.notify()  # only the first of a batch pays for the wake-up
 
@@ -299,9 +297,7 @@ class Recorder:
                     try:
                         await run(self.p.deliverer.record, one)
                     except Exception:
-                        failed.sent += one.sent
-                        failed.held += one.held
-                        failed.released += one.released
+                        failed.add(one)
                 if len(failed) < len(batch):
                     for s in failed.sent:
                         log.error("attempt of delivery %s could not be recorded; it goes again", s.claimed.delivery_id)
