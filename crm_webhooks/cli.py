@@ -21,13 +21,14 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from crm_stub import CRM
 from crm_stub.clikit import OneLineErrors, database_url_option, json_text, plain, visible
 from crm_stub.models import utcnow
 
 from .domain.catalog import BY_CODE, CATALOG
-from .domain.deliveries import Delivery
+from .domain.deliveries import Attempt, Delivery
 from .domain.hooks import METHODS, ORDERINGS, Hook
 from .domain.options import DISPATCHERS, Options
 
@@ -109,7 +110,8 @@ class Duration(Since):
 
 
 def _when(value: dt.datetime | None) -> str:
-    return "never" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+    # Times are stored in UTC; saying so everywhere keeps a list and a detail view comparable.
+    return "never" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 # -- the command tree -------------------------------------------------------------
@@ -223,6 +225,8 @@ def _show_hook(app: App, hook: Hook, *, reveal: bool, as_json: bool, secret_once
         value = shown[key]
         if key == "event":
             value = f"{value} ({BY_CODE[value].label_pt})"
+        elif key == "last_run_at":
+            value = _when(hook.last_run_at)
         table.add_row(plain(label), plain("" if value is None else value))
     app.console.print(table)
     if secret_once:
@@ -244,29 +248,36 @@ def hooks_list(app: App, event: str | None, enabled: bool | None, as_json: bool,
         app.console.print(_hook_table(items))
 
 
-def _hook_options(f: Any) -> Any:
-    for option in reversed(
-        [
-            click.option("--name", help="A name people recognise."),
-            click.option("--event", help="Event code (see `crm-webhooks events`)."),
-            click.option("--url", help="Where to send (http or https)."),
-            click.option("--method", type=click.Choice(METHODS, case_sensitive=False), help="HTTP method."),
-            click.option("--key", help="Header name that authenticates the call (e.g. X-Api-Key)."),
-            click.option("--value", help="Its value."),
-            click.option(
-                "--ordering",
-                type=click.Choice(ORDERINGS),
-                help="record: a record's events arrive in the order they were committed (the default); "
-                "none: each goes when it can.",
-            ),
-        ]
-    ):
-        f = option(f)
-    return f
+def _hook_options(*, required: bool) -> Any:
+    """The hook's fields as options: a new hook needs a name, an event and a URL; an update, none."""
+
+    def decorate(f: Any) -> Any:
+        for option in reversed(_hook_fields(required)):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+def _hook_fields(required: bool) -> list[Any]:
+    return [
+        click.option("--name", required=required, help="A name people recognise."),
+        click.option("--event", required=required, help="Event code (see `crm-webhooks events`)."),
+        click.option("--url", required=required, help="Where to send (http or https)."),
+        click.option("--method", type=click.Choice(METHODS, case_sensitive=False), help="HTTP method."),
+        click.option("--key", help="Header name that authenticates the call (e.g. X-Api-Key)."),
+        click.option("--value", help="Its value."),
+        click.option(
+            "--ordering",
+            type=click.Choice(ORDERINGS),
+            help="record: a record's events arrive in the order they were committed (the default); "
+            "none: each goes when it can.",
+        ),
+    ]
 
 
 @hooks.command("add")
-@_hook_options
+@_hook_options(required=True)
 @click.option("--disabled", is_flag=True, help="Create it disabled.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
@@ -289,7 +300,7 @@ def hooks_show(app: App, hook_id: int, reveal: bool, as_json: bool) -> None:
 
 @hooks.command("update")
 @click.argument("hook_id", type=int)
-@_hook_options
+@_hook_options(required=False)
 @click.option("--no-auth", is_flag=True, help="Remove the key/value header.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
@@ -361,7 +372,7 @@ def hooks_rotate(app: App, hook_id: int) -> None:
     """Issue a new signing secret; the old one keeps signing for the grace period."""
     hook = app.webhooks.rotate_secret(hook_id)
     app.say(f"new secret of hook {hook.id}: {hook.secret}")
-    app.say(f"the previous one also signs until {_when(hook.previous_secret_expires_at)} UTC")
+    app.say(f"the previous one also signs until {_when(hook.previous_secret_expires_at)}")
 
 
 # -- deliveries -------------------------------------------------------------------------
@@ -375,10 +386,24 @@ def deliveries() -> None:
 def _attempt_line(d: Delivery) -> str:
     last = d.attempts[-1] if d.attempts else None
     if last is None:
-        return f"delivery {d.id} ({d.event}): {d.status_detail}, not attempted yet"
-    answer = f"HTTP {last.status_code}" if last.status_code is not None else last.error
-    extra = f" ({last.error})" if last.status_code is not None and last.error and not last.ok else ""
-    return f"delivery {d.id} ({d.event}): {d.status}, {answer}{extra} in {last.duration_ms:.1f} ms"
+        return f"delivery {d.id} ({d.event}): {d.status_detail}, no attempt yet"
+    return f"delivery {d.id} ({d.event}): {d.status}, {_answer(last)} in {last.duration_ms:.1f} ms"
+
+
+def _answer(a: Attempt) -> str:
+    """What the receiver answered, saying its status once: an error of a non-2xx already starts with it."""
+    status = None if a.status_code is None else f"HTTP {a.status_code}"
+    if a.ok or not a.error:
+        return status or "no answer"
+    if status is None or a.error.startswith(status):
+        return a.error
+    return f"{status} ({a.error})"
+
+
+def _header_lines(title: str, headers: dict[str, str]) -> Text:
+    """Headers as a receiver sees them, one ``Name: value`` a line (not JSON, whose escapes show)."""
+    lines = [f"{title}:", *(f"  {visible(name)}: {visible(value)}" for name, value in headers.items())]
+    return Text("\n".join(lines))
 
 
 def _delivery_table(items: list[Delivery]) -> Table:
@@ -446,15 +471,14 @@ def deliveries_show(app: App, delivery_id: int, as_json: bool) -> None:
         app.json(d.to_dict(payload=True))
         return
     app.say(_attempt_line(d))
-    table = Table("#", "at", "HTTP", "error", "ms", "response (start)", title=f"Attempts of delivery {d.id}")
-    for n, a in enumerate(d.attempts, 1):
-        code = "" if a.status_code is None else str(a.status_code)
-        body = (a.response_body or "")[:60]
-        table.add_row(*map(plain, (n, _when(a.attempted_at), code, a.error or "", f"{a.duration_ms:.1f}", body)))
-    app.console.print(table)
     if d.attempts:
-        headers = json_text(d.attempts[-1].request_headers, indent=2)
-        app.console.print(plain(f"request headers (masked): {headers}", newlines=True))
+        table = Table("#", "at", "HTTP", "error", "ms", "response (start)", title=f"Attempts of delivery {d.id}")
+        for n, a in enumerate(d.attempts, 1):
+            code = "" if a.status_code is None else str(a.status_code)
+            body = (a.response_body or "")[:60]
+            table.add_row(*map(plain, (n, _when(a.attempted_at), code, a.error or "", f"{a.duration_ms:.1f}", body)))
+        app.console.print(table)
+        app.console.print(_header_lines("request headers (masked)", d.attempts[-1].request_headers))
     app.console.print(plain(f"envelope: {json_text(d.payload, indent=2)}", newlines=True))
 
 

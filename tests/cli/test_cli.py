@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,7 +55,41 @@ def test_test_send_exit_code_follows_the_result(cli, add_hook, webhook_receiver)
     assert webhook_receiver.envelopes[-1]["type"] == "sale.created"
     webhook_receiver.fail_next()
     failed = cli("hooks", "test", str(hook["id"]))
-    assert failed.exit_code == 1 and "failed, HTTP 500" in failed.stdout
+    assert failed.exit_code == 1 and "failed, HTTP 500 in " in failed.stdout  # said once, not "HTTP 500 (HTTP 500)"
+
+
+def test_add_names_each_required_option_it_misses(cli) -> None:
+    usage = cli("hooks", "add", "--help").stdout
+    # --name, --event and --url, and no other option (help wraps lines: count within their span).
+    assert usage[usage.index("--name") : usage.index("--method")].count("[required]") == 3 == usage.count("[required]")
+    assert "[required]" not in cli("hooks", "update", "--help").stdout  # an update changes what it is given
+
+
+def test_a_delivery_shows_its_headers_as_text_and_an_unsent_one_says_so(cli, add_hook, webhook_receiver) -> None:
+    hook = add_hook()
+    with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "manual"}}) as crm:
+        crm.leads.create("Sent")
+        crm.addons["crm_webhooks"].run_pending()
+        crm.leads.create("Not yet")
+    unsent, sent = cli.json("deliveries", "list", "--hook", str(hook["id"]))
+    text = cli("deliveries", "show", str(sent["id"])).stdout
+    assert "  webhook-signature: v1," in text and "…(47)" in text and "\\u2026" not in text
+    assert "  X-Api-Key: a-lo…(19)" in text
+    waiting = cli("deliveries", "show", str(unsent["id"])).stdout
+    assert f"delivery {unsent['id']} (lead.created): pending, no attempt yet" in waiting
+    assert "Attempts of delivery" not in waiting and "request headers" not in waiting
+    assert "Not yet" in waiting  # the envelope that will be sent
+
+
+def test_times_carry_their_zone_in_lists_as_in_details(cli, add_hook) -> None:
+    hook = add_hook()
+    with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "manual"}}) as crm:
+        crm.leads.create("A")
+        crm.addons["crm_webhooks"].run_pending()
+    last_run = re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", cli("hooks", "list").stdout)
+    assert last_run, cli("hooks", "list").stdout
+    assert last_run[0] in cli("hooks", "show", str(hook["id"])).stdout
+    assert " UTC" in cli("deliveries", "list").stdout
 
 
 def test_deliveries_list_show_and_filters(cli, add_hook, webhook_receiver) -> None:
@@ -133,6 +168,9 @@ def test_configure_stores_options_for_every_process(cli) -> None:
 
 
 BAD = [
+    (["hooks", "add"], 2, "error: Missing option '--name'."),
+    (["hooks", "add", "--name", "x", "--url", "http://127.0.0.1/x"], 2, "error: Missing option '--event'."),
+    (["hooks", "add", "--name", "x", "--event", "lead.created"], 2, "error: Missing option '--url'."),
     (["hooks", "show", "99"], 1, "error: hook 99 not found"),
     (["hooks", "show", "abc"], 2, "error: Invalid value for 'HOOK_ID': 'abc' is not a valid integer."),
     (
