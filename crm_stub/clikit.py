@@ -86,6 +86,24 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def confirm(question: str, *, unanswered: str) -> None:
+    """Go on only after a yes. A no aborts (exit 1); no answer at all, a closed or empty standard
+    input as under cron or CI, is one line saying ``unanswered`` (what to give instead), never a wait."""
+    try:
+        if click.confirm(visible(question)):
+            return
+    except click.Abort as exc:
+        if isinstance(exc.__context__, EOFError):  # click turns the end of input into an Abort
+            raise click.ClickException(f"no answer on standard input: {unanswered}") from None
+        raise
+    raise click.Abort()
+
+
+def plural(count: int, singular: str, plural: str | None = None) -> str:
+    """``1 delivery``, ``2 deliveries``: a count with its noun, in English."""
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"
+
+
 def database_url_option(f: Any) -> Any:
     from .crm import DEFAULT_DATABASE_URL
 

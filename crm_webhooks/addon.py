@@ -156,8 +156,8 @@ class WebhooksAddon:
         self._refuse_inside_transaction("send_test")
         return self.deliveries.send_test(hook_id)
 
-    def prune(self, older_than: dt.timedelta | dt.datetime | float) -> int:
-        return self.deliveries.prune(older_than)
+    def prune(self, older_than: dt.timedelta | dt.datetime | float, *, dry_run: bool = False) -> int:
+        return self.deliveries.prune(older_than, dry_run=dry_run)
 
     def run_pending(self, timeout: float = 10.0) -> int:
         self._refuse_inside_transaction("run_pending")

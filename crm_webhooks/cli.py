@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crm_stub import CRM
-from crm_stub.clikit import OneLineErrors, database_url_option, json_text, plain, visible
+from crm_stub.clikit import OneLineErrors, confirm, database_url_option, json_text, plain, plural, visible
 from crm_stub.models import utcnow
 
 from .domain.catalog import BY_CODE, CATALOG
@@ -153,15 +153,27 @@ def events(app: App, as_json: bool) -> None:
     help="Allow loopback and private destinations (link-local stays refused).",
 )
 @click.option("--retry-delays", help="Seconds before each retry, comma-separated (e.g. 5,300,1800).")
+@click.option("--retry-jitter", type=float, help="Share of each retry delay (0 to 1) added at random.")
 @click.option("--timeout", type=float, help="Seconds per attempt.")
-@click.option("--disable-after-failures", type=int, help="Failed deliveries in a row before a hook is disabled.")
+@click.option(
+    "--disable-after-failures",
+    type=click.IntRange(min=1),
+    help="Failed deliveries in a row before a hook is disabled (see --never-disable).",
+)
+@click.option("--never-disable", is_flag=True, help="Never disable a hook for its failures.")
 @click.option("--dispatcher", type=click.Choice(DISPATCHERS), help="Who delivers inside the CRM's process.")
+@click.option("--dispatcher-concurrency", type=int, help="Attempts the thread dispatcher keeps in flight (1-256).")
+@click.option("--secret-grace-hours", type=float, help="Hours a rotated-out secret still signs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
-def configure(app: App, as_json: bool, retry_delays: str | None, **changes: Any) -> None:
+def configure(app: App, as_json: bool, retry_delays: str | None, never_disable: bool, **changes: Any) -> None:
     """Show or change the addon's options, stored in the database for every process."""
     options = app.crm.addons.options(ADDON)
     changes = {k: v for k, v in changes.items() if v is not None}
+    if never_disable:
+        if "disable_after_failures" in changes:
+            raise click.UsageError("give --disable-after-failures N or --never-disable, not both")
+        changes["disable_after_failures"] = None
     if retry_delays is not None:
         try:
             changes["retry_delays"] = [float(x) for x in retry_delays.split(",") if x.strip()]
@@ -176,9 +188,9 @@ def configure(app: App, as_json: bool, retry_delays: str | None, **changes: Any)
         return
     defaults = Options()
     table = Table("option", "value", title="crm_webhooks options")
-    for name in ("allow_private_networks", "retry_delays", "timeout", "disable_after_failures", "dispatcher"):
+    for name in (f.name for f in dataclasses.fields(Options)):
         value = options.get(name, getattr(defaults, name))
-        shown = str(list(value) if isinstance(value, tuple) else value)
+        shown = "never" if value is None else str(list(value) if isinstance(value, tuple) else value)
         table.add_row(plain(name), plain(shown if name in options else f"{shown} (default)"))
     app.console.print(table)
 
@@ -346,7 +358,10 @@ def hooks_delete(app: App, hook_id: int, yes: bool) -> None:
     """Delete a hook and its history."""
     hook = app.webhooks.get_hook(hook_id)
     if not yes:
-        click.confirm(visible(f"Delete hook {hook.id} ({hook.name}) and its history?"), abort=True)
+        confirm(
+            f"Delete hook {hook.id} ({hook.name}) and its history?",
+            unanswered="nothing deleted (give --yes to delete without asking)",
+        )
     app.webhooks.delete_hook(hook_id)
     app.say(f"hook {hook.id} ({hook.name}) deleted")
 
@@ -516,10 +531,35 @@ def deliveries_redeliver(app: App, delivery_id: int | None, failed: bool, hook_i
 
 @deliveries.command("prune")
 @click.option("--older-than", type=Duration(), required=True, help="Age: 30d, 12h...")
+@click.option("--dry-run", is_flag=True, help="Say how many would go; delete nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask.")
 @pass_app
-def deliveries_prune(app: App, older_than: dt.timedelta) -> None:
-    """Delete finished deliveries older than this (each hook keeps its latest)."""
-    app.say(f"pruned {app.webhooks.prune(older_than)} deliveries")
+def deliveries_prune(app: App, older_than: dt.timedelta, dry_run: bool, yes: bool) -> None:
+    """Delete finished deliveries older than this, and their attempts (each hook keeps its latest)."""
+    age = _age(older_than)
+    count = app.webhooks.prune(older_than, dry_run=True)
+    if dry_run:
+        doomed = plural(count, "delivery", "deliveries")
+        app.say(f"would prune {doomed} (finished, older than {age}; each hook keeps its latest)")
+        return
+    if count == 0:
+        app.say(f"nothing to prune: no finished delivery older than {age} (each hook keeps its latest)")
+        return
+    if not yes:
+        confirm(
+            f"Delete {plural(count, 'finished delivery', 'finished deliveries')} older than {age}?",
+            unanswered="nothing pruned (give --yes to prune without asking)",
+        )
+    app.say(f"pruned {plural(app.webhooks.prune(older_than), 'delivery', 'deliveries')}")
+
+
+def _age(span: dt.timedelta) -> str:
+    """A duration as it was typed: 30d, 12h, 90s (the largest unit it is a whole number of)."""
+    seconds = span.total_seconds()
+    for unit, size in sorted(_UNITS.items(), key=lambda item: -item[1]):
+        if seconds and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 # -- encryption keys -----------------------------------------------------------------------

@@ -211,8 +211,11 @@ class DeliveryService:
         self._deliverer.send_leased([new_id])
         return self.get(new_id)
 
-    def prune(self, older_than: dt.timedelta | dt.datetime | float) -> int:
-        """Delete finished deliveries created before the cutoff, keeping each hook's latest; returns how many."""
+    def prune(self, older_than: dt.timedelta | dt.datetime | float, *, dry_run: bool = False) -> int:
+        """Delete finished deliveries created before the cutoff, keeping each hook's latest; returns how many.
+
+        With ``dry_run``, only counts them (what a confirmation question quotes).
+        """
         if isinstance(older_than, dt.datetime):
             cutoff = _naive_utc(older_than)
         elif isinstance(older_than, dt.timedelta):
@@ -222,12 +225,15 @@ class DeliveryService:
         else:
             raise ValidationError("older_than", "a timedelta, a datetime or a number of seconds")
         latest = select(func.max(DeliveryRow.id)).group_by(DeliveryRow.hook_id)
+        doomed = select(DeliveryRow.id).where(
+            DeliveryRow.status != "pending",
+            DeliveryRow.created_at < cutoff,
+            DeliveryRow.id.not_in(latest),
+        )
+        if dry_run:
+            with self._crm._read() as session:
+                return session.scalar(select(func.count()).select_from(doomed.subquery())) or 0
         with self._crm.transaction() as session:
-            doomed = select(DeliveryRow.id).where(
-                DeliveryRow.status != "pending",
-                DeliveryRow.created_at < cutoff,
-                DeliveryRow.id.not_in(latest),
-            )
             ids = list(session.scalars(doomed))
             for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
                 session.execute(delete(AttemptRow).where(AttemptRow.delivery_id.in_(chunk)))

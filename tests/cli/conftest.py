@@ -30,17 +30,33 @@ class Cli:
 
     def process(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "CRM_DATABASE_URL": self.url}
+        # No standard input, as under cron or CI: a command that would ask must not wait for ever.
         return subprocess.run(
-            [sys.executable, "-m", "crm_webhooks.cli", *args], capture_output=True, text=True, timeout=timeout, env=env
+            [sys.executable, "-m", "crm_webhooks.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            stdin=subprocess.DEVNULL,
         )
+
+
+def _ready(url: str) -> Cli:
+    runner = Cli(url)
+    # Test receivers live on loopback.
+    assert runner("configure", "--allow-private-networks", "--retry-delays", "60").exit_code == 0
+    return runner
 
 
 @pytest.fixture
 def cli(tmp_path) -> Cli:
-    runner = Cli(f"sqlite:///{tmp_path}/cli.db")
-    # Test receivers live on loopback.
-    assert runner("configure", "--allow-private-networks", "--retry-delays", "60").exit_code == 0
-    return runner
+    return _ready(f"sqlite:///{tmp_path}/cli.db")
+
+
+@pytest.fixture
+def cli_on_each_database(database_url: str) -> Cli:
+    """The CLI on SQLite and on PostgreSQL, for commands whose queries differ between them."""
+    return _ready(database_url)
 
 
 @pytest.fixture

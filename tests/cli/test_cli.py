@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -150,13 +151,45 @@ def test_redeliver_one_and_all_failed_since(cli, add_hook, webhook_receiver) -> 
     assert names == ["A", "B", "C"]  # oldest first, as they happened
 
 
-def test_prune(cli, add_hook) -> None:
-    add_hook()
+def test_prune_says_what_would_go_and_asks_before_deleting(cli_on_each_database, webhook_receiver) -> None:
+    cli = cli_on_each_database
+    cli("hooks", "add", "--name", "leads", "--event", "lead.created", "--url", webhook_receiver.url)
     with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "manual"}}) as crm:
-        crm.leads.create("A")
-        crm.leads.create("B")
+        for name in ("A", "B", "C"):
+            crm.leads.create(name)
         crm.addons["crm_webhooks"].run_pending()
-    assert "pruned 1 deliveries" in cli("deliveries", "prune", "--older-than", "0s").stdout
+    prune = ("deliveries", "prune", "--older-than", "0s")
+    dry = cli(*prune, "--dry-run")
+    assert (
+        dry.exit_code == 0
+        and dry.stdout == "would prune 2 deliveries (finished, older than 0s; each hook keeps its latest)\n"
+    )
+    refused = cli(*prune, input="n\n")
+    assert refused.exit_code == 1 and "Delete 2 finished deliveries older than 0s?" in refused.stdout
+    assert refused.stderr == "error: aborted\n"
+    unanswered = cli.process(*prune, timeout=30)  # no standard input: refused at once, not waited for
+    assert unanswered.returncode == 1
+    assert (
+        unanswered.stderr == "error: no answer on standard input: nothing pruned (give --yes to prune without asking)\n"
+    )
+    assert len(cli.json("deliveries", "list")) == 3  # none of them deleted anything
+    assert cli(*prune, input="y\n").stdout.endswith("pruned 2 deliveries\n")
+    assert (
+        cli(*prune, "--yes").stdout
+        == "nothing to prune: no finished delivery older than 0s (each hook keeps its latest)\n"
+    )
+    assert len(cli.json("deliveries", "list")) == 1
+
+
+def test_delete_with_no_one_to_answer_is_refused_at_once(cli, add_hook) -> None:
+    hook = add_hook()
+    unanswered = cli.process("hooks", "delete", str(hook["id"]), timeout=30)
+    assert unanswered.returncode == 1
+    assert (
+        unanswered.stderr
+        == "error: no answer on standard input: nothing deleted (give --yes to delete without asking)\n"
+    )
+    assert cli.json("hooks", "list") != []
 
 
 def test_configure_stores_options_for_every_process(cli) -> None:
@@ -165,6 +198,40 @@ def test_configure_stores_options_for_every_process(cli) -> None:
         options = crm.addons["crm_webhooks"].options
         assert (options.timeout, options.disable_after_failures, options.allow_private_networks) == (3.0, 2, True)
     assert "timeout" in cli("configure").stdout
+
+
+SETTINGS = [
+    # (what an admin types, the install option it sets, its value)
+    (["--no-allow-private-networks"], "allow_private_networks", False),
+    (["--retry-delays", "1,2.5"], "retry_delays", (1.0, 2.5)),
+    (["--retry-jitter", "0.2"], "retry_jitter", 0.2),
+    (["--timeout", "3"], "timeout", 3.0),
+    (["--disable-after-failures", "2"], "disable_after_failures", 2),
+    (["--never-disable"], "disable_after_failures", None),
+    (["--dispatcher", "none"], "dispatcher", "none"),
+    (["--dispatcher-concurrency", "16"], "dispatcher_concurrency", 16),
+    (["--secret-grace-hours", "48"], "secret_grace_hours", 48.0),
+]
+
+
+@pytest.mark.parametrize(("args", "option", "value"), SETTINGS, ids=[" ".join(a) for a, _, _ in SETTINGS])
+def test_configure_sets_each_install_option(cli, args: list[str], option: str, value: object) -> None:
+    assert cli("configure", *args).exit_code == 0
+    with CRM(cli.url) as crm:
+        assert getattr(crm.addons["crm_webhooks"].options, option) == value
+
+
+def test_configure_has_a_flag_for_every_option_and_shows_them_all(cli) -> None:
+    from crm_webhooks.domain.options import Options
+
+    names = [field.name for field in dataclasses.fields(Options)]
+    assert sorted({option for _, option, _ in SETTINGS}) == sorted(names)  # a new option needs its flag too
+    usage = cli("configure", "--help").stdout
+    table = cli("configure", "--never-disable").stdout
+    for name in names:
+        assert f"--{name.replace('_', '-')}" in usage and name in table
+    assert re.search(r"disable_after_failures +│ never", table), table
+    assert re.search(r"secret_grace_hours +│ 24.0 \(default\)", table), table
 
 
 BAD = [
@@ -211,6 +278,15 @@ BAD = [
     (["deliveries", "prune", "--older-than", "soon"], 2, "error: Invalid value for '--older-than'"),
     (["configure", "--timeout", "-1"], 1, "error: timeout: expected a number"),
     (["configure", "--retry-delays", "5,x"], 2, "error: Invalid value for --retry-delays"),
+    (
+        ["configure", "--never-disable", "--disable-after-failures", "3"],
+        2,
+        "error: give --disable-after-failures N or --never-disable",
+    ),
+    (["configure", "--disable-after-failures", "0"], 2, "error: Invalid value for '--disable-after-failures'"),
+    (["configure", "--dispatcher-concurrency", "0"], 1, "error: dispatcher_concurrency: a whole number from 1 to 256"),
+    (["configure", "--secret-grace-hours", "-1"], 1, "error: secret_grace_hours: expected a number"),
+    (["configure", "--retry-jitter", "2"], 1, "error: retry_jitter: expected a number from 0 to 1"),
     (["worker", "--concurrency", "0"], 2, "error: Invalid value for '--concurrency'"),
     (["nope"], 2, "error: No such command 'nope'."),
 ]
