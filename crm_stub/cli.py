@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import errno
+import os
+import socket
+import sys
 from typing import Any
 
 import click
 
-from .clikit import OneLineErrors, database_url_option, json_text, visible
+from .clikit import OneLineErrors, ask, columns, database_url_option, json_text, plural, visible
 from .crm import CRM
+from .services.users import MIN_PASSWORD, check_password
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,14 +44,87 @@ def _crm(ctx: click.Context) -> CRM:
 )
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, trusted_proxies: int) -> None:
-    """Serve the web UI (System > Integrations > Webhooks) and the REST API (/api/v1)."""
-    from werkzeug.serving import run_simple
+    """Serve the web UI (System > Integrations > Webhooks) and the REST API (/api/v1).
+
+    Werkzeug's server, for one machine and a few users; the README says how to run the same app
+    under a production WSGI server.
+    """
+    from werkzeug.serving import make_server
 
     from .web import create_app
 
-    app = create_app(_crm(ctx), CRM_TRUSTED_PROXIES=trusted_proxies)
-    click.echo(f"CRM on http://{host}:{port}/ (webhooks: /system/integrations/webhooks, API: /api/v1)", err=True)
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    crm = _crm(ctx)
+    app = create_app(crm, CRM_TRUSTED_PROXIES=trusted_proxies)
+    listening = _listen(host, port)  # before saying anything: a taken port is the one line said
+    server = make_server(host, port, app, threaded=True, fd=listening.fileno())
+    listening.close()  # the server holds its own copy of the socket
+    for line in _startup_notes(crm, app, f"http://{host}:{port}"):
+        click.echo(visible(line), err=True)
+    server.serve_forever()  # until Ctrl-C or SIGTERM
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    from werkzeug.serving import select_address_family
+
+    try:
+        return socket.create_server((host, port), family=select_address_family(host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"port {port} on {host} is already in use (another crm-stub serve?): stop it or give --port"
+            ) from None
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _startup_notes(crm: CRM, app: Any, base: str) -> list[str]:
+    """What someone starting the server needs to know: which database, what is served, what is missing."""
+    from sqlalchemy import make_url
+
+    url = make_url(crm.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        url = url.set(database=os.path.abspath(url.database))  # which crm.db, wherever it was started
+    notes = [f"database: {url.render_as_string(hide_password=True)}"]
+    if not crm.users.list(is_admin=True):
+        notes.append(
+            "no admin yet, so nobody can open the System pages: crm-stub users create --name NAME --email EMAIL --admin"
+        )
+    for name in sorted(set(crm.addons.available) - set(crm.addons)):
+        notes.append(f"addon {name} is not installed in this database: crm-stub addons install {name}")
+    with app.test_request_context():
+        from flask import url_for
+
+        pages = [f"{e.section} > {e.label}: {url_for(e.endpoint)}" for e in app.extensions["crm_nav"].entries]
+    served = "; ".join([*pages, "REST API: /api/v1"])
+    notes.append(f"CRM on {base}/ ({served}); Ctrl-C stops it")
+    return notes
+
+
+@main.group()
+def addons() -> None:
+    """Addons: those this Python environment has, and which this database has installed."""
+
+
+@addons.command("list")
+@click.pass_context
+def addons_list(ctx: click.Context) -> None:
+    """Addons available here, and whether this database has them installed."""
+    crm = _crm(ctx)
+    rows = [
+        (name, f.manifest.version, "yes" if name in crm.addons else "no", f.manifest.summary)
+        for name, f in sorted(crm.addons.available.items())
+    ]
+    click.echo(columns(("name", "version", "installed", "summary"), rows) if rows else "no addons in this environment")
+
+
+@addons.command("install")
+@click.argument("name")
+@click.pass_context
+def addons_install(ctx: click.Context, name: str) -> None:
+    """Install an addon in this database, with its default options (nothing happens if it is)."""
+    crm = _crm(ctx)
+    already = name in crm.addons
+    crm.install_addon(name)
+    click.echo(visible(f"addon {name} {'was already' if already else 'is now'} installed"))
 
 
 @main.group()
@@ -53,28 +132,102 @@ def users() -> None:
     """Users of the CRM."""
 
 
+def _password_options(f: Any) -> Any:
+    f = click.option(
+        "--password-stdin",
+        is_flag=True,
+        help="Read the password from standard input, one line (from a secrets manager or a file).",
+    )(f)
+    return click.option(
+        "--password",
+        help="Seen by other users of the machine (ps) and kept in the shell's history: "
+        "prefer the prompt or --password-stdin.",
+    )(f)
+
+
+def _password(given: str | None, from_stdin: bool) -> str:
+    """The password: from the command line (with a warning), one line of stdin, or asked twice."""
+    if given is not None and from_stdin:
+        raise click.UsageError("give --password or --password-stdin, not both")
+    if given is not None:
+        click.echo(
+            "warning: a password on the command line is seen by other users of this machine (ps) and kept in "
+            "the shell's history; prefer the prompt or --password-stdin",
+            err=True,
+        )
+        return given
+    stdin = sys.stdin
+    if from_stdin:
+        line = stdin.readline()
+        if not line:
+            raise click.ClickException("no password on standard input (--password-stdin reads one line)")
+        return line.rstrip("\r\n")
+    # Hidden at a terminal; from a pipe there is nothing to hide, and getpass would only warn.
+    at_terminal = stdin.isatty()
+    return ask(
+        lambda: click.prompt(
+            f"Password (at least {MIN_PASSWORD} characters)",
+            hide_input=at_terminal,
+            confirmation_prompt=True,
+            value_proc=_password_rule,
+        ),
+        unanswered="password unchanged (type it at a terminal, or pipe it with --password-stdin)",
+    )
+
+
+def _password_rule(value: str) -> str:
+    # Checked before the confirmation, so a short one is asked again rather than refused at the end.
+    try:
+        return check_password(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @users.command("create")
 @click.option("--name", required=True)
 @click.option("--email", required=True)
 @click.option("--admin", is_flag=True, help="May open the System pages.")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="Asked for when not given.")
+@_password_options
 @click.pass_context
-def users_create(ctx: click.Context, name: str, email: str, admin: bool, password: str) -> None:
-    """Create a user who can log in."""
-    user = _crm(ctx).users.create(name, email, is_admin=admin, password=password)
+def users_create(
+    ctx: click.Context, name: str, email: str, admin: bool, password: str | None, password_stdin: bool
+) -> None:
+    """Create a user who can log in (the password is asked for twice unless given)."""
+    crm = _crm(ctx)
+    user = crm.users.create(name, email, is_admin=admin, password=_password(password, password_stdin))
     click.echo(visible(f"user {user.id} <{user.email}>{' (admin)' if user.is_admin else ''} created"))
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def users_list(ctx: click.Context, as_json: bool) -> None:
+    """Users, oldest first; admins may open the System pages."""
+    found = _crm(ctx).users.list()
+    if as_json:
+        click.echo(json_text([u.to_dict() for u in found], indent=2))
+    elif not found:
+        click.echo("no users yet: create one with crm-stub users create --admin")
+    else:
+        rows = [(u.id, u.name, u.email, "yes" if u.is_admin else "no", _utc(u.created_at)) for u in found]
+        click.echo(columns(("id", "name", "email", "admin", "created"), rows))
+
+
+def _utc(moment: dt.datetime) -> str:
+    """A stored time (naive UTC) as the crm-webhooks CLI shows one."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @users.command("set-password")
 @click.option("--email", required=True)
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="Asked for when not given.")
+@_password_options
 @click.pass_context
-def users_set_password(ctx: click.Context, email: str, password: str) -> None:
-    """Give a user a new password; every web session of theirs ends."""
+def users_set_password(ctx: click.Context, email: str, password: str | None, password_stdin: bool) -> None:
+    """Give a user a new password (asked for twice unless given); every web session of theirs ends."""
     crm = _crm(ctx)
-    user = crm.users.get_by_email(email)
-    crm.users.set_password(user.id, password)
-    click.echo(f"password of <{user.email}> changed; their sessions ended")
+    user = crm.users.get_by_email(email)  # an unknown user is refused before anyone types a password
+    ended = crm.users.set_password(user.id, _password(password, password_stdin))
+    click.echo(visible(f"password of <{user.email}> changed; {plural(ended, 'session')} ended"))
 
 
 @users.command("logout")
@@ -85,7 +238,7 @@ def users_logout(ctx: click.Context, email: str) -> None:
     crm = _crm(ctx)
     user = crm.users.get_by_email(email)
     ended = crm.users.end_sessions(user.id)
-    click.echo(f"{ended} session(s) of <{user.email}> ended")
+    click.echo(visible(f"{plural(ended, 'session')} of <{user.email}> ended"))
 
 
 @main.group()
@@ -108,13 +261,18 @@ def tokens_create(ctx: click.Context, name: str, scopes: str) -> None:
 @click.pass_context
 def tokens_list(ctx: click.Context, as_json: bool) -> None:
     """List tokens (never their text)."""
-    rows: list[dict[str, Any]] = [t.to_dict() for t in _crm(ctx).tokens.list()]
+    found = _crm(ctx).tokens.list()
     if as_json:
-        click.echo(json_text(rows, indent=2))
-        return
-    for t in rows:
-        state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "active"
-        click.echo(visible(f"{t['id']:>4}  {t['prefix']}…  {t['name']:<24} {' '.join(t['scopes']):<32} {state}"))
+        click.echo(json_text([t.to_dict() for t in found], indent=2))
+    elif not found:
+        click.echo("no API tokens yet: create one with crm-stub tokens create")
+    else:
+        rows = [(t.id, f"{t.prefix}…", t.name, t.scopes, _state(t.revoked_at)) for t in found]
+        click.echo(columns(("id", "prefix", "name", "scopes", "state"), rows))
+
+
+def _state(revoked_at: dt.datetime | None) -> str:
+    return "active" if revoked_at is None else f"revoked {_utc(revoked_at)}"
 
 
 @tokens.command("revoke")

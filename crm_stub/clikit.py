@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sys
 import unicodedata
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import click
 from rich.text import Text
 
 from .errors import CRMError
+
+T = TypeVar("T")
 
 # Bidirectional controls reorder what follows them on screen: "\u202eexe.txt" shows as "txt.exe".
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -86,17 +89,28 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-def confirm(question: str, *, unanswered: str) -> None:
-    """Go on only after a yes. A no aborts (exit 1); no answer at all, a closed or empty standard
-    input as under cron or CI, is one line saying ``unanswered`` (what to give instead), never a wait."""
+def ask(question: Callable[[], T], *, unanswered: str) -> T:
+    """The answer to a click prompt. No answer at all, a closed or empty standard input as under
+    cron or CI, is one line saying ``unanswered`` (what happened, what to give instead), never a wait."""
     try:
-        if click.confirm(visible(question)):
-            return
+        return question()
     except click.Abort as exc:
         if isinstance(exc.__context__, EOFError):  # click turns the end of input into an Abort
             raise click.ClickException(f"no answer on standard input: {unanswered}") from None
         raise
-    raise click.Abort()
+
+
+def confirm(question: str, *, unanswered: str) -> None:
+    """Go on only after a yes; a no aborts (exit 1)."""
+    if not ask(lambda: click.confirm(visible(question)), unanswered=unanswered):
+        raise click.Abort()
+
+
+def columns(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """Rows under a header row, each column as wide as its widest cell; data made ``visible``."""
+    table = [list(headers), *([visible(cell) for cell in row] for row in rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table)
 
 
 def plural(count: int, singular: str, plural: str | None = None) -> str:

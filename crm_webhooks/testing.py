@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .domain.hooks import BODY_METHODS, Hook
+from .engine.signing import WebhookVerificationError
 from .engine.signing import verify as verify_signature
 
 if TYPE_CHECKING:
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from werkzeug import Request, Response
 
     from .addon import WebhooksAddon
+
+
+class SignatureMismatch(AssertionError, WebhookVerificationError):
+    """A received request that the hook given did not sign: a failed check in a test."""
 
 
 @dataclass(frozen=True)
@@ -137,10 +142,20 @@ class WebhookReceiver:
         """Check ``request``'s signature with the hook's secret; returns its envelope.
 
         The signed payload is the body, or for GET and DELETE the raw query
-        string, as any Standard Webhooks receiver passes it.  Raises
-        ``crm_webhooks.WebhookVerificationError`` when it does not match.
+        string, as any Standard Webhooks receiver passes it.  When it does not
+        match, the test fails with a ``SignatureMismatch``: an AssertionError
+        naming the hook and the request's ``webhook-id`` (and still a
+        ``crm_webhooks.WebhookVerificationError``).
         """
-        verify_signature(signed_payload(request), request.headers, hook.secret)
+        __tracebackhide__ = True  # pytest shows the test's line, not this helper's
+        try:
+            verify_signature(signed_payload(request), request.headers, hook.secret)
+        except WebhookVerificationError as exc:
+            webhook_id = request.headers.get("webhook-id", "(none)")
+            raise SignatureMismatch(
+                f"request webhook-id {webhook_id} ({request.method} {request.path}) is not signed by "
+                f"hook {hook.id} ({hook.name!r}, {hook.event}): {exc}"
+            ) from None
         return envelope_of(request)
 
     def wait_for(self, type: str | None = None, *, timeout: float = 5.0, count: int = 1) -> dict[str, Any]:

@@ -33,12 +33,12 @@ class UserService(Service[User]):
             session.flush()
             return self._commit(session, user, [])
 
-    def set_password(self, user_id: int, password: str) -> None:
-        """A new password; every login session of the user ends with the old one."""
+    def set_password(self, user_id: int, password: str) -> int:
+        """A new password; every login session of the user ends with the old one (returns how many)."""
         hashed = _hash(password)
         with self._crm.transaction() as session:
             self._load(session, user_id, lock=True).password_hash = hashed
-            session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
+            return session.execute(delete(LoginSession).where(LoginSession.user_id == user_id)).rowcount or 0
 
     # -- login sessions of the web UI ------------------------------------------------
 
@@ -104,10 +104,15 @@ class UserService(Service[User]):
 MIN_PASSWORD = 8
 
 
-def _hash(password: object) -> str:
+def check_password(password: object) -> str:
+    """The host's rule for a password (at least ``MIN_PASSWORD`` characters): the password, or CRMError."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
         raise CRMError(f"password: at least {MIN_PASSWORD} characters")
-    return generate_password_hash(password)
+    return password
+
+
+def _hash(password: object) -> str:
+    return generate_password_hash(check_password(password))
 
 
 def _digest(token: str) -> str:

@@ -21,8 +21,11 @@ from .nav import Nav
 from .throttle import Limits
 
 
-def create_app(crm: CRM, *, secret_key: str | None = None, **config: Any) -> Flask:
-    """The web app on ``crm``.
+def create_app(crm: CRM | None = None, *, secret_key: str | None = None, **config: Any) -> Flask:
+    """The web app on ``crm``; without one, on ``CRM()`` (``$CRM_DATABASE_URL``, else ``sqlite:///crm.db``).
+
+    Called with no argument it is the factory a WSGI server calls, as in
+    ``waitress-serve --call crm_stub.web:create_app`` or ``gunicorn 'crm_stub.web:create_app()'``.
 
     Besides Flask's own settings, ``config`` may set ``CRM_SESSION_LIFETIME``
     (a timedelta; default 12 hours from login), ``CRM_LOGIN_LIMITS`` (a
@@ -43,13 +46,13 @@ def create_app(crm: CRM, *, secret_key: str | None = None, **config: Any) -> Fla
     # A signed cookie older than a login session is not worth opening.
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", app.config["CRM_SESSION_LIFETIME"])
     security.init(app)
-    app.extensions["crm"] = crm
+    app.extensions["crm"] = crm if crm is not None else CRM()  # the process's, for its lifetime
     app.extensions["crm_nav"] = Nav()
     csrf = CSRFProtect(app)
     app.extensions["crm_csrf"] = csrf
     i18n.init(app)
     auth.init(app)
-    for addon in crm.addons.values():
+    for addon in app.extensions["crm"].addons.values():
         register = getattr(addon, "register_web", None)
         if register is not None:
             register(app)

@@ -59,11 +59,30 @@ def test_wait_for_says_what_did_arrive(crm, webhooks, webhook_receiver):
 """
 
 
+WRONG_HOOK = """
+def test_checked_against_the_wrong_hook(crm, webhooks, webhook_receiver):
+    leads = webhooks.create_hook(name="leads", event="lead.created", url=webhook_receiver.url)
+    sales = webhooks.create_hook(name="sales", event="sale.created", url=webhook_receiver.url)
+    crm.leads.create("ACME")
+    webhook_receiver.wait_for("lead.created")
+    webhook_receiver.verify(webhook_receiver.requests[0], sales)
+"""
+
+
 def test_a_scenario_with_only_the_plugin_fixtures(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_scenario=SCENARIO)
+    pytester.makepyfile(test_scenario=SCENARIO, test_wrong_hook=WRONG_HOOK)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=6, failed=1)
     result.stdout.fnmatch_lines(["*DATABASE sqlite*"])
+    # The wrong hook fails the test as a check does: at the test's line, naming the hook and the request.
+    result.stdout.fnmatch_lines(
+        [
+            ">*webhook_receiver.verify(webhook_receiver.requests?0?, sales)",
+            "E*SignatureMismatch: request webhook-id evt_* (POST /hooks) is not signed by hook 2 ('sales', sale.created): "
+            "webhook-signature: *",
+        ]
+    )
+    assert "standardwebhooks" not in result.stdout.str() and "signing.py" not in result.stdout.str()
 
 
 ISOLATION = """
