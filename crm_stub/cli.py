@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import errno
 import os
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
-from .clikit import OneLineErrors, ask, columns, database_url_option, json_text, plural, visible
+from .clikit import OneLineErrors, ask, columns, database_url_option, json_text, plural, visible, when
 from .crm import CRM
 from .services.users import MIN_PASSWORD, check_password
 
@@ -203,19 +203,25 @@ def users_create(
 @click.pass_context
 def users_list(ctx: click.Context, as_json: bool) -> None:
     """Users, oldest first; admins may open the System pages."""
-    found = _crm(ctx).users.list()
+    _listing(
+        _crm(ctx).users.list(),
+        as_json=as_json,
+        empty="no users yet: create one with crm-stub users create --admin",
+        headers=("id", "name", "email", "admin", "created"),
+        row=lambda u: (u.id, u.name, u.email, "yes" if u.is_admin else "no", when(u.created_at)),
+    )
+
+
+def _listing(
+    found: list[Any], *, as_json: bool, empty: str, headers: tuple[str, ...], row: Callable[[Any], tuple[Any, ...]]
+) -> None:
+    """Records as JSON, or as rows under a header, or one line saying there are none and what to do."""
     if as_json:
-        click.echo(json_text([u.to_dict() for u in found], indent=2))
+        click.echo(json_text([record.to_dict() for record in found], indent=2))
     elif not found:
-        click.echo("no users yet: create one with crm-stub users create --admin")
+        click.echo(empty)
     else:
-        rows = [(u.id, u.name, u.email, "yes" if u.is_admin else "no", _utc(u.created_at)) for u in found]
-        click.echo(columns(("id", "name", "email", "admin", "created"), rows))
-
-
-def _utc(moment: dt.datetime) -> str:
-    """A stored time (naive UTC) as the crm-webhooks CLI shows one."""
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+        click.echo(columns(headers, map(row, found)))
 
 
 @users.command("set-password")
@@ -261,18 +267,19 @@ def tokens_create(ctx: click.Context, name: str, scopes: str) -> None:
 @click.pass_context
 def tokens_list(ctx: click.Context, as_json: bool) -> None:
     """List tokens (never their text)."""
-    found = _crm(ctx).tokens.list()
-    if as_json:
-        click.echo(json_text([t.to_dict() for t in found], indent=2))
-    elif not found:
-        click.echo("no API tokens yet: create one with crm-stub tokens create")
-    else:
-        rows = [(t.id, f"{t.prefix}…", t.name, t.scopes, _state(t.revoked_at)) for t in found]
-        click.echo(columns(("id", "prefix", "name", "scopes", "state"), rows))
-
-
-def _state(revoked_at: dt.datetime | None) -> str:
-    return "active" if revoked_at is None else f"revoked {_utc(revoked_at)}"
+    _listing(
+        _crm(ctx).tokens.list(),
+        as_json=as_json,
+        empty="no API tokens yet: create one with crm-stub tokens create",
+        headers=("id", "prefix", "name", "scopes", "state"),
+        row=lambda t: (
+            t.id,
+            f"{t.prefix}…",
+            t.name,
+            t.scopes,
+            "active" if t.revoked_at is None else f"revoked {when(t.revoked_at)}",
+        ),
+    )
 
 
 @tokens.command("revoke")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 import unicodedata
@@ -111,6 +112,11 @@ def columns(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     table = [list(headers), *([visible(cell) for cell in row] for row in rows)]
     widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table)
+
+
+def when(moment: dt.datetime | None) -> str:
+    """A stored time (naive UTC, as the CRM keeps them), saying its zone; None is "never"."""
+    return "never" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def plural(count: int, singular: str, plural: str | None = None) -> str:

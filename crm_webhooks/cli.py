@@ -24,7 +24,16 @@ from rich.table import Table
 from rich.text import Text
 
 from crm_stub import CRM
-from crm_stub.clikit import OneLineErrors, confirm, database_url_option, json_text, plain, plural, visible
+from crm_stub.clikit import (
+    OneLineErrors,
+    confirm,
+    database_url_option,
+    json_text,
+    plain,
+    plural,
+    visible,
+    when,
+)
 from crm_stub.models import utcnow
 
 from .domain.catalog import BY_CODE, CATALOG
@@ -107,11 +116,6 @@ class Duration(Since):
         if not match:
             self.fail(f"{value!r} is not a duration like 90s, 30m, 2h, 7d", param, ctx)
         return dt.timedelta(seconds=float(match[1]) * _UNITS[match[2]])
-
-
-def _when(value: dt.datetime | None) -> str:
-    # Times are stored in UTC; saying so everywhere keeps a list and a detail view comparable.
-    return "never" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 # -- the command tree -------------------------------------------------------------
@@ -206,7 +210,7 @@ def hooks() -> None:
 def _hook_table(items: list[Hook]) -> Table:
     table = Table("id", "name", "event", "method", "url", "last run", "status", title="Webhooks")
     for h in items:
-        cells = (h.id, h.name, h.event, h.method, h.url, _when(h.last_run_at), h.status_detail)
+        cells = (h.id, h.name, h.event, h.method, h.url, when(h.last_run_at), h.status_detail)
         table.add_row(*map(plain, cells))
     return table
 
@@ -238,7 +242,7 @@ def _show_hook(app: App, hook: Hook, *, reveal: bool, as_json: bool, secret_once
         if key == "event":
             value = f"{value} ({BY_CODE[value].label_pt})"
         elif key == "last_run_at":
-            value = _when(hook.last_run_at)
+            value = when(hook.last_run_at)
         table.add_row(plain(label), plain("" if value is None else value))
     app.console.print(table)
     if secret_once:
@@ -387,7 +391,7 @@ def hooks_rotate(app: App, hook_id: int) -> None:
     """Issue a new signing secret; the old one keeps signing for the grace period."""
     hook = app.webhooks.rotate_secret(hook_id)
     app.say(f"new secret of hook {hook.id}: {hook.secret}")
-    app.say(f"the previous one also signs until {_when(hook.previous_secret_expires_at)}")
+    app.say(f"the previous one also signs until {when(hook.previous_secret_expires_at)}")
 
 
 # -- deliveries -------------------------------------------------------------------------
@@ -427,7 +431,7 @@ def _delivery_table(items: list[Delivery]) -> Table:
         last = d.attempts[-1] if d.attempts else None
         code = "" if last is None else (str(last.status_code) if last.status_code is not None else "error")
         attempts = str(len(d.attempts))
-        cells = (d.id, d.hook_id, d.event, d.event_id, d.status_detail, attempts, code, _when(d.created_at))
+        cells = (d.id, d.hook_id, d.event, d.event_id, d.status_detail, attempts, code, when(d.created_at))
         table.add_row(*map(plain, cells))
     return table
 
@@ -491,7 +495,7 @@ def deliveries_show(app: App, delivery_id: int, as_json: bool) -> None:
         for n, a in enumerate(d.attempts, 1):
             code = "" if a.status_code is None else str(a.status_code)
             body = (a.response_body or "")[:60]
-            table.add_row(*map(plain, (n, _when(a.attempted_at), code, a.error or "", f"{a.duration_ms:.1f}", body)))
+            table.add_row(*map(plain, (n, when(a.attempted_at), code, a.error or "", f"{a.duration_ms:.1f}", body)))
         app.console.print(table)
         app.console.print(_header_lines("request headers (masked)", d.attempts[-1].request_headers))
     app.console.print(plain(f"envelope: {json_text(d.payload, indent=2)}", newlines=True))

@@ -127,7 +127,7 @@ def test_the_cli_ends_sessions_too(app, crm: CRM) -> None:
 
     office, laptop = browser_at(app), browser_at(app)
     office.login(), laptop.login()
-    assert cli("logout", "--email", "admin@example.com") == "2 session(s) of <admin@example.com> ended\n"
+    assert cli("logout", "--email", "admin@example.com") == "2 sessions of <admin@example.com> ended\n"
     assert not logged_in(office) and not logged_in(laptop)
     office.login()
     cli("set-password", "--email", "admin@example.com", input="another good password\n" * 2)
