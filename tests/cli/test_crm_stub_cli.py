@@ -103,6 +103,7 @@ def test_users_list_shows_who_can_open_the_system_pages(tmp_path) -> None:
 PASSWORDS = [
     # (how the new password is given, standard input, the one line on stderr or None)
     ([], "new password 1\nnew password 1\n", None),  # asked for twice
+    ([], "short\nnew password 1\nnew password 1\n", None),  # too short: the rule is said and it is asked again
     (["--password-stdin"], "new password 1\n", None),  # from a secrets manager or a file
     (
         ["--password", "new password 1"],
@@ -112,7 +113,7 @@ PASSWORDS = [
 ]
 
 
-@pytest.mark.parametrize(("args", "given", "warning"), PASSWORDS, ids=["prompt", "stdin", "argv"])
+@pytest.mark.parametrize(("args", "given", "warning"), PASSWORDS, ids=["prompt", "prompt again", "stdin", "argv"])
 def test_set_password_takes_it_from_a_prompt_stdin_or_argv_with_a_warning(tmp_path, args, given, warning) -> None:
     url = f"sqlite:///{tmp_path}/c.db"
     with CRM(url) as crm:
@@ -121,6 +122,7 @@ def test_set_password_takes_it_from_a_prompt_stdin_or_argv_with_a_warning(tmp_pa
     changed = run(url, "users", "set-password", "--email", "ana@example.com", *args, input=given)
     assert changed.exit_code == 0, changed.output
     assert changed.stdout.endswith("password of <ana@example.com> changed; 1 session ended\n")
+    assert ("Error: password: at least 8 characters" in changed.stdout) == (given or "").startswith("short")
     assert changed.stderr == ("" if warning is None else warning + "\n")
     with CRM(url) as crm:
         assert crm.users.authenticate("ana@example.com", "new password 1") is not None
