@@ -13,6 +13,7 @@ from crm_stub.models import utcnow
 from crm_stub.services.base import MAX_ID, check_id
 
 from .domain.deliveries import Attempt, Delivery
+from .domain.messages import N_
 from .domain.samples import sample
 from .engine import fanout
 from .engine.claim import PENDING
@@ -92,9 +93,11 @@ class DeliveryService:
     ) -> list[Delivery]:
         """Newest first; ``before`` (a delivery id) gives the next page."""
         if status is not None and status not in STATUSES:
-            raise ValidationError("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+            raise ValidationError(
+                "status", N_("%(value)s is not one of %(choices)s"), value=repr(status), choices=", ".join(STATUSES)
+            )
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-            raise ValidationError("limit", f"a whole number from 1 to {MAX_PAGE}")
+            raise ValidationError("limit", N_("a whole number from 1 to %(high)s"), high=MAX_PAGE)
         stmt = (
             select(DeliveryRow, _waiting_for())
             .options(selectinload(DeliveryRow.attempts))

@@ -172,6 +172,12 @@ TRANSLATIONS = {
     "failing: the last attempt failed": "com falhas: a última tentativa falhou",
     "disabled since %(when)s UTC: %(reason)s": "desativado desde %(when)s UTC: %(reason)s",
     "disabled: %(reason)s": "desativado: %(reason)s",
+    "%(value)s is not a whole number": "%(value)s não é um número inteiro",
+    "a whole number from 1 to %(high)s": "um número inteiro de 1 a %(high)s",
+    "give at least one field to change": "informe ao menos um campo a mudar",
+    "must be from %(low)s to %(high)s": "deve estar entre %(low)s e %(high)s",
+    "not a query parameter of this operation": "não é um parâmetro de consulta desta operação",
+    "not valid Unicode text (a lone surrogate)": "não é texto Unicode válido (um substituto isolado)",
 }
 
 PACKAGES = {"crm_stub": ROOT / "crm_stub" / "web", "crm_webhooks": ROOT / "crm_webhooks"}

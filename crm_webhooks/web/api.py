@@ -29,6 +29,7 @@ from crm_stub.web.auth import token_required
 
 from ..domain.catalog import BY_CODE, CATALOG
 from ..domain.deliveries import Delivery, delivery_dict
+from ..domain.messages import N_
 from ..exceptions import ValidationError
 from .openapi import document
 from .words import translate
@@ -99,7 +100,7 @@ def known_query_only() -> None:
     endpoint = (request.endpoint or "").rpartition(".")[2]
     unknown = sorted(set(request.args) - QUERY.get(endpoint, set()))
     if unknown:
-        raise ValidationError(unknown[0], "not a query parameter of this operation")
+        raise ValidationError(unknown[0], N_("not a query parameter of this operation"))
 
 
 def body() -> dict[str, Any]:
@@ -113,7 +114,7 @@ def body() -> dict[str, Any]:
     for name, value in data.items():
         # JSON may escape half of a surrogate pair ("\ud800"): no database stores that.
         if isinstance(value, str) and not _encodable(value):
-            raise ValidationError(name if _encodable(name) else "body", "not valid Unicode text (a lone surrogate)")
+            raise ValidationError(name if _encodable(name) else "body", N_("not valid Unicode text (a lone surrogate)"))
     return data
 
 
@@ -134,10 +135,10 @@ def query_int(name: str, default: int | None = None, *, low: int = 1, high: int 
         return default
     # ASCII digits only: int() also reads other scripts' digits (Arabic-Indic...), " 5" and "1_0".
     if not _WHOLE.fullmatch(raw):
-        raise ValidationError(name, f"{raw!r} is not a whole number")
+        raise ValidationError(name, N_("%(value)s is not a whole number"), value=repr(raw))
     value = int(raw)
     if not low <= value <= high:
-        raise ValidationError(name, f"must be from {low} to {high}")
+        raise ValidationError(name, N_("must be from %(low)s to %(high)s"), low=low, high=high)
     return value
 
 
@@ -215,7 +216,7 @@ def get_hook(hook_id: int) -> Any:
 def update_hook(hook_id: int) -> Any:
     data = body()
     if not data:
-        raise ValidationError("body", "give at least one field to change")
+        raise ValidationError("body", N_("give at least one field to change"))
     return jsonify(hook_json(webhooks().update_hook(hook_id, **data)))
 
 
