@@ -265,3 +265,23 @@ def test_a_0_2_0_database_is_upgraded_when_the_crm_opens_it(database_url: str, w
             assert schema.current(conn) == schema.head()
         assert wh.get_hook(1).ordering == "record"
         assert wh.run_pending() == 1
+
+
+def test_an_upgraded_database_charts_its_old_deliveries_through_the_new_index(
+    database_url: str, webhook_receiver
+) -> None:
+    make_0_2_0_database(database_url, webhook_receiver.url)
+
+    def indexes(engine: sa.Engine) -> set[str]:
+        with engine.connect() as conn:
+            return {i["name"] for i in sa.inspect(conn).get_indexes("webhook_deliveries")}
+
+    with CRM(database_url) as crm:
+        wh = crm.addons["crm_webhooks"]
+        assert "ix_webhook_deliveries_hook_created" in indexes(crm.engine)
+        assert [sum(s.count(o) for s in wh.last_day(3)) for o in ("succeeded", "failed")] == [1, 0]
+        with crm.engine.begin() as conn:
+            command.downgrade(schema.config(conn), "0005")
+        assert "ix_webhook_deliveries_hook_created" not in indexes(crm.engine)
+        schema.upgrade(crm.engine)
+        assert differences(crm.engine) == []
