@@ -20,13 +20,15 @@ HOURS = 24
 OUTCOMES = ("succeeded", "failed", "pending")  # bottom to top in a stacked bar
 MIN_VISIBLE = 1.5
 
-# The chart's frame, in user units; the SVG scales to its container (viewBox).
-WIDTH = 560.0
-COUNTS_TOP, COUNTS_BOTTOM = 10.0, 150.0
-TIMES_TOP, TIMES_BOTTOM = 176.0, 236.0
-HEIGHT = 256.0
-RIGHT_MARGIN = 8.0
-CHAR_WIDTH = 6.6  # of an 11-unit label; reserves room for the widest tick label
+# The chart's frame, in user units; the SVG scales to its container (viewBox).  Narrow
+# enough that its labels stay readable on a 390 px phone, where crm.css sets them at
+# 12.5 units (about 10 px there) instead of 10.5.
+WIDTH = 400.0
+COUNTS_TOP, COUNTS_BOTTOM = 8.0, 118.0
+TIMES_TOP, TIMES_BOTTOM = 146.0, 190.0
+HEIGHT = 210.0
+RIGHT_MARGIN = 6.0
+CHAR_WIDTH = 7.0  # of a 12.5-unit label; reserves room for the widest tick label
 HOUR_LABEL_EVERY = 3
 
 SPARK_WIDTH, SPARK_HEIGHT = 96.0, 22.0
@@ -273,7 +275,7 @@ def day_chart(stats: Sequence[HourStat]) -> DayChart:
     slowest = max((v for s in stats for v in (s.p50_ms, s.p95_ms) if v is not None), default=0.0)
     time_ticks, time_peak = _time_scale(slowest)
     widest = max(len(t.label) for t in (*count_ticks, *time_ticks))
-    left = 6 + CHAR_WIDTH * widest + 6
+    left = 4 + CHAR_WIDTH * widest + 6
     right = WIDTH - RIGHT_MARGIN
     slot = (right - left) / HOURS
     bar = slot * 0.72

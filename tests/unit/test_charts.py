@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from crm_webhooks.domain.charts import (
+    CHAR_WIDTH,
     COUNTS_BOTTOM,
     COUNTS_TOP,
     HOURS,
@@ -26,6 +27,7 @@ from crm_webhooks.domain.charts import (
 )
 
 NOW = dt.datetime(2026, 12, 2, 13, 41, 7)
+ROOM = COUNTS_BOTTOM - COUNTS_TOP
 START = dt.datetime(2026, 12, 1, 14, 0)
 
 
@@ -71,7 +73,7 @@ def test_one_failure_among_many_successes_still_shows() -> None:
     # The bar keeps its height: what the failure took came from the successes, and nothing leaves the panel.
     six = chart.columns[6].segments
     assert min(s.y for s in six) >= COUNTS_TOP - 1e-9
-    assert sum(s.height for s in six) == pytest.approx(COUNTS_BOTTOM - COUNTS_TOP)
+    assert sum(s.height for s in six) == pytest.approx(ROOM)
     assert chart.totals.failed == 1 and chart.totals.succeeded == 1_999_999
 
 
@@ -79,8 +81,8 @@ def test_an_hour_of_failures_only_is_a_full_red_bar() -> None:
     chart = day_chart(day(h0={"failed": 7}, h23={"failed": 3}))
     assert bar_heights(chart, "succeeded") == {}
     assert bar_heights(chart, "failed") == {
-        0: pytest.approx(7 / 8 * 140),
-        23: pytest.approx(3 / 8 * 140),
+        0: pytest.approx(7 / 8 * ROOM),
+        23: pytest.approx(3 / 8 * ROOM),
     }
     assert [t.label for t in chart.count_ticks] == ["0", "2", "4", "6", "8"]
 
@@ -91,7 +93,7 @@ def test_bars_stack_succeeded_then_failed_then_pending_from_the_axis_up() -> Non
     assert [s.outcome for s in segments] == ["succeeded", "failed", "pending"]
     assert segments[0].y + segments[0].height == pytest.approx(COUNTS_BOTTOM)
     assert segments[1].y + segments[1].height == pytest.approx(segments[0].y)
-    assert [s.height for s in segments] == pytest.approx([6 / 10 * 140, 2 / 10 * 140, 2 / 10 * 140])
+    assert [s.height for s in segments] == pytest.approx([6 / 10 * ROOM, 2 / 10 * ROOM, 2 / 10 * ROOM])
 
 
 @pytest.mark.parametrize(
@@ -110,7 +112,7 @@ def test_count_ticks_are_round_and_short_whatever_the_traffic(most: int, labels:
     assert [t.label for t in chart.count_ticks] == labels
     assert chart.count_ticks[0].at == COUNTS_BOTTOM and chart.count_ticks[-1].at == COUNTS_TOP
     # The widest label gets its room: the plot starts right of it.
-    assert chart.left >= 6 + 6.6 * max(len(t.label) for t in chart.count_ticks)
+    assert chart.left >= 4 + CHAR_WIDTH * max(len(t.label) for t in chart.count_ticks)
 
 
 def test_bars_sit_in_24_equal_slots_and_hours_are_labelled_every_three_in_utc() -> None:
