@@ -46,7 +46,7 @@ FILL = {
 }
 ATTEMPTS = """
     INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, duration_ms, request_headers)
-    SELECT id, created_at, CASE WHEN status = 'failed' THEN 500 ELSE 200 END, (id * 7919) % 900 + 20, '{}'
+    SELECT id, created_at, CASE WHEN status = 'failed' THEN 500 ELSE 200 END, ((id % 997) * 7) % 900 + 20, '{}'
     FROM webhook_deliveries
 """
 

@@ -30,6 +30,7 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from crm_stub import CRM
 from crm_stub.models import utcnow
+from crm_stub.services.base import check_id
 
 from .domain.charts import HourStat, by_hook, day_of, window
 from .hooks import HookService
@@ -83,7 +84,7 @@ class StatsService:
     def days(self, hook_ids: Sequence[int], *, now: dt.datetime | None = None) -> Mapping[int, tuple[HourStat, ...]]:
         """Each hook's last 24 hours of deliveries by outcome, for many hooks in one query (no durations)."""
         start, end = window(now or utcnow())
-        ids = sorted(set(hook_ids))
+        ids = sorted({check_id("hook", hook_id) for hook_id in hook_ids})  # an id no database holds is NotFound
         if not ids:
             return {}
         with self._crm._read() as session:

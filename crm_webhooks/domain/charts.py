@@ -15,6 +15,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 HOURS = 24
 OUTCOMES = ("succeeded", "failed", "pending")  # bottom to top in a stacked bar
@@ -98,14 +99,14 @@ class Point:
 
 @dataclass(frozen=True)
 class DayChart:
-    width: float
-    height: float
+    width: ClassVar[float] = WIDTH
+    height: ClassVar[float] = HEIGHT
+    counts_top: ClassVar[float] = COUNTS_TOP
+    counts_bottom: ClassVar[float] = COUNTS_BOTTOM
+    times_top: ClassVar[float] = TIMES_TOP
+    times_bottom: ClassVar[float] = TIMES_BOTTOM
     left: float
     right: float
-    counts_top: float
-    counts_bottom: float
-    times_top: float
-    times_bottom: float
     columns: tuple[Column, ...]
     count_ticks: tuple[Tick, ...]
     time_ticks: tuple[Tick, ...]
@@ -290,14 +291,8 @@ def day_chart(stats: Sequence[HourStat]) -> DayChart:
         Tick(centres[i], f"{stat.hour:%H}:00") for i, stat in enumerate(stats) if stat.hour.hour % HOUR_LABEL_EVERY == 0
     )
     return DayChart(
-        width=WIDTH,
-        height=HEIGHT,
         left=left,
         right=right,
-        counts_top=COUNTS_TOP,
-        counts_bottom=COUNTS_BOTTOM,
-        times_top=TIMES_TOP,
-        times_bottom=TIMES_BOTTOM,
         columns=tuple(columns),
         count_ticks=count_ticks,
         time_ticks=time_ticks,

@@ -114,3 +114,11 @@ def test_p50_and_p95_are_the_nearest_ranks_of_the_hours_attempt_durations(crm, w
 def test_an_unknown_hook_has_no_day(webhooks) -> None:
     with pytest.raises(NotFound):
         webhooks.last_day(404)
+
+
+@pytest.mark.parametrize("hook_id", [-1, 2**63, "1", True, None])
+def test_an_id_no_hook_can_have_is_not_found_not_a_database_error(webhooks, hook_id) -> None:
+    with pytest.raises(NotFound):
+        webhooks.last_day(hook_id)
+    with pytest.raises(NotFound):
+        webhooks.last_day_by_hook([hook_id])
