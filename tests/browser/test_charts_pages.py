@@ -21,6 +21,7 @@ SUMMARY = {
     "en": "Last 24 h: 6 delivered, 3 failed, 0 pending.",
     "pt_BR": "Últimas 24 h: 6 com sucesso, 3 com falha, 0 em espera.",
 }
+EMPTY = {"en": "No deliveries in the last 24 hours.", "pt_BR": "Nenhuma entrega nas últimas 24 horas."}
 FAILED = {"en": "3 failed", "pt_BR": "3 com falha"}
 
 
@@ -42,6 +43,7 @@ def test_the_failures_a_receiver_caused_show_in_the_list_and_on_the_hooks_chart(
 ) -> None:
     erp = webhooks.create_hook(name="ERP", event="lead.created", url=webhook_receiver.url_for("/erp"))
     webhooks.create_hook(name="BI", event="lead.created", url=webhook_receiver.url_for("/bi"))
+    quiet = webhooks.create_hook(name="Quiet", event="sale.created", url=webhook_receiver.url)
     webhook_receiver.fail_next(times=3, path="/erp")
     for n in range(9):
         crm.leads.create(f"Lead {n}")
@@ -72,3 +74,8 @@ def test_the_failures_a_receiver_caused_show_in_the_list_and_on_the_hooks_chart(
     assert chart.locator("path.p50").count() >= 1 and chart.locator("path.p95").count() >= 1
     assert SUMMARY[lang] in chart.locator("svg desc").text_content()
     shoot(tab, f"charts-history-{lang}")
+
+    tab.goto(f"{served}/system/integrations/webhooks/{quiet.id}/history")
+    assert tab.locator("#day-chart .bar").count() == 0
+    assert tab.locator("#day-chart text.empty").text_content() == EMPTY[lang]
+    shoot(tab, f"charts-history-empty-{lang}")
