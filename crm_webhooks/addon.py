@@ -118,7 +118,7 @@ class WebhooksAddon:
     def get_hook(self, hook_id: int) -> Hook:
         return self.hooks.get(hook_id)
 
-    def update_hook(self, hook_id: int, /, **fields: Any) -> Hook:
+    def update_hook(self, hook_id: int, **fields: Any) -> Hook:
         return self.hooks.update(hook_id, **fields)
 
     def disable_hook(self, hook_id: int) -> Hook:

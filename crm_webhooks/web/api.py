@@ -29,10 +29,10 @@ from crm_stub.web.auth import token_required
 
 from ..domain.catalog import BY_CODE, CATALOG
 from ..domain.deliveries import Delivery, delivery_dict
-from ..domain.messages import N_
-from ..exceptions import ValidationError
+from ..domain.messages import N_, Message
+from ..exceptions import Problems, ValidationError
 from .openapi import document
-from .words import translate
+from .words import missing, translate
 
 bp = Blueprint("webhooks_api", __name__, url_prefix="/api/v1")
 
@@ -50,10 +50,14 @@ def error(status: int, code: str, message: str, **extra: Any) -> Any:
 class BadBody(Exception):
     """The request body is not something to read fields from."""
 
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.message = Message(text)
+
 
 @bp.errorhandler(BadBody)
 def bad_body(exc: BadBody) -> Any:
-    return error(400, "bad_request", str(exc), field="body")
+    return error(400, "bad_request", translate(exc.message), field="body")
 
 
 @bp.errorhandler(ValidationError)
@@ -65,8 +69,8 @@ def invalid(exc: ValidationError) -> Any:
 
 
 @bp.errorhandler(NotFound)
-def missing(exc: NotFound) -> Any:
-    return error(404, "not_found", str(exc))
+def not_found(exc: NotFound) -> Any:
+    return error(404, "not_found", missing(exc))
 
 
 @bp.errorhandler(InvalidTransition)
@@ -108,13 +112,15 @@ def body() -> dict[str, Any]:
     try:
         data = request.get_json(silent=True)
     except RecursionError:  # the parser's own limit, e.g. 100,000 nested brackets
-        raise BadBody("nested too deeply to read") from None
+        raise BadBody(N_("nested too deeply to read")) from None
     if not isinstance(data, dict):
-        raise BadBody("expected a JSON object (Content-Type: application/json)")
+        raise BadBody(N_("expected a JSON object (Content-Type: application/json)"))
+    problems = Problems()
     for name, value in data.items():
         # JSON may escape half of a surrogate pair ("\ud800"): no database stores that.
         if isinstance(value, str) and not _encodable(value):
-            raise ValidationError(name if _encodable(name) else "body", N_("not valid Unicode text (a lone surrogate)"))
+            problems.add(name if _encodable(name) else "body", N_("not valid Unicode text (a lone surrogate)"))
+    problems.raise_any()
     return data
 
 
@@ -217,7 +223,8 @@ def update_hook(hook_id: int) -> Any:
     data = body()
     if not data:
         raise ValidationError("body", N_("give at least one field to change"))
-    return jsonify(hook_json(webhooks().update_hook(hook_id, **data)))
+    # The service takes any field, so that an unknown one ("hook_id", "self") is named among the others.
+    return jsonify(hook_json(webhooks().hooks.update(hook_id, **data)))
 
 
 @bp.delete("/hooks/<int:hook_id>")
