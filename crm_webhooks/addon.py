@@ -19,7 +19,7 @@ from .deliveries import DeliveryService
 from .domain.deliveries import Delivery
 from .domain.hooks import Hook
 from .domain.options import Options
-from .domain.replay import MAX_REPLAY, Progress, Replay
+from .domain.replay import MAX_REPLAY, Batch, Progress, Replay
 from .engine.deliver import Deliverer
 from .engine.transport import Transport
 from .engine.worker import Worker
@@ -190,9 +190,9 @@ class WebhooksAddon:
         """What ``redeliver_failed`` would send (``originals``, ``remaining``), changing nothing."""
         return self.replays.replay(hook_id=hook_id, since=since, status=status, limit=limit, dry_run=True)
 
-    def replay_progress(self, replay: Replay) -> Progress:
-        """How the deliveries a ``redeliver_failed`` call queued are doing: succeeded, failed, pending."""
-        return self.replays.progress(replay)
+    def replay_progress(self, replay: Replay | Batch | None) -> Progress:
+        """How the deliveries a ``redeliver_failed`` call queued (or its ``batch``) are doing."""
+        return self.replays.progress(replay.batch if isinstance(replay, Replay) else replay)
 
     def send_test(self, hook_id: int) -> Delivery:
         self._refuse_inside_transaction("send_test")

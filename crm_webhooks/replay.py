@@ -23,7 +23,7 @@ from crm_stub import CRM
 from crm_stub.models import utcnow
 from crm_stub.services.base import MAX_ID
 
-from .domain.replay import MAX_REPLAY, Progress, Replay, Selection, selection
+from .domain.replay import MAX_REPLAY, Batch, Progress, Replay, Selection, selection
 from .engine.deliver import Deliverer
 from .hooks import HookService
 from .models import DeliveryRow, EventRow, HookRow, MetaRow
@@ -131,25 +131,17 @@ class ReplayService:
         made = session.scalars(insert(DeliveryRow).returning(DeliveryRow.id, sort_by_parameter_order=True), values)
         return list(made)
 
-    def progress(self, replay: Replay) -> Progress:
-        """How the deliveries ``replay`` queued are doing."""
-        if not replay.ids or replay.queued_at is None:
-            return Progress()
-        return self.progress_of(
-            first=min(replay.ids), last=max(replay.ids), queued_at=replay.queued_at, hook_id=replay.selection.hook_id
-        )
-
-    def progress_of(self, *, first: int, last: int, queued_at: dt.datetime, hook_id: int | None = None) -> Progress:
-        """The deliveries queued at ``queued_at`` with ids from ``first`` to ``last`` (a replay's), by status."""
-        if not 0 <= first <= last <= MAX_ID:  # from a URL: no id a database could not hold
+    def progress(self, batch: Batch | None) -> Progress:
+        """How the deliveries of one replay are doing (``Replay.batch``; None: a replay that queued none)."""
+        if batch is None or not 0 <= batch.first <= batch.last <= MAX_ID:  # from a URL: ids a database holds
             return Progress()
         stmt = (
             select(D.status, func.count())
-            .where(D.id.between(first, last), D.created_at == queued_at)
+            .where(D.id.between(batch.first, batch.last), D.created_at == batch.queued_at)
             .group_by(D.status)
         )
-        if hook_id is not None:
-            stmt = stmt.where(D.hook_id == hook_id)
+        if batch.hook_id is not None:
+            stmt = stmt.where(D.hook_id == batch.hook_id)
         with self._crm._read() as session:
             counts: dict[str, int] = {status: n for status, n in session.execute(stmt)}
         return Progress(

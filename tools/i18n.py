@@ -114,6 +114,50 @@ TRANSLATIONS = {
     "disabled": "desativado",
     "pending": "pendente",
     "failed": "falhou",
+    # replay failed deliveries (issue 15: recovery from the page)
+    "Replay failed…": "Reenviar as que falharam…",
+    "Replay failed deliveries": "Reenviar entregas com falha",
+    "Replay failed": "Reenviar as que falharam",
+    "Failed since": "Com falha desde",
+    "1 hour": "1 hora",
+    "6 hours": "6 horas",
+    "24 hours": "24 horas",
+    "7 days": "7 dias",
+    "Or from (UTC)": "Ou a partir de (UTC)",
+    "When filled, it is used instead of the period above.": "Quando preenchido, é usado no lugar do período acima.",
+    "Enter a date and time (UTC), or empty it to use the period above.": "Digite uma data e hora (UTC), ou esvazie o campo para usar o período acima.",
+    "Update preview": "Atualizar prévia",
+    "The webhook is disabled: they will wait until it is enabled again.": "O webhook está desativado: elas vão esperar até que ele seja ativado de novo.",
+    "Each goes as a new delivery of the same event, with the same webhook-id. Test sends are not sent again.": "Cada uma vai como uma nova entrega do mesmo evento, com o mesmo webhook-id. Envios de teste não são reenviados.",
+    "Back to history": "Voltar ao histórico",
+    "No failed delivery since %(since)s is left to send again.": "Nenhuma entrega com falha desde %(since)s ficou para reenviar.",
+    "Choose since when again.": "Escolha de novo desde quando.",
+    "Replay progress": "Andamento do reenvio",
+    "Done: none is pending.": "Concluído: nenhuma pendente.",
+    "Still sending: this page reloads every few seconds.": "Ainda enviando: esta página se recarrega a cada poucos segundos.",
+    "Refresh": "Atualizar",
+    (
+        "%(num)d failed delivery since %(since)s will be sent again, oldest first.",
+        "%(num)d failed deliveries since %(since)s will be sent again, oldest first.",
+    ): (
+        "%(num)d entrega com falha desde %(since)s será enviada de novo, da mais antiga para a mais recente.",
+        "%(num)d entregas com falha desde %(since)s serão enviadas de novo, da mais antiga para a mais recente.",
+    ),
+    ("%(num)d more will be left for another replay.", "%(num)d more will be left for another replay."): (
+        "Restará mais %(num)d para outro reenvio.",
+        "Restarão mais %(num)d para outro reenvio.",
+    ),
+    ("Send %(num)d delivery again", "Send %(num)d deliveries again"): (
+        "Reenviar %(num)d entrega",
+        "Reenviar %(num)d entregas",
+    ),
+    ("%(num)d delivery queued again at %(when)s.", "%(num)d deliveries queued again at %(when)s."): (
+        "%(num)d entrega enfileirada de novo em %(when)s.",
+        "%(num)d entregas enfileiradas de novo em %(when)s.",
+    ),
+    ("%(num)d delivered", "%(num)d delivered"): ("%(num)d entregue", "%(num)d entregues"),
+    ("%(num)d failed", "%(num)d failed"): ("%(num)d falhou", "%(num)d falharam"),
+    ("%(num)d pending", "%(num)d pending"): ("%(num)d pendente", "%(num)d pendentes"),
 }
 
 PACKAGES = {"crm_stub": ROOT / "crm_stub" / "web", "crm_webhooks": ROOT / "crm_webhooks" / "web"}

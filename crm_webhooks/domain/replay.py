@@ -58,13 +58,23 @@ def selection(
 
 
 @dataclass(frozen=True)
+class Batch:
+    """The deliveries one replay queued: those of ``hook_id`` (or any) with ids from ``first`` to ``last``
+    created at ``queued_at``, which no other delivery shares (each replay reads its own clock)."""
+
+    first: int
+    last: int
+    queued_at: dt.datetime
+    hook_id: int | None = None
+
+
+@dataclass(frozen=True)
 class Replay:
     """What one call sent again, or on a dry run would have.
 
     ``originals`` are the deliveries that qualified, oldest first; ``ids`` the new
-    deliveries made for them, in the same order (none on a dry run).  Those of one
-    replay were all created at ``queued_at``, which, with their first and last id,
-    names them for ``progress``.
+    deliveries made for them, in the same order (none on a dry run); ``batch``
+    names them, to follow their progress.
     """
 
     selection: Selection
@@ -80,6 +90,12 @@ class Replay:
     @property
     def count(self) -> int:
         return len(self.originals)
+
+    @property
+    def batch(self) -> Batch | None:
+        if not self.ids or self.queued_at is None:
+            return None
+        return Batch(min(self.ids), max(self.ids), self.queued_at, self.selection.hook_id)
 
     def to_dict(self) -> dict[str, Any]:
         s = self.selection
