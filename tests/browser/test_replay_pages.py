@@ -29,17 +29,12 @@ WORDS = {
 
 
 @pytest.mark.webhooks_options(retry_delays=[], disable_after_failures=None)
-def test_replaying_an_outage_from_the_history_page(tab, served, lang, crm, webhooks, webhook_receiver) -> None:
+def test_replaying_an_outage_from_the_history_page(tab, served, lang, crm, webhooks, webhook_receiver, outage) -> None:
     words = WORDS[lang]
     hook = webhooks.create_hook(name="ERP", event="lead.created", url=webhook_receiver.url)
     crm.leads.create("Delivered before")
     webhooks.run_pending()
-    webhook_receiver.fail_next(4)
-    webhooks.send_test(hook.id)
-    for name in ("A", "B", "C"):
-        crm.leads.create(name)
-    webhooks.run_pending()
-    webhook_receiver.clear()
+    outage("A", "B", "C", test_sends=True)
 
     log_in(tab, served)
     tab.goto(f"{served}/system/integrations/webhooks/{hook.id}/history")

@@ -15,16 +15,11 @@ URL = "/api/v1/deliveries/redeliver"
 
 
 @pytest.fixture
-def outage(crm, webhooks, webhook_receiver) -> Any:
+def hook(webhooks, webhook_receiver, outage) -> Any:
     """A hook whose receiver was down for three leads and a failed test send; the receiver is back."""
-    hook = webhooks.create_hook(name="erp", event="lead.created", url=webhook_receiver.url)
-    webhook_receiver.fail_next(4)
-    webhooks.send_test(hook.id)
-    for name in ("A", "B", "C"):
-        crm.leads.create(name)
-    webhooks.run_pending()
-    webhook_receiver.clear()
-    return hook
+    created = webhooks.create_hook(name="erp", event="lead.created", url=webhook_receiver.url)
+    outage("A", "B", "C", test_sends=True)
+    return created
 
 
 def conforms(openapi_document: dict[str, Any], response: Any) -> None:
@@ -39,16 +34,16 @@ def conforms(openapi_document: dict[str, Any], response: Any) -> None:
 
 
 def test_a_script_previews_then_replays_what_failed_oldest_first(
-    api, webhooks, webhook_receiver, outage, openapi_document
+    api, webhooks, webhook_receiver, hook, openapi_document
 ) -> None:
-    failed = sorted(d.id for d in webhooks.history(outage.id) if d.status == "failed" and not d.test)
-    preview = api.call("POST", URL, json={"hook_id": outage.id, "since": "2h", "dry_run": True})
+    failed = sorted(d.id for d in webhooks.history(hook.id) if d.status == "failed" and not d.test)
+    preview = api.call("POST", URL, json={"hook_id": hook.id, "since": "2h", "dry_run": True})
     assert preview.status_code == 200, preview.json
     conforms(openapi_document, preview)
     assert (preview.json["count"], preview.json["originals"], preview.json["ids"]) == (3, failed, [])
     assert preview.json["dry_run"] is True and webhook_receiver.requests == []
 
-    replay = api.call("POST", URL, json={"hook_id": outage.id, "since": "2h", "limit": 2})
+    replay = api.call("POST", URL, json={"hook_id": hook.id, "since": "2h", "limit": 2})
     assert replay.status_code == 201, replay.json
     conforms(openapi_document, replay)
     body = replay.json
@@ -61,7 +56,7 @@ def test_a_script_previews_then_replays_what_failed_oldest_first(
     webhooks.run_pending()
     assert [e["data"]["object"]["name"] for e in webhook_receiver.envelopes] == ["A", "B", "C"]
 
-    again = api.call("POST", URL, json={"hook_id": outage.id})  # a second click: nothing left
+    again = api.call("POST", URL, json={"hook_id": hook.id})  # a second click: nothing left
     assert again.status_code == 200 and again.json["count"] == 0
     conforms(openapi_document, again)
 
@@ -79,26 +74,26 @@ def test_a_script_previews_then_replays_what_failed_oldest_first(
     ],
     ids=lambda v: repr(v) if isinstance(v, dict) else v,
 )
-def test_each_bad_field_is_422_naming_it_and_queues_nothing(api, webhooks, outage, sent, field) -> None:
-    before = len(webhooks.history(outage.id))
-    response = api.call("POST", URL, json={"hook_id": outage.id, **sent})
+def test_each_bad_field_is_422_naming_it_and_queues_nothing(api, webhooks, hook, sent, field) -> None:
+    before = len(webhooks.history(hook.id))
+    response = api.call("POST", URL, json={"hook_id": hook.id, **sent})
     assert response.status_code == 422, response.json
     assert response.json["error"]["field"] == field
-    assert len(webhooks.history(outage.id)) == before
+    assert len(webhooks.history(hook.id)) == before
 
 
-def test_who_may_replay_and_what_else_is_refused(api, webhooks, outage) -> None:
-    before = len(webhooks.history(outage.id))
+def test_who_may_replay_and_what_else_is_refused(api, webhooks, hook) -> None:
+    before = len(webhooks.history(hook.id))
     reader = api.call("POST", URL, token=api.token("webhooks:read"), json={})
     assert reader.status_code == 403 and reader.json["error"]["scope"] == "webhooks:write"
     assert api.call("POST", URL, token=False, json={}).status_code == 401
     assert api.call("POST", URL, json={"hook_id": 999}).status_code == 404
     not_json = api.call("POST", URL, data=b"[1]", headers={"Content-Type": "application/json"})
     assert not_json.status_code == 400 and not_json.json["error"]["field"] == "body"
-    assert len(webhooks.history(outage.id)) == before
+    assert len(webhooks.history(hook.id)) == before
 
 
-def test_listing_deliveries_reads_since_as_the_cli_does(api, outage) -> None:
+def test_listing_deliveries_reads_since_as_the_cli_does(api, hook) -> None:
     listed = api.call("GET", "/api/v1/deliveries?since=2h&status=failed").json["data"]
     assert len(listed) == 4
     assert api.call("GET", "/api/v1/deliveries?since=0s").json["data"] == []  # since now

@@ -16,11 +16,9 @@ BASE = "/system/integrations/webhooks"
 
 
 @pytest.fixture
-def failed_hook(crm, webhooks, webhook_receiver) -> Any:
+def failed_hook(webhooks, webhook_receiver, outage) -> Any:
     hook = webhooks.create_hook(name="erp", event="lead.created", url=webhook_receiver.url)
-    webhook_receiver.fail_next()
-    crm.leads.create("A")
-    webhooks.run_pending()
+    outage("A")
     return hook
 
 

@@ -17,27 +17,14 @@ from crm_webhooks import ValidationError
 pytestmark = pytest.mark.webhooks_options(retry_delays=[], disable_after_failures=None)
 
 
-def an_outage(crm, webhooks, receiver, *names: str) -> list:
-    """Leads created while the receiver answers 500: one failed delivery each, per hook on lead.created."""
-    hooks = [h for h in webhooks.list_hooks() if h.event == "lead.created"]
-    receiver.fail_next(len(names) * len(hooks))
-    for name in names:
-        crm.leads.create(name)
-    webhooks.run_pending()
-    return [d for h in hooks for d in webhooks.history(h.id) if d.status == "failed" and not d.test]
-
-
 def names_received(receiver) -> list[str]:
     return [e["data"]["object"]["name"] for e in receiver.envelopes]
 
 
-def test_the_failed_ones_go_again_oldest_first_under_their_own_webhook_id(crm, webhooks, webhook_receiver) -> None:
+def test_the_failed_ones_go_again_oldest_first_under_their_own_webhook_id(webhooks, webhook_receiver, outage) -> None:
     hook = webhooks.create_hook(name="erp", event="lead.created", url=webhook_receiver.url)
-    webhook_receiver.fail_next()
-    test_send = webhooks.send_test(hook.id)  # a failed test send is not replayed
-    failed = an_outage(crm, webhooks, webhook_receiver, "A", "B", "C")
-    assert test_send.status == "failed" and len(failed) == 3
-    webhook_receiver.clear()
+    failed = outage("A", "B", "C", test_sends=True)  # a failed test send is not replayed
+    assert len(failed) == 3 and [d.status for d in webhooks.history(hook.id) if d.test] == ["failed"]
 
     preview = webhooks.preview_redeliver_failed(hook.id, since="1h")
     assert (preview.count, preview.remaining, preview.ids, preview.dry_run) == (3, 0, (), True)
@@ -57,13 +44,14 @@ def test_the_failed_ones_go_again_oldest_first_under_their_own_webhook_id(crm, w
     assert webhooks.redeliver_failed(hook.id, since="1h").count == 0
 
 
-def test_a_second_click_sends_nothing_twice_and_a_new_failure_goes_once_more(crm, webhooks, webhook_receiver) -> None:
+def test_a_second_click_sends_nothing_twice_and_a_new_failure_goes_once_more(
+    webhooks, webhook_receiver, outage
+) -> None:
     webhooks.create_hook(name="erp", event="lead.created", url=webhook_receiver.url)
-    an_outage(crm, webhooks, webhook_receiver, "A", "B")
+    outage("A", "B")
     first = webhooks.redeliver_failed()
     again = webhooks.redeliver_failed()  # the first ones are still pending
     assert (first.count, again.count, again.ids) == (2, 0, ())
-    webhook_receiver.clear()
     webhook_receiver.fail_next(2)
     webhooks.run_pending()
     assert webhooks.replay_progress(first).failed == 2
@@ -73,11 +61,10 @@ def test_a_second_click_sends_nothing_twice_and_a_new_failure_goes_once_more(crm
     assert names_received(webhook_receiver) == ["A", "B", "A", "B"]
 
 
-def test_every_hook_in_event_order_and_one_hook_alone(crm, webhooks, webhook_receiver) -> None:
+def test_every_hook_in_event_order_and_one_hook_alone(webhooks, webhook_receiver, outage) -> None:
     erp = webhooks.create_hook(name="erp", event="lead.created", url=webhook_receiver.url_for("/erp"))
     webhooks.create_hook(name="bi", event="lead.created", url=webhook_receiver.url_for("/bi"))
-    an_outage(crm, webhooks, webhook_receiver, "A", "B")
-    webhook_receiver.clear()
+    outage("A", "B")
     assert webhooks.preview_redeliver_failed(erp.id).count == 2
     everything = webhooks.redeliver_failed()
     assert everything.count == 4 and webhooks.preview_redeliver_failed(erp.id).count == 0
@@ -86,15 +73,14 @@ def test_every_hook_in_event_order_and_one_hook_alone(crm, webhooks, webhook_rec
     assert arrived == [("/erp", "A"), ("/bi", "A"), ("/erp", "B"), ("/bi", "B")]
 
 
-def test_since_status_and_the_bound_choose_what_goes(crm, webhooks, webhook_receiver) -> None:
+def test_since_status_and_the_bound_choose_what_goes(crm, webhooks, webhook_receiver, outage) -> None:
     hook = webhooks.create_hook(name="erp", event="lead.created", url=webhook_receiver.url)
     crm.leads.create("delivered")
     webhooks.run_pending()
-    an_outage(crm, webhooks, webhook_receiver, "old")
+    outage("old")
     time.sleep(0.01)
     moment = utcnow()
-    an_outage(crm, webhooks, webhook_receiver, "B", "C", "D", "E")
-    webhook_receiver.clear()
+    outage("B", "C", "D", "E")
 
     assert webhooks.preview_redeliver_failed(hook.id, since=moment).count == 4
     assert webhooks.preview_redeliver_failed(hook.id, since=moment.isoformat() + "Z").count == 4
@@ -114,9 +100,9 @@ def test_since_status_and_the_bound_choose_what_goes(crm, webhooks, webhook_rece
     assert names_received(webhook_receiver) == ["B", "C", "D", "E"] * 2
 
 
-def test_a_disabled_hooks_replay_waits_for_it(crm, webhooks, webhook_receiver) -> None:
+def test_a_disabled_hooks_replay_waits_for_it(webhooks, webhook_receiver, outage) -> None:
     hook = webhooks.create_hook(name="erp", event="lead.created", url=webhook_receiver.url)
-    an_outage(crm, webhooks, webhook_receiver, "A")
+    outage("A")
     webhooks.disable_hook(hook.id)
     replay = webhooks.redeliver_failed(hook.id)
     webhooks.run_pending()
@@ -135,9 +121,9 @@ def test_a_disabled_hooks_replay_waits_for_it(crm, webhooks, webhook_receiver) -
         ({"limit": 0}, "limit"),
     ],
 )
-def test_bad_input_names_its_field_and_changes_nothing(crm, webhooks, webhook_receiver, call, field) -> None:
+def test_bad_input_names_its_field_and_changes_nothing(webhooks, webhook_receiver, outage, call, field) -> None:
     hook = webhooks.create_hook(name="erp", event="lead.created", url=webhook_receiver.url)
-    an_outage(crm, webhooks, webhook_receiver, "A")
+    outage("A")
     with pytest.raises(ValidationError) as refused:
         webhooks.redeliver_failed(**{"hook_id": hook.id, **call})
     assert refused.value.field == field
