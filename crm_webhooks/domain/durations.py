@@ -10,20 +10,22 @@ import datetime as dt
 import re
 
 from ..exceptions import ValidationError
+from .messages import N_
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+FURTHER_THAN_ANY_DATE = N_("%(value)s goes back further than any date")
 
 
 def parse_duration(value: str, *, field: str = "duration") -> dt.timedelta:
     """``90s``, ``30m``, ``2h``, ``7d``, ``1w``; anything else names ``field``."""
     match = _DURATION.fullmatch(value) if isinstance(value, str) else None
     if not match:
-        raise ValidationError(field, f"{value!r} is not a duration like 90s, 30m, 2h, 7d")
+        raise ValidationError(field, N_("%(value)s is not a duration like 90s, 30m, 2h, 7d"), value=repr(value))
     try:
         return dt.timedelta(seconds=float(match[1]) * _UNITS[match[2]])
     except OverflowError:  # "99999999999w": more than datetime can count
-        raise ValidationError(field, f"{value!r} goes back further than any date") from None
+        raise ValidationError(field, FURTHER_THAN_ANY_DATE, value=repr(value)) from None
 
 
 def naive_utc(moment: dt.datetime) -> dt.datetime:
@@ -37,16 +39,16 @@ def parse_since(value: str | dt.datetime, *, now: dt.datetime, field: str = "sin
     if isinstance(value, dt.datetime):
         return naive_utc(value)
     if not isinstance(value, str):
-        raise ValidationError(field, "a duration like 2h, 30m, 7d or an ISO 8601 date/time, as text")
+        raise ValidationError(field, N_("a duration like 2h, 30m, 7d or an ISO 8601 date/time, as text"))
     if _DURATION.fullmatch(value):
         try:
             return now - parse_duration(value, field=field)
         except OverflowError:
-            raise ValidationError(field, f"{value!r} goes back further than any date") from None
+            raise ValidationError(field, FURTHER_THAN_ANY_DATE, value=repr(value)) from None
     try:
         # Python 3.11 reads "Z" and dates alone ("2026-01-15": its midnight).
         return naive_utc(dt.datetime.fromisoformat(value.strip()))
     except (ValueError, OverflowError):  # "2026-01-01T00:00+23:59" near year 1 overflows once converted
         raise ValidationError(
-            field, f"{value!r} is neither a duration like 2h, 30m, 7d nor an ISO 8601 date/time"
+            field, N_("%(value)s is neither a duration like 2h, 30m, 7d nor an ISO 8601 date/time"), value=repr(value)
         ) from None

@@ -21,8 +21,9 @@ from typing import Any
 
 from crm_stub.models import iso
 
-from ..exceptions import ValidationError
+from ..exceptions import Problems
 from .durations import parse_since
+from .messages import N_
 
 # Pending deliveries are still on their way: sending them again would only make two of each.
 STATUSES = ("failed", "succeeded")
@@ -46,14 +47,18 @@ def _whole(value: Any) -> bool:
 def selection(
     *, hook_id: Any = None, since: Any = None, status: Any = "failed", limit: Any = MAX_REPLAY, now: dt.datetime
 ) -> Selection:
-    """Check every field (each error names its own) and read ``since`` (``2h`` or ISO 8601) against ``now``."""
+    """Check every field, naming each wrong one at once, and read ``since`` (``2h`` or ISO 8601) against ``now``."""
+    problems = Problems()
     if hook_id is not None and not (_whole(hook_id) and hook_id >= 1):
-        raise ValidationError("hook_id", "a hook id (a whole number from 1), or null for every hook")
+        problems.add("hook_id", N_("a hook id (a whole number from 1), or null for every hook"))
     if status not in STATUSES:
-        raise ValidationError("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+        problems.add(
+            "status", N_("%(value)s is not one of %(choices)s"), value=repr(status), choices=", ".join(STATUSES)
+        )
     if not (_whole(limit) and 1 <= limit <= MAX_REPLAY):
-        raise ValidationError("limit", f"a whole number from 1 to {MAX_REPLAY}")
-    moment = None if since is None else parse_since(since, now=now)
+        problems.add("limit", N_("a whole number from 1 to %(high)s"), high=MAX_REPLAY)
+    moment = None if since is None else problems.check(parse_since, since, now=now)
+    problems.raise_any()
     return Selection(hook_id=hook_id, since=moment, status=status, limit=limit)
 
 

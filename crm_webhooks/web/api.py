@@ -30,9 +30,11 @@ from crm_stub.web.auth import token_required
 from ..domain.catalog import BY_CODE, CATALOG
 from ..domain.deliveries import Delivery, delivery_dict
 from ..domain.durations import parse_since
-from ..domain.hooks import FIELDS
-from ..exceptions import ValidationError
+from ..domain.messages import N_
+from ..domain.replay import selection
+from ..exceptions import Problems, ValidationError
 from .openapi import document
+from .words import translate
 
 bp = Blueprint("webhooks_api", __name__, url_prefix="/api/v1")
 
@@ -58,7 +60,10 @@ def bad_body(exc: BadBody) -> Any:
 
 @bp.errorhandler(ValidationError)
 def invalid(exc: ValidationError) -> Any:
-    return error(422, "validation", str(exc), field=exc.field)
+    # Every field's error at once, in the language asked for (English unless Accept-Language says otherwise).
+    errors = [{"field": e.field, "message": translate(e.message)} for e in exc.errors]
+    message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return error(422, "validation", message, field=exc.field, errors=errors)
 
 
 @bp.errorhandler(NotFound)
@@ -97,7 +102,7 @@ def known_query_only() -> None:
     endpoint = (request.endpoint or "").rpartition(".")[2]
     unknown = sorted(set(request.args) - QUERY.get(endpoint, set()))
     if unknown:
-        raise ValidationError(unknown[0], "not a query parameter of this operation")
+        raise ValidationError(unknown[0], N_("not a query parameter of this operation"))
 
 
 def body() -> dict[str, Any]:
@@ -111,7 +116,7 @@ def body() -> dict[str, Any]:
     for name, value in data.items():
         # JSON may escape half of a surrogate pair ("\ud800"): no database stores that.
         if isinstance(value, str) and not _encodable(value):
-            raise ValidationError(name if _encodable(name) else "body", "not valid Unicode text (a lone surrogate)")
+            raise ValidationError(name if _encodable(name) else "body", N_("not valid Unicode text (a lone surrogate)"))
     return data
 
 
@@ -132,15 +137,18 @@ def query_int(name: str, default: int | None = None, *, low: int = 1, high: int 
         return default
     # ASCII digits only: int() also reads other scripts' digits (Arabic-Indic...), " 5" and "1_0".
     if not _WHOLE.fullmatch(raw):
-        raise ValidationError(name, f"{raw!r} is not a whole number")
+        raise ValidationError(name, N_("%(value)s is not a whole number"), value=repr(raw))
     value = int(raw)
     if not low <= value <= high:
-        raise ValidationError(name, f"must be from {low} to {high}")
+        raise ValidationError(name, N_("must be from %(low)s to %(high)s"), low=low, high=high)
     return value
 
 
 def hook_json(hook: Any, *, secret: bool = False) -> dict[str, Any]:
     shown = hook.to_dict()
+    shown["status_detail"] = translate(hook.status_message)
+    if hook.disabled_message is not None:
+        shown["disabled_reason"] = translate(hook.disabled_message)
     shown["event_label"] = {"en": hook.event_label, "pt_BR": BY_CODE[hook.event].label_pt}
     if secret:
         shown["secret"] = hook.secret  # once, when it is created or rotated
@@ -190,12 +198,10 @@ def list_hooks() -> Any:
 @token_required(WRITE)
 def create_hook() -> Any:
     data = body()
-    unknown = sorted(set(data) - set(FIELDS))
-    if unknown:
-        raise ValidationError(unknown[0], "not a hook field")
     for required in ("name", "event", "url"):
         data.setdefault(required, None)
-    hook = webhooks().create_hook(**data)
+    # The service takes any field, so that an unknown one is named among all the others' errors.
+    hook = webhooks().hooks.create(**data)
     response = jsonify(hook_json(hook, secret=True))
     response.headers["Location"] = url_for(".get_hook", hook_id=hook.id)
     return response, 201
@@ -212,10 +218,7 @@ def get_hook(hook_id: int) -> Any:
 def update_hook(hook_id: int) -> Any:
     data = body()
     if not data:
-        raise ValidationError("body", "give at least one field to change")
-    unknown = sorted(set(data) - set(FIELDS))
-    if unknown:  # before the call: {"hook_id": 1} or {"self": 1} are no keyword of update_hook either
-        raise ValidationError(unknown[0], "not a hook field")
+        raise ValidationError("body", N_("give at least one field to change"))
     return jsonify(hook_json(webhooks().update_hook(hook_id, **data)))
 
 
@@ -295,13 +298,15 @@ def redeliver_failed() -> Any:
     Only ids come back: what the deliveries carry is for ``webhooks:read``.
     """
     data = body()
-    unknown = sorted(set(data) - {*REPLAY_FIELDS, "dry_run"})
-    if unknown:
-        raise ValidationError(unknown[0], "not a field of this operation")
+    problems = Problems()
+    for name in sorted(set(data) - {*REPLAY_FIELDS, "dry_run"}):
+        problems.add(name, N_("not a field of this operation"))
     dry_run = data.get("dry_run", False)
     if not isinstance(dry_run, bool):
-        raise ValidationError("dry_run", "true or false")
+        problems.add("dry_run", N_("expected true or false, got %(value)s"), value=repr(dry_run))
     chosen = {name: data[name] for name in REPLAY_FIELDS if name in data}
+    problems.check(selection, **chosen, now=utcnow())  # so that one answer names every wrong field
+    problems.raise_any()
     call = webhooks().preview_redeliver_failed if dry_run else webhooks().redeliver_failed
     replay = call(**chosen)
     return jsonify(replay.to_dict()), 201 if replay.ids else 200

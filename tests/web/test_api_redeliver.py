@@ -99,3 +99,12 @@ def test_listing_deliveries_reads_since_as_the_cli_does(api, hook) -> None:
     assert api.call("GET", "/api/v1/deliveries?since=0s").json["data"] == []  # since now
     refused = api.call("GET", "/api/v1/deliveries?since=2x")
     assert refused.status_code == 422 and refused.json["error"]["field"] == "since"
+
+
+def test_every_wrong_field_at_once_in_the_language_asked_for(api, webhooks, hook) -> None:
+    sent = {"hook_id": hook.id, "status": "pending", "limit": 0, "since": "2x", "dry_run": 1, "colour": "red"}
+    response = api.call("POST", URL, json=sent, headers={"Accept-Language": "pt-BR"})
+    assert response.status_code == 422
+    errors = {e["field"]: e["message"] for e in response.json["error"]["errors"]}
+    assert set(errors) == {"status", "limit", "since", "dry_run", "colour"}
+    assert errors["since"] == "'2x' não é uma duração como 2h, 30m, 7d nem uma data/hora ISO 8601"
