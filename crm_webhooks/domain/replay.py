@@ -65,7 +65,8 @@ def selection(
 @dataclass(frozen=True)
 class Batch:
     """The deliveries one replay queued: those of ``hook_id`` (or any) with ids from ``first`` to ``last``
-    created at ``queued_at``, which no other delivery shares (each replay reads its own clock)."""
+    created at ``queued_at``, to the microsecond: another delivery would have to be written among them,
+    to the same hook, in that same microsecond to be counted with them."""
 
     first: int
     last: int

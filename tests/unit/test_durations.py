@@ -71,3 +71,9 @@ def test_a_replay_selection_defaults_to_every_failed_one() -> None:
     chosen = selection(now=NOW)
     assert (chosen.hook_id, chosen.since, chosen.status, chosen.limit) == (None, None, "failed", 1000)
     assert selection(hook_id=3, since="1h", status="succeeded", limit=5, now=NOW).since == dt.datetime(2026, 3, 10, 11)
+
+
+def test_a_huge_value_is_not_echoed_whole() -> None:
+    with pytest.raises(ValidationError) as refused:
+        parse_since("x" * 1_000_000, now=NOW)
+    assert len(str(refused.value)) < 200
