@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from crm_stub import CRM, InvalidTransition, Manifest
 
 from . import encryption, schema
 from .deliveries import DeliveryService
+from .domain.charts import HourStat
 from .domain.deliveries import Delivery
 from .domain.hooks import Hook, reason_message
 from .domain.options import Options
@@ -28,6 +30,7 @@ from .models import MetaRow
 from .outbox import Outbox
 from .replay import ReplayService
 from .signals import hook_disabled
+from .stats import StatsService
 from .version import __version__
 
 log = logging.getLogger("crm_webhooks")
@@ -48,6 +51,7 @@ class WebhooksAddon:
         self.hooks = HookService(crm, self.options)
         self.deliveries = DeliveryService(crm, self.hooks, self.deliverer)
         self.replays = ReplayService(crm, self.hooks, self.deliverer)
+        self.stats = StatsService(crm, self.hooks)
         self._dispatcher: Worker | None = None
         self.outbox = Outbox(crm, on_commit=self._wake)
 
@@ -148,6 +152,16 @@ class WebhooksAddon:
     def delivery_stats(self) -> dict[str, Any]:
         """pending, held, due, in_flight, failed, succeeded and the age of the oldest due delivery."""
         return self.deliveries.stats()
+
+    def last_day(self, hook_id: int, *, now: dt.datetime | None = None) -> tuple[HourStat, ...]:
+        """The hook's last 24 clock hours (UTC): deliveries by outcome and p50/p95 attempt durations."""
+        return self.stats.day(hook_id, now=now)
+
+    def last_day_by_hook(
+        self, hook_ids: Sequence[int], *, now: dt.datetime | None = None
+    ) -> Mapping[int, tuple[HourStat, ...]]:
+        """Each hook's last 24 clock hours of deliveries by outcome, in one query."""
+        return self.stats.days(hook_ids, now=now)
 
     def get_delivery(self, delivery_id: int) -> Delivery:
         return self.deliveries.get(delivery_id)

@@ -178,6 +178,16 @@ TRANSLATIONS = {
     "must be from %(low)s to %(high)s": "deve estar entre %(low)s e %(high)s",
     "not a query parameter of this operation": "não é um parâmetro de consulta desta operação",
     "not valid Unicode text (a lone surrogate)": "não é texto Unicode válido (um substituto isolado)",
+    # charts (issue 15, "something to look at"): the hook's last 24 hours and the list's sparklines
+    "Last 24 hours": "Últimas 24 horas",
+    "Last 24 h: %(succeeded)s delivered, %(failed)s failed, %(pending)s pending.": "Últimas 24 h: %(succeeded)s com sucesso, %(failed)s com falha, %(pending)s em espera.",
+    "Deliveries per hour and attempt duration, %(start)s to %(end)s UTC": "Entregas por hora e duração das tentativas, de %(start)s a %(end)s UTC",
+    "Failures at:": "Falhas às:",
+    "Attempt duration": "Duração das tentativas",
+    "No deliveries in the last 24 hours.": "Nenhuma entrega nas últimas 24 horas.",
+    "%(n)s failed": "%(n)s com falha",
+    "p50 duration": "duração p50",
+    "p95 duration": "duração p95",
     # replay failed deliveries (issue 15: recovery from the page)
     "%(value)s is not a duration like 90s, 30m, 2h, 7d": "%(value)s não é uma duração como 90s, 30m, 2h, 7d",
     "%(value)s goes back further than any date": "%(value)s volta mais longe que qualquer data",

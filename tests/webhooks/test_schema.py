@@ -295,3 +295,23 @@ def test_0_3_0_reasons_become_codes_that_read_in_either_language(database_url: s
             back = conn.execute(sa.text("SELECT disabled_reason FROM webhook_hooks ORDER BY id")).scalars().all()
         assert back == sentences
         schema.upgrade(crm.engine)
+
+
+def test_an_upgraded_database_charts_its_old_deliveries_through_the_new_index(
+    database_url: str, webhook_receiver
+) -> None:
+    make_0_2_0_database(database_url, webhook_receiver.url)
+
+    def indexes(engine: sa.Engine) -> set[str]:
+        with engine.connect() as conn:
+            return {i["name"] for i in sa.inspect(conn).get_indexes("webhook_deliveries")}
+
+    with CRM(database_url) as crm:
+        wh = crm.addons["crm_webhooks"]
+        assert "ix_webhook_deliveries_hook_created" in indexes(crm.engine)
+        assert [sum(s.count(o) for s in wh.last_day(3)) for o in ("succeeded", "failed")] == [1, 0]
+        with crm.engine.begin() as conn:
+            command.downgrade(schema.config(conn), "-1")  # undoes 0007 only, whatever precedes it
+        assert "ix_webhook_deliveries_hook_created" not in indexes(crm.engine)
+        schema.upgrade(crm.engine)
+        assert differences(crm.engine) == []
