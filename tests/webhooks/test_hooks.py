@@ -63,7 +63,8 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("event", {"event": "sale.deleted"}, "not an event of the catalog"),
     ("event", {"event": "Sale.Created"}, "not an event of the catalog"),  # codes are lower case
     ("method", {"method": "TRACE"}, "not one of GET, POST, PUT, PATCH, DELETE"),
-    ("method", {"method": None}, "not one of"),
+    ("method", {"method": None}, "required"),
+    ("method", {"method": 5}, "expected text, got a number"),
     ("url", {"url": "ftp://127.0.0.1/x"}, "http:// or https://"),
     ("url", {"url": "http:///no-host"}, "must name a host"),
     ("url", {"url": "not a url"}, "spaces"),
@@ -81,6 +82,9 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("key", {"key": "Webhook-Id"}, "set by the webhook itself"),
     ("key", {"key": "X Api Key"}, "not a valid header name"),
     ("key", {"key": "X-Key:"}, "not a valid header name"),
+    ("key", {"key": " X-Key "}, "not a valid header name"),  # checked as given, not as it would be trimmed
+    ("key", {"key": "X-Key\r\n"}, "not a valid header name"),
+    ("key", {"key": "\tX-Key"}, "not a valid header name"),
     ("key", {"key": "", "value": "orphan"}, "required when a value is given"),
     ("value", {"value": None}, "required when a key is given"),
     ("value", {"value": "a\r\nX-Injected: 1"}, "line breaks"),
