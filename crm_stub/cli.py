@@ -156,14 +156,13 @@ def _password(given: str | None, from_stdin: bool) -> str:
             err=True,
         )
         return given
-    stdin = sys.stdin
     if from_stdin:
-        line = stdin.readline()
+        line = sys.stdin.readline()
         if not line:
             raise click.ClickException("no password on standard input (--password-stdin reads one line)")
         return line.rstrip("\r\n")
     # Hidden at a terminal; from a pipe there is nothing to hide, and getpass would only warn.
-    at_terminal = stdin.isatty()
+    at_terminal = sys.stdin.isatty()
     return ask(
         lambda: click.prompt(
             f"Password (at least {MIN_PASSWORD} characters)",
