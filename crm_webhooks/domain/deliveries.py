@@ -18,6 +18,8 @@ class Attempt:
     request_headers: dict[str, str]
     response_body: str | None
     location: str | None
+    # [name, value] pairs as received, bounded; None: no HTTP answer (or recorded before 0.4.0).
+    response_headers: tuple[tuple[str, str], ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -77,6 +79,7 @@ def attempt_dict(a: Attempt) -> dict[str, Any]:
         "request_headers": a.request_headers,
         "response_body": a.response_body,
         "location": a.location,
+        "response_headers": None if a.response_headers is None else [list(p) for p in a.response_headers],
     }
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, text, upda
 from crm_stub.models import utcnow
 
 from .. import state
+from ..domain.response_headers import to_json
 from ..models import AttemptRow, DeliveryRow, HookRow
 from .claim import PENDING
 from .send import Sent
@@ -319,6 +320,7 @@ _ATTEMPT_COLUMNS = (
     "request_headers",
     "response_body",
     "location",
+    "response_headers",
 )
 
 
@@ -340,4 +342,5 @@ def _attempt_values(s: Sent, *, json_headers: bool = False) -> tuple[object, ...
         json.dumps(headers) if json_headers else headers,
         s.response.body,
         location[:_LOCATION_MAX] if location else location,
+        to_json(s.response.headers),
     )
