@@ -446,15 +446,24 @@ def deliveries_show(app: App, delivery_id: int, as_json: bool) -> None:
         app.json(d.to_dict(payload=True))
         return
     app.say(_attempt_line(d))
-    table = Table("#", "at", "HTTP", "error", "ms", "response (start)", title=f"Attempts of delivery {d.id}")
+    table = Table(
+        "#", "at", "HTTP", "error", "ms", "response headers", "response (start)", title=f"Attempts of delivery {d.id}"
+    )
     for n, a in enumerate(d.attempts, 1):
         code = "" if a.status_code is None else str(a.status_code)
         body = (a.response_body or "")[:60]
-        table.add_row(*map(plain, (n, _when(a.attempted_at), code, a.error or "", f"{a.duration_ms:.1f}", body)))
+        headers = "" if a.response_headers is None else str(len(a.response_headers))
+        cells = (n, _when(a.attempted_at), code, a.error or "", f"{a.duration_ms:.1f}", headers, body)
+        table.add_row(*map(plain, cells))
     app.console.print(table)
     if d.attempts:
-        headers = json_text(d.attempts[-1].request_headers, indent=2)
-        app.console.print(plain(f"request headers (masked): {headers}", newlines=True))
+        last = d.attempts[-1]
+        app.console.print(
+            plain(f"request headers (masked): {json_text(last.request_headers, indent=2)}", newlines=True)
+        )
+        if last.response_headers is not None:
+            lines = "".join(f"\n  {name}: {value}" for name, value in last.response_headers)
+            app.console.print(plain(f"response headers of attempt {len(d.attempts)}:{lines}", newlines=True))
     app.console.print(plain(f"envelope: {json_text(d.payload, indent=2)}", newlines=True))
 
 

@@ -114,6 +114,11 @@ TRANSLATIONS = {
     "disabled": "desativado",
     "pending": "pendente",
     "failed": "falhou",
+    # attempts part (issue 15): the configuration's summary, an attempt's response headers
+    "Failed deliveries in a row": "Entregas com falha seguidas",
+    "Last changed": "Última alteração",
+    "since": "desde",
+    "Headers (%(count)s)": "Cabeçalhos (%(count)s)",
 }
 
 PACKAGES = {"crm_stub": ROOT / "crm_stub" / "web", "crm_webhooks": ROOT / "crm_webhooks" / "web"}

@@ -24,6 +24,8 @@ MAX_TOTAL = 8000  # characters of names and values together
 Headers = tuple[tuple[str, str], ...]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# Made once: json.dumps with options builds an encoder per call, a cost on every attempt.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def kept(headers: Iterable[tuple[str | bytes, str | bytes]], *, latin_1: bool = False) -> Headers:
@@ -60,9 +62,7 @@ def _text(raw: str | bytes, limit: int, latin_1: bool) -> str:
 
 def to_json(headers: Headers | None) -> str | None:
     """The column's text: a JSON list of ``[name, value]`` pairs, in the order received."""
-    if headers is None:
-        return None
-    return json.dumps(headers, ensure_ascii=False, separators=(",", ":"))
+    return None if headers is None else _ENCODER.encode(headers)
 
 
 def from_json(stored: str | None) -> Headers | None:

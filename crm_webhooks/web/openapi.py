@@ -127,7 +127,7 @@ SCHEMAS: dict[str, Any] = {
     "HookUpdate": {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": _HOOK_FIELDS},
     "Hook": {
         "type": "object",
-        "required": ["id", "name", "event", "url", "method", "enabled", "status", "secret"],
+        "required": ["id", "name", "event", "url", "method", "enabled", "status", "secret", "updated_at"],
         "properties": {
             "id": {"type": "integer"},
             **{k: v for k, v in _HOOK_FIELDS.items() if k != "event"},
@@ -151,6 +151,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Attempt": {
         "type": "object",
+        "required": ["id", "attempted_at", "status_code", "error", "duration_ms", "response_headers"],
         "properties": {
             "id": {"type": "integer"},
             "attempted_at": {"type": "string", "format": "date-time"},

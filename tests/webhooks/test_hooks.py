@@ -180,9 +180,7 @@ def test_updated_at_is_when_a_person_last_changed_the_hook(webhooks, change, sta
 
 
 @pytest.mark.webhooks_options(retry_delays=[], disable_after_failures=2)
-def test_saving_unchanged_deliveries_and_automatic_disabling_leave_updated_at(
-    crm, webhooks, webhook_receiver
-) -> None:
+def test_saving_unchanged_deliveries_and_automatic_disabling_leave_updated_at(crm, webhooks, webhook_receiver) -> None:
     hook = webhooks.create_hook(name="leads", event="lead.created", url=webhook_receiver.url)
     webhooks.update_hook(hook.id, name="leads", url=webhook_receiver.url, enabled=True)  # saved as it was
     crm.leads.create("Delivered")
