@@ -17,7 +17,7 @@ from crm_stub import CRM, InvalidTransition, Manifest
 from . import encryption, schema
 from .deliveries import DeliveryService
 from .domain.deliveries import Delivery
-from .domain.hooks import Hook
+from .domain.hooks import Hook, reason_message
 from .domain.options import Options
 from .engine.deliver import Deliverer
 from .engine.transport import Transport
@@ -83,7 +83,8 @@ class WebhooksAddon:
         if self._dispatcher is not None:
             self._dispatcher.wake()
 
-    def _announce_disabled(self, hook_ids: list[int], reason: str) -> None:
+    def _announce_disabled(self, hook_ids: list[int], code: str) -> None:
+        reason = str(reason_message(code))
         for hook_id in hook_ids:
             log.warning("hook %s %s", hook_id, reason)
             hook_disabled.send(self.crm, hook=self.hooks.get(hook_id), reason=reason)
@@ -113,7 +114,7 @@ class WebhooksAddon:
     def get_hook(self, hook_id: int) -> Hook:
         return self.hooks.get(hook_id)
 
-    def update_hook(self, hook_id: int, **fields: Any) -> Hook:
+    def update_hook(self, hook_id: int, /, **fields: Any) -> Hook:
         return self.hooks.update(hook_id, **fields)
 
     def disable_hook(self, hook_id: int) -> Hook:

@@ -12,7 +12,7 @@ from crm_stub.models import utcnow
 from crm_stub.services.base import check_id
 
 from . import state
-from .domain.hooks import FIELDS, Hook, validate_fields
+from .domain.hooks import BY_ADMIN, CREATED_DISABLED, FIELDS, Hook, validate_fields
 from .domain.options import Options
 from .domain.secrets import grace_ends, retire
 from .engine.fanout import fan_out_all
@@ -36,7 +36,7 @@ def to_hook(row: HookRow) -> Hook:
         last_run_at=row.last_run_at,
         last_result=row.last_result,
         consecutive_failures=row.consecutive_failures,
-        disabled_reason=row.disabled_reason,
+        disabled_code=row.disabled_reason,
         disabled_at=row.disabled_at,
         previous_secret_expires_at=grace_ends(row.retired_secrets, utcnow()),
         ordering=row.ordering,
@@ -54,13 +54,13 @@ class HookService:
             raise NotFound("hook", hook_id)
         return row
 
-    def create(self, **fields: Any) -> Hook:
+    def create(self, /, **fields: Any) -> Hook:
         cleaned = validate_fields(fields, allow_private=self._options.allow_private_networks)
         now = utcnow()
         with self._crm.transaction() as session:
             row = HookRow(**cleaned, secret=new_secret(), created_at=now, updated_at=now)
             if not row.enabled:
-                row.disabled_reason, row.disabled_at = "created disabled", now
+                row.disabled_reason, row.disabled_at = CREATED_DISABLED, now
             session.add(row)
             session.flush()
             state.bump_version(session)
@@ -79,7 +79,7 @@ class HookService:
         with self._crm._read() as session:
             return to_hook(self._row(session, hook_id))
 
-    def update(self, hook_id: int, **fields: Any) -> Hook:
+    def update(self, hook_id: int, /, **fields: Any) -> Hook:
         with self._crm.transaction() as session:
             row = self._row(session, hook_id, lock=True)
             current = {name: getattr(row, name) for name in FIELDS}
@@ -103,7 +103,7 @@ class HookService:
         if enabled:
             state.enable(session, row.id, utcnow())
         else:
-            state.disable(session, [row.id], "disabled by an admin", utcnow())
+            state.disable(session, [row.id], BY_ADMIN, utcnow())
         session.expire(row)
 
     def set_enabled(self, hook_id: int, enabled: bool) -> Hook:

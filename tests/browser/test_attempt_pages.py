@@ -10,8 +10,18 @@ import pytest
 from .conftest import log_in, shoot
 
 WORDS = {
-    "en": {"failures": "Failed deliveries in a row", "changed": "Last changed", "headers": "Headers ("},
-    "pt_BR": {"failures": "Entregas com falha seguidas", "changed": "Última alteração", "headers": "Cabeçalhos ("},
+    "en": {
+        "failures": "Failed deliveries in a row",
+        "changed": "Last changed",
+        "why": "disabled by an admin",
+        "headers": "Headers (",
+    },
+    "pt_BR": {
+        "failures": "Entregas com falha seguidas",
+        "changed": "Última alteração",
+        "why": "desativado por um administrador",
+        "headers": "Cabeçalhos (",
+    },
 }
 
 
@@ -31,7 +41,7 @@ def test_the_configuration_sums_up_the_hook_and_attempts_fold_their_headers(
     summary = tab.inner_text("#hook-summary")
     assert words["failures"].lower() in summary.lower() and words["changed"].lower() in summary.lower()
     assert tab.inner_text("#summary-failures") == "1"
-    assert "disabled by an admin" in tab.inner_text("#summary-detail")
+    assert words["why"] in tab.inner_text("#summary-detail")
     shoot(tab, f"attempts-configuration-{lang}")
 
     tab.click("#summary-last-run a")

@@ -273,6 +273,36 @@ def test_a_0_2_0_database_is_upgraded_when_the_crm_opens_it(database_url: str, w
         assert wh.run_pending() == 1
 
 
+def test_0_3_0_reasons_become_codes_that_read_in_either_language(database_url: str) -> None:
+    sentences = [
+        "disabled by an admin",
+        "created disabled",
+        "disabled automatically: the receiver answered 410 Gone",
+        "disabled automatically after 3 failed deliveries in a row",
+        "paused by the ops script",  # another tool's words stay as they are
+    ]
+    with CRM(database_url) as crm:
+        wh = crm.install_addon("crm_webhooks", dispatcher="manual", allow_private_networks=True)
+        ids = [wh.create_hook(name=f"h{n}", event="lead.created", url="http://127.0.0.1:9/h").id for n in range(5)]
+        with crm.engine.begin() as conn:
+            command.downgrade(schema.config(conn), "0005")
+            for hook_id, sentence in zip(ids, sentences, strict=True):
+                conn.execute(
+                    sa.text("UPDATE webhook_hooks SET enabled = :off, disabled_reason = :why WHERE id = :id"),
+                    {"off": False, "why": sentence, "id": hook_id},
+                )
+        schema.upgrade(crm.engine)
+        with crm.engine.connect() as conn:
+            stored = conn.execute(sa.text("SELECT disabled_reason FROM webhook_hooks ORDER BY id")).scalars().all()
+        assert stored == ["admin", "created", "gone", "failures:3", "paused by the ops script"]
+        assert [wh.get_hook(i).disabled_reason for i in ids] == sentences
+        with crm.engine.begin() as conn:
+            command.downgrade(schema.config(conn), "0005")
+            back = conn.execute(sa.text("SELECT disabled_reason FROM webhook_hooks ORDER BY id")).scalars().all()
+        assert back == sentences
+        schema.upgrade(crm.engine)
+
+
 def make_0_3_0_database(url: str) -> None:
     """A database at revision 0005 with data: a hook whose updated_at its deliveries moved, an attempt of it."""
     with old_database(url, "0005", "0.3.0") as conn:
@@ -325,7 +355,7 @@ def test_a_0_3_0_database_keeps_its_attempts_and_its_hooks_start_from_their_crea
         (attempt,) = wh.get_delivery(1).attempts
         assert (attempt.status_code, attempt.response_body, attempt.response_headers) == (200, "thanks", None)
         with crm.engine.begin() as conn:  # and back: the attempt stays
-            command.downgrade(schema.config(conn), "0005")
+            command.downgrade(schema.config(conn), "0006")
         assert differences(crm.engine) != []
         schema.upgrade(crm.engine)
         assert differences(crm.engine) == []

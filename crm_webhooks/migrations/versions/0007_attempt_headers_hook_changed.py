@@ -5,8 +5,8 @@ was moved by every delivery that recorded a hook's last run, so what it holds
 says nothing of a person's last change: existing hooks start again from their
 ``created_at`` (the one time a person is known to have set them).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from alembic import op
 
 from crm_webhooks.migrations.rebuild import rebuilt
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
