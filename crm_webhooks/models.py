@@ -168,6 +168,6 @@ class AttemptRow(WebhooksBase):
     request_headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     response_body: Mapped[str | None] = mapped_column(Text, default=None)
     location: Mapped[str | None] = mapped_column(String(2048), default=None)
-    # JSON text of [name, value] pairs, bounded (engine/response_headers.py); NULL: no HTTP answer,
-    # or an attempt made before 0.4.0.  Text rather than JSON: written as it is, by COPY too.
+    # JSON text of [name, value] pairs, bounded (domain/response_headers.py); NULL: no HTTP answer,
+    # or an attempt made before migration 0007.  Text rather than JSON: written as it is, by COPY too.
     response_headers: Mapped[str | None] = mapped_column(Text, default=None)

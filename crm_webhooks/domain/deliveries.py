@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .response_headers import Headers
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -18,8 +20,8 @@ class Attempt:
     request_headers: dict[str, str]
     response_body: str | None
     location: str | None
-    # [name, value] pairs as received, bounded; None: no HTTP answer (or recorded before 0.4.0).
-    response_headers: tuple[tuple[str, str], ...] | None = None
+    # [name, value] pairs as received, bounded; None: no HTTP answer (or made before migration 0007).
+    response_headers: Headers | None = None
 
     @property
     def ok(self) -> bool:

@@ -150,7 +150,7 @@ SCHEMAS: dict[str, Any] = {
             "disabled_at": _NULLABLE_TIME,
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {
-                "type": ["string", "null"],
+                "type": "string",
                 "format": "date-time",
                 "description": "When a person last changed it (created, edited, enabled, disabled, secret "
                 "rotated); deliveries and automatic disabling leave it",
@@ -184,8 +184,8 @@ SCHEMAS: dict[str, Any] = {
                 },
                 "description": "The receiver's response headers as [name, value] pairs, in the order received: "
                 f"the first {answer.MAX_HEADERS} at most, {answer.MAX_TOTAL} characters in all, a longer name or "
-                "value cut to end in …, bytes that are not text as U+FFFD. Null when there was no HTTP answer "
-                "(or for attempts recorded before they were kept)",
+                "value cut to end in …, control characters and bytes that are not UTF-8 as U+FFFD. Null when "
+                "there was no HTTP answer (or for attempts recorded before they were kept)",
             },
         },
     },
