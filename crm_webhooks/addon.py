@@ -10,22 +10,27 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from crm_stub import CRM, InvalidTransition, Manifest
 
 from . import encryption, schema
 from .deliveries import DeliveryService
+from .domain.charts import HourStat
 from .domain.deliveries import Delivery
 from .domain.hooks import Hook, reason_message
 from .domain.options import Options
+from .domain.replay import MAX_REPLAY, Batch, Progress, Replay
 from .engine.deliver import Deliverer
 from .engine.transport import Transport
 from .engine.worker import Worker
 from .hooks import HookService
 from .models import MetaRow
 from .outbox import Outbox
+from .replay import ReplayService
 from .signals import hook_disabled
+from .stats import StatsService
 from .version import __version__
 
 log = logging.getLogger("crm_webhooks")
@@ -45,6 +50,8 @@ class WebhooksAddon:
         self.deliverer = Deliverer(crm.engine, self.options, self.transport, on_disabled=self._announce_disabled)
         self.hooks = HookService(crm, self.options)
         self.deliveries = DeliveryService(crm, self.hooks, self.deliverer)
+        self.replays = ReplayService(crm, self.hooks, self.deliverer)
+        self.stats = StatsService(crm, self.hooks)
         self._dispatcher: Worker | None = None
         self.outbox = Outbox(crm, on_commit=self._wake)
 
@@ -114,7 +121,7 @@ class WebhooksAddon:
     def get_hook(self, hook_id: int) -> Hook:
         return self.hooks.get(hook_id)
 
-    def update_hook(self, hook_id: int, /, **fields: Any) -> Hook:
+    def update_hook(self, hook_id: int, **fields: Any) -> Hook:
         return self.hooks.update(hook_id, **fields)
 
     def disable_hook(self, hook_id: int) -> Hook:
@@ -146,12 +153,61 @@ class WebhooksAddon:
         """pending, held, due, in_flight, failed, succeeded and the age of the oldest due delivery."""
         return self.deliveries.stats()
 
+    def last_day(self, hook_id: int, *, now: dt.datetime | None = None) -> tuple[HourStat, ...]:
+        """The hook's last 24 clock hours (UTC): deliveries by outcome and p50/p95 attempt durations."""
+        return self.stats.day(hook_id, now=now)
+
+    def last_day_by_hook(
+        self, hook_ids: Sequence[int], *, now: dt.datetime | None = None
+    ) -> Mapping[int, tuple[HourStat, ...]]:
+        """Each hook's last 24 clock hours of deliveries by outcome, in one query."""
+        return self.stats.days(hook_ids, now=now)
+
     def get_delivery(self, delivery_id: int) -> Delivery:
         return self.deliveries.get(delivery_id)
 
     def redeliver(self, delivery_id: int) -> Delivery:
         self._refuse_inside_transaction("redeliver")
         return self.deliveries.redeliver(delivery_id)
+
+    def redeliver_failed(
+        self,
+        hook_id: int | None = None,
+        *,
+        since: str | dt.datetime | None = None,
+        status: str = "failed",
+        limit: int = MAX_REPLAY,
+        send: bool = False,
+    ) -> Replay:
+        """After a receiver's outage: send again, oldest first, the deliveries of ``hook_id`` (or of every hook)
+        with ``status`` created since ``since`` (``"2h"``, ISO 8601 or a datetime), test sends aside.
+
+        Each gets a new delivery of the same event (same ``webhook-id``), queued for whoever delivers, or with
+        ``send`` sent before this returns.  One already sent again is not sent while that one is pending or
+        once it succeeded, so calling twice sends nothing twice.  At most ``limit`` per call:
+        ``Replay.remaining`` says how many more there are.
+        """
+        if send:
+            self._refuse_inside_transaction("redeliver_failed(send=True)")
+        replay = self.replays.replay(hook_id=hook_id, since=since, status=status, limit=limit, send=send)
+        if replay.ids:
+            self._wake()
+        return replay
+
+    def preview_redeliver_failed(
+        self,
+        hook_id: int | None = None,
+        *,
+        since: str | dt.datetime | None = None,
+        status: str = "failed",
+        limit: int = MAX_REPLAY,
+    ) -> Replay:
+        """What ``redeliver_failed`` would send (``originals``, ``remaining``), changing nothing."""
+        return self.replays.replay(hook_id=hook_id, since=since, status=status, limit=limit, dry_run=True)
+
+    def replay_progress(self, replay: Replay | Batch | None) -> Progress:
+        """How the deliveries a ``redeliver_failed`` call queued (or its ``batch``) are doing."""
+        return self.replays.progress(replay.batch if isinstance(replay, Replay) else replay)
 
     def send_test(self, hook_id: int) -> Delivery:
         self._refuse_inside_transaction("send_test")

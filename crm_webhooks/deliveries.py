@@ -14,6 +14,8 @@ from crm_stub.services.base import MAX_ID, check_id
 
 from .domain import response_headers
 from .domain.deliveries import Attempt, Delivery
+from .domain.durations import naive_utc
+from .domain.messages import N_
 from .domain.samples import sample
 from .engine import fanout
 from .engine.claim import PENDING
@@ -94,9 +96,11 @@ class DeliveryService:
     ) -> list[Delivery]:
         """Newest first; ``before`` (a delivery id) gives the next page."""
         if status is not None and status not in STATUSES:
-            raise ValidationError("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+            raise ValidationError(
+                "status", N_("%(value)s is not one of %(choices)s"), value=repr(status), choices=", ".join(STATUSES)
+            )
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-            raise ValidationError("limit", f"a whole number from 1 to {MAX_PAGE}")
+            raise ValidationError("limit", N_("a whole number from 1 to %(high)s"), high=MAX_PAGE)
         stmt = (
             select(DeliveryRow, _waiting_for())
             .options(selectinload(DeliveryRow.attempts))
@@ -109,7 +113,7 @@ class DeliveryService:
         if status is not None:
             stmt = stmt.where(DeliveryRow.status == status)
         if since is not None:
-            stmt = stmt.where(DeliveryRow.created_at >= _naive_utc(since))
+            stmt = stmt.where(DeliveryRow.created_at >= naive_utc(since))
         if before is not None:
             stmt = stmt.where(DeliveryRow.id < min(before, MAX_ID))
         self._settle()
@@ -216,7 +220,7 @@ class DeliveryService:
     def prune(self, older_than: dt.timedelta | dt.datetime | float) -> int:
         """Delete finished deliveries created before the cutoff, keeping each hook's latest; returns how many."""
         if isinstance(older_than, dt.datetime):
-            cutoff = _naive_utc(older_than)
+            cutoff = naive_utc(older_than)
         elif isinstance(older_than, dt.timedelta):
             cutoff = utcnow() - older_than
         elif isinstance(older_than, (int, float)) and not isinstance(older_than, bool) and older_than >= 0:
@@ -238,9 +242,3 @@ class DeliveryService:
             fanned_out = EventRow.fanout.is_(None)  # one not fanned out yet has no deliveries *yet*
             session.execute(delete(EventRow).where(orphan, fanned_out, EventRow.created_at < cutoff))
             return len(ids)
-
-
-def _naive_utc(moment: dt.datetime) -> dt.datetime:
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
-    return moment

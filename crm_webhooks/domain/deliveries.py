@@ -20,7 +20,7 @@ class Attempt:
     request_headers: dict[str, str]
     response_body: str | None
     location: str | None
-    # [name, value] pairs as received, bounded; None: no HTTP answer (or made before migration 0007).
+    # [name, value] pairs as received, bounded; None: no HTTP answer (or made before migration 0008).
     response_headers: Headers | None = None
 
     @property

@@ -303,6 +303,26 @@ def test_0_3_0_reasons_become_codes_that_read_in_either_language(database_url: s
         schema.upgrade(crm.engine)
 
 
+def test_an_upgraded_database_charts_its_old_deliveries_through_the_new_index(
+    database_url: str, webhook_receiver
+) -> None:
+    make_0_2_0_database(database_url, webhook_receiver.url)
+
+    def indexes(engine: sa.Engine) -> set[str]:
+        with engine.connect() as conn:
+            return {i["name"] for i in sa.inspect(conn).get_indexes("webhook_deliveries")}
+
+    with CRM(database_url) as crm:
+        wh = crm.addons["crm_webhooks"]
+        assert "ix_webhook_deliveries_hook_created" in indexes(crm.engine)
+        assert [sum(s.count(o) for s in wh.last_day(3)) for o in ("succeeded", "failed")] == [1, 0]
+        with crm.engine.begin() as conn:
+            command.downgrade(schema.config(conn), "0006")  # undoes 0007 (and the migrations after it)
+        assert "ix_webhook_deliveries_hook_created" not in indexes(crm.engine)
+        schema.upgrade(crm.engine)
+        assert differences(crm.engine) == []
+
+
 def make_0_3_0_database(url: str) -> None:
     """A database at revision 0005 with data: a hook whose updated_at its deliveries moved, an attempt of it."""
     with old_database(url, "0005", "0.3.0") as conn:
@@ -355,7 +375,7 @@ def test_a_0_3_0_database_keeps_its_attempts_and_its_hooks_start_from_their_crea
         (attempt,) = wh.get_delivery(1).attempts
         assert (attempt.status_code, attempt.response_body, attempt.response_headers) == (200, "thanks", None)
         with crm.engine.begin() as conn:  # and back: the attempt stays
-            command.downgrade(schema.config(conn), "0006")
+            command.downgrade(schema.config(conn), "0007")
         assert differences(crm.engine) != []
         schema.upgrade(crm.engine)
         assert differences(crm.engine) == []

@@ -5,8 +5,8 @@ was moved by every delivery that recorded a hook's last run, so what it holds
 says nothing of a person's last change: existing hooks start again from their
 ``created_at`` (the one time a person is known to have set them).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from alembic import op
 
 from crm_webhooks.migrations.rebuild import rebuilt
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
