@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -412,9 +413,9 @@ def _answer(a: Attempt) -> str:
     return f"{status} ({a.error})"
 
 
-def _header_lines(title: str, headers: dict[str, str]) -> Text:
-    """Headers as a receiver sees them, one ``Name: value`` a line (not JSON, whose escapes show)."""
-    lines = [f"{title}:", *(f"  {visible(name)}: {visible(value)}" for name, value in headers.items())]
+def _header_lines(title: str, headers: Iterable[tuple[str, str]]) -> Text:
+    """Headers as they went over the wire, one ``Name: value`` a line (not JSON, whose escapes show)."""
+    lines = [f"{title}:", *(f"  {visible(name)}: {visible(value)}" for name, value in headers)]
     return Text("\n".join(lines))
 
 
@@ -484,13 +485,27 @@ def deliveries_show(app: App, delivery_id: int, as_json: bool) -> None:
         return
     app.say(_attempt_line(d))
     if d.attempts:
-        table = Table("#", "at", "HTTP", "error", "ms", "response (start)", title=f"Attempts of delivery {d.id}")
+        table = Table(
+            "#",
+            "at",
+            "HTTP",
+            "error",
+            "ms",
+            "response headers",
+            "response (start)",
+            title=f"Attempts of delivery {d.id}",
+        )
         for n, a in enumerate(d.attempts, 1):
             code = "" if a.status_code is None else str(a.status_code)
             body = (a.response_body or "")[:60]
-            table.add_row(*map(plain, (n, when(a.attempted_at), code, a.error or "", f"{a.duration_ms:.1f}", body)))
+            headers = "" if a.response_headers is None else str(len(a.response_headers))
+            cells = (n, when(a.attempted_at), code, a.error or "", f"{a.duration_ms:.1f}", headers, body)
+            table.add_row(*map(plain, cells))
         app.console.print(table)
-        app.console.print(_header_lines("request headers (masked)", d.attempts[-1].request_headers))
+        last = d.attempts[-1]
+        app.console.print(_header_lines("request headers (masked)", last.request_headers.items()))
+        if last.response_headers is not None:
+            app.console.print(_header_lines(f"response headers of attempt {len(d.attempts)}", last.response_headers))
     app.console.print(plain(f"envelope: {json_text(d.payload, indent=2)}", newlines=True))
 
 

@@ -12,6 +12,7 @@ from crm_stub import CRM, NotFound
 from crm_stub.models import utcnow
 from crm_stub.services.base import MAX_ID, check_id
 
+from .domain import response_headers
 from .domain.deliveries import Attempt, Delivery
 from .domain.durations import naive_utc
 from .domain.messages import N_
@@ -45,6 +46,7 @@ def to_delivery(row: DeliveryRow, waiting_for: int | None = None) -> Delivery:
                 request_headers=dict(a.request_headers or {}),
                 response_body=a.response_body,
                 location=a.location,
+                response_headers=response_headers.from_json(a.response_headers),
             )
             for a in row.attempts
         ),

@@ -32,6 +32,7 @@ def to_hook(row: HookRow) -> Hook:
         enabled=row.enabled,
         secret=row.secret,
         created_at=row.created_at,
+        updated_at=row.updated_at,
         last_run_at=row.last_run_at,
         last_result=row.last_result,
         consecutive_failures=row.consecutive_failures,
@@ -55,10 +56,11 @@ class HookService:
 
     def create(self, /, **fields: Any) -> Hook:
         cleaned = validate_fields(fields, allow_private=self._options.allow_private_networks)
+        now = utcnow()
         with self._crm.transaction() as session:
-            row = HookRow(**cleaned, secret=new_secret())
+            row = HookRow(**cleaned, secret=new_secret(), created_at=now, updated_at=now)
             if not row.enabled:
-                row.disabled_reason, row.disabled_at = CREATED_DISABLED, utcnow()
+                row.disabled_reason, row.disabled_at = CREATED_DISABLED, now
             session.add(row)
             session.flush()
             state.bump_version(session)
@@ -84,6 +86,8 @@ class HookService:
             cleaned = validate_fields(fields, allow_private=self._options.allow_private_networks, current=current)
             enabled = cleaned.pop("enabled", row.enabled)
             reordered = cleaned.get("ordering", row.ordering) != row.ordering
+            if enabled != row.enabled or any(getattr(row, name) != value for name, value in cleaned.items()):
+                row.updated_at = utcnow()  # saved unchanged, it was not changed
             for name, value in cleaned.items():
                 setattr(row, name, value)
             session.flush()
@@ -106,6 +110,8 @@ class HookService:
         with self._crm.transaction() as session:
             row = self._row(session, hook_id, lock=True)
             if row.enabled != enabled:
+                row.updated_at = utcnow()
+                session.flush()  # before _set_enabled expires the row
                 self._set_enabled(session, row, enabled)
             return to_hook(row)
 
@@ -129,5 +135,6 @@ class HookService:
             grace = dt.timedelta(hours=self._options.secret_grace_hours)
             row.retired_secrets = retire(row.secret, row.retired_secrets, now=utcnow(), grace=grace)
             row.secret = new_secret()
+            row.updated_at = utcnow()
             session.flush()
             return to_hook(row)

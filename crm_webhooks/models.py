@@ -52,7 +52,8 @@ class HookRow(WebhooksBase):
     # Secrets replaced by a rotation, each still signing until its own grace ends (domain/secrets.py).
     retired_secrets: Mapped[Retired] = mapped_column(EncryptedSecrets, nullable=True, default=())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Last changed by a person (hooks.py sets it): deliveries and automatic disabling leave it.
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_run_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     last_result: Mapped[str | None] = mapped_column(String(20), default=None)
     consecutive_failures: Mapped[int] = mapped_column(default=0)
@@ -170,3 +171,6 @@ class AttemptRow(WebhooksBase):
     request_headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     response_body: Mapped[str | None] = mapped_column(Text, default=None)
     location: Mapped[str | None] = mapped_column(String(2048), default=None)
+    # JSON text of [name, value] pairs, bounded (domain/response_headers.py); NULL: no HTTP answer,
+    # or an attempt made before migration 0008.  Text rather than JSON: written as it is, by COPY too.
+    response_headers: Mapped[str | None] = mapped_column(Text, default=None)

@@ -241,6 +241,12 @@ TRANSLATIONS = {
     ("%(num)d delivered", "%(num)d delivered"): ("%(num)d entregue", "%(num)d entregues"),
     ("%(num)d failed", "%(num)d failed"): ("%(num)d falhou", "%(num)d falharam"),
     ("%(num)d pending", "%(num)d pending"): ("%(num)d pendente", "%(num)d pendentes"),
+    "disabled since %(when)s UTC: %(reason)s": "desativado desde %(when)s UTC: %(reason)s",
+    "disabled: %(reason)s": "desativado: %(reason)s",
+    # attempts part (issue 15): the configuration's summary, an attempt's response headers
+    "Failed deliveries in a row": "Entregas com falha seguidas",
+    "Last changed": "Última alteração",
+    "Headers (%(count)s)": "Cabeçalhos (%(count)s)",
 }
 
 PACKAGES = {"crm_stub": ROOT / "crm_stub" / "web", "crm_webhooks": ROOT / "crm_webhooks"}

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .response_headers import Headers
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -18,6 +20,8 @@ class Attempt:
     request_headers: dict[str, str]
     response_body: str | None
     location: str | None
+    # [name, value] pairs as received, bounded; None: no HTTP answer (or made before migration 0008).
+    response_headers: Headers | None = None
 
     @property
     def ok(self) -> bool:
@@ -77,6 +81,7 @@ def attempt_dict(a: Attempt) -> dict[str, Any]:
         "request_headers": a.request_headers,
         "response_body": a.response_body,
         "location": a.location,
+        "response_headers": None if a.response_headers is None else [list(p) for p in a.response_headers],
     }
 
 

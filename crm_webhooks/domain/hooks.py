@@ -46,6 +46,8 @@ class Hook:
     disabled_at: dt.datetime | None
     previous_secret_expires_at: dt.datetime | None = None
     ordering: str = "record"
+    # When a person last changed it (created, edited, enabled, disabled, secret rotated).
+    updated_at: dt.datetime | None = None
 
     @property
     def status(self) -> str:
@@ -111,6 +113,7 @@ class Hook:
             "disabled_at": _iso(self.disabled_at),
             "secret": self.secret if reveal else mask(self.secret),
             "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
         }
 
 

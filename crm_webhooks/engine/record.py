@@ -18,6 +18,7 @@ from crm_stub.models import utcnow
 
 from .. import state
 from ..domain.hooks import GONE, failures_reason
+from ..domain.response_headers import to_json
 from ..models import AttemptRow, DeliveryRow, HookRow
 from .claim import PENDING
 from .send import Sent
@@ -320,6 +321,7 @@ _ATTEMPT_COLUMNS = (
     "request_headers",
     "response_body",
     "location",
+    "response_headers",
 )
 
 
@@ -341,4 +343,5 @@ def _attempt_values(s: Sent, *, json_headers: bool = False) -> tuple[object, ...
         json.dumps(headers) if json_headers else headers,
         s.response.body,
         location[:_LOCATION_MAX] if location else location,
+        to_json(s.response.headers),
     )

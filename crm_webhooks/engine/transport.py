@@ -35,6 +35,7 @@ from urllib3.exceptions import (
 from urllib3.util import parse_url
 from urllib3.util.ssl_ import create_urllib3_context
 
+from ..domain.response_headers import Headers, kept
 from .netguard import blocked, screen
 
 BODY_PREFIX = 2048
@@ -167,6 +168,7 @@ class Response:
     body: str | None = None
     retry_after: str | None = None
     location: str | None = None
+    headers: Headers | None = None  # as received, bounded (response_headers.kept)
 
     @property
     def ok(self) -> bool:
@@ -234,6 +236,7 @@ class Transport:
             )
         except Exception as exc:  # every failure to get an answer is an attempt's error, never a crash
             return Response(None, _ms(started), error=describe(exc, self.timeout))
+        headers = kept(resp.headers.items(), latin_1=True)  # they came with the status
         try:
             header = resp.headers.get("content-length")
             length = int(header) if header is not None and header.isdigit() else None
@@ -242,10 +245,12 @@ class Transport:
                 resp.close()
         except Exception as exc:  # the status arrived; a body that breaks off is noted, not fatal
             error = f"reading the response failed: {describe(exc, self.timeout)}"
-            return Response(resp.status, _ms(started), error=error)
+            return Response(resp.status, _ms(started), error=error, headers=headers)
         finally:
             resp.release_conn()
-        return answer(resp.status, started, data, resp.headers.get("location"), resp.headers.get("retry-after"))
+        return answer(
+            resp.status, started, data, resp.headers.get("location"), resp.headers.get("retry-after"), headers
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -266,7 +271,14 @@ def drained(length: int | None, data: bytes) -> bool:
     return (length is None or length <= MAX_DRAIN) and len(data) <= MAX_DRAIN
 
 
-def answer(status: int, started: float, data: bytes, location: str | None, retry_after: str | None) -> Response:
+def answer(
+    status: int,
+    started: float,
+    data: bytes,
+    location: str | None,
+    retry_after: str | None,
+    headers: Headers,
+) -> Response:
     """The Response of an attempt that got an HTTP answer, whichever transport sent it."""
     prefix = data[:BODY_PREFIX]
     return Response(
@@ -278,6 +290,7 @@ def answer(status: int, started: float, data: bytes, location: str | None, retry
         body=prefix.decode("utf-8", "replace").replace("\x00", "\ufffd") if prefix else None,
         retry_after=retry_after,
         location=location,
+        headers=headers,
     )
 
 

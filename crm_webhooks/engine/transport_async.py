@@ -25,6 +25,7 @@ from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
 from ..domain.addresses import parse_ip, refusal
+from ..domain.response_headers import kept
 from .netguard import blocked, screen
 from .transport import Response, _ms, answer, drained, tls_context, tls_error, to_read
 
@@ -104,6 +105,7 @@ class AsyncTransport:
             resp = await self._session.request(method, target, data=body, headers=headers, allow_redirects=False)
         except Exception as exc:  # every failure to get an answer is an attempt's error, never a crash
             return Response(None, _ms(started), error=describe(exc, self.timeout))
+        headers = kept(resp.raw_headers)  # they came with the status
         try:
             length = resp.content_length
             data = await _read(resp.content, to_read(length))
@@ -115,10 +117,12 @@ class AsyncTransport:
             if resp.connection is not None and resp.connection.transport is not None:
                 resp.connection.transport.abort()
             error = f"reading the response failed: {describe(exc, self.timeout)}"
-            return Response(resp.status, _ms(started), error=error)
+            return Response(resp.status, _ms(started), error=error, headers=headers)
         finally:
             resp.release()
-        return answer(resp.status, started, data, resp.headers.get("Location"), resp.headers.get("Retry-After"))
+        return answer(
+            resp.status, started, data, resp.headers.get("Location"), resp.headers.get("Retry-After"), headers
+        )
 
     async def close(self) -> None:
         await self._session.close()

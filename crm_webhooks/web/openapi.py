@@ -6,6 +6,7 @@ from typing import Any
 
 from crm_stub.services.base import MAX_ID
 
+from ..domain import response_headers as answer
 from ..domain.catalog import CATALOG, EventType
 from ..domain.hooks import MAX_KEY, MAX_NAME, MAX_URL, MAX_VALUE, METHODS, ORDERINGS
 from ..domain.replay import MAX_REPLAY
@@ -145,7 +146,7 @@ SCHEMAS: dict[str, Any] = {
     "HookUpdate": {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": _HOOK_FIELDS},
     "Hook": {
         "type": "object",
-        "required": ["id", "name", "event", "url", "method", "enabled", "status", "secret"],
+        "required": ["id", "name", "event", "url", "method", "enabled", "status", "secret", "updated_at"],
         "properties": {
             "id": {"type": "integer"},
             **{k: v for k, v in _HOOK_FIELDS.items() if k != "event"},
@@ -158,11 +159,18 @@ SCHEMAS: dict[str, Any] = {
             "disabled_reason": {"type": ["string", "null"]},
             "disabled_at": _NULLABLE_TIME,
             "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When a person last changed it (created, edited, enabled, disabled, secret "
+                "rotated); deliveries and automatic disabling leave it",
+            },
             "secret": {"type": "string", "description": "whsec_...: in full only when created or rotated"},
         },
     },
     "Attempt": {
         "type": "object",
+        "required": ["id", "attempted_at", "status_code", "error", "duration_ms", "response_headers"],
         "properties": {
             "id": {"type": "integer"},
             "attempted_at": {"type": "string", "format": "date-time"},
@@ -172,6 +180,23 @@ SCHEMAS: dict[str, Any] = {
             "request_headers": {"type": "object", "additionalProperties": {"type": "string"}},
             "response_body": {"type": ["string", "null"]},
             "location": {"type": ["string", "null"]},
+            "response_headers": {
+                "type": ["array", "null"],
+                "maxItems": answer.MAX_HEADERS,
+                "items": {
+                    "type": "array",
+                    "prefixItems": [
+                        {"type": "string", "maxLength": answer.MAX_NAME},
+                        {"type": "string", "maxLength": answer.MAX_VALUE},
+                    ],
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
+                "description": "The receiver's response headers as [name, value] pairs, in the order received: "
+                f"the first {answer.MAX_HEADERS} at most, {answer.MAX_TOTAL} characters in all, a longer name or "
+                "value cut to end in …, control characters and bytes that are not UTF-8 as U+FFFD. Null when "
+                "there was no HTTP answer (or for attempts recorded before they were kept)",
+            },
         },
     },
     "Delivery": {

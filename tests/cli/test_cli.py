@@ -109,8 +109,10 @@ def test_deliveries_list_show_and_filters(cli, add_hook, webhook_receiver) -> No
     assert shown["payload"]["data"]["object"]["name"] == "One"
     assert shown["attempts"][0]["status_code"] == 500
     assert shown["attempts"][0]["request_headers"]["X-Api-Key"] == "a-lo…(19)"
+    assert ["Content-Type", "text/plain; charset=utf-8"] in shown["attempts"][0]["response_headers"]
     text = cli("deliveries", "show", str(rows[1]["id"])).stdout
     assert "HTTP 500" in text and "a-long-secret-value" not in text
+    assert "response headers of attempt 1:\n  Server: Werkzeug/" in text
 
 
 def test_ordering_is_set_shown_and_a_waiting_delivery_says_behind_what(cli, add_hook, webhook_receiver) -> None:

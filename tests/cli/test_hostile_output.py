@@ -80,7 +80,7 @@ ANSWERS = ["[/]", "[bold]ok[/bold] :tada:", "\x1b[2J\x1b[Hwiped", "bidi \u202eok
 @pytest.mark.parametrize("answer", ANSWERS, ids=[repr(a) for a in ANSWERS])
 def test_a_receivers_answer_and_the_crm_data_are_shown_as_text(cli, add_hook, webhook_receiver, answer) -> None:
     hook = add_hook()
-    webhook_receiver.respond_with(500, body=answer)
+    webhook_receiver.respond_with(500, body=answer, headers={"X-Answer": answer})
     with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "manual"}}) as crm:
         crm.leads.create(f"lead {answer}")
         crm.addons["crm_webhooks"].run_pending()
@@ -96,6 +96,7 @@ def test_a_receivers_answer_and_the_crm_data_are_shown_as_text(cli, add_hook, we
     shown = cli("deliveries", "show", str(delivery["id"])).output
     if answer.isprintable():
         assert answer in shown  # the response's start, as text
+        assert f"X-Answer: {answer}" in shown  # and its headers
         assert f"lead {answer}" in shown  # the envelope
     assert_inert(cli("deliveries", "show", str(delivery["id"]), "--json").stdout)
 

@@ -101,17 +101,27 @@ def openapi_document() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def envelope_validator(openapi_document: dict[str, Any]) -> Callable[[str], Draft202012Validator]:
-    """``envelope_validator(code)``: a JSON Schema validator for the envelope the document gives that event."""
+def schema_validator(openapi_document: dict[str, Any]) -> Callable[[str], Draft202012Validator]:
+    """``schema_validator("#/components/schemas/Hook")``: a JSON Schema validator for that part of the document."""
     base = "urn:crm-webhooks:openapi"
     registry = Registry().with_resource(base, Resource.from_contents(openapi_document, DRAFT202012))
 
+    def validator(ref: str) -> Draft202012Validator:
+        return Draft202012Validator(
+            {"$ref": base + ref}, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER
+        )
+
+    return validator
+
+
+@pytest.fixture(scope="session")
+def envelope_validator(
+    openapi_document: dict[str, Any], schema_validator: Callable[[str], Draft202012Validator]
+) -> Callable[[str], Draft202012Validator]:
+    """``envelope_validator(code)``: a JSON Schema validator for the envelope the document gives that event."""
+
     def validator(code: str) -> Draft202012Validator:
         body = openapi_document["webhooks"][code]["post"]["requestBody"]["content"]["application/json"]
-        return Draft202012Validator(
-            {"$ref": base + body["schema"]["$ref"]},
-            registry=registry,
-            format_checker=Draft202012Validator.FORMAT_CHECKER,
-        )
+        return schema_validator(body["schema"]["$ref"])
 
     return validator

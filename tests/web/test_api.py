@@ -199,6 +199,26 @@ def test_test_send_deliveries_and_redeliver(api, crm, webhooks, webhook_receiver
     assert again.json["event_id"] == pending[0]["event_id"]
 
 
+def test_an_attempt_shows_the_response_headers_and_a_hook_when_a_person_changed_it(
+    api, webhooks, webhook_receiver, schema_validator
+) -> None:
+    hook = create(api, event="lead.created", url=webhook_receiver.url)
+    assert hook["updated_at"] == hook["created_at"]
+    webhook_receiver.respond_with(202, headers={"X-Receipt": "r-1"})
+    sent = api.call("POST", f"/api/v1/hooks/{hook['id']}/test").json
+    shown = api.call("GET", f"/api/v1/deliveries/{sent['id']}").json
+    (attempt,) = shown["attempts"]
+    assert ["X-Receipt", "r-1"] in attempt["response_headers"]
+    assert api.call("GET", f"/api/v1/hooks/{hook['id']}").json["updated_at"] == hook["updated_at"]  # not by sending
+    before = webhooks.get_hook(hook["id"]).updated_at
+    renamed = api.call("PATCH", f"/api/v1/hooks/{hook['id']}", json={"name": "renamed"}).json
+    assert webhooks.get_hook(hook["id"]).updated_at > before
+    assert renamed["updated_at"] == webhooks.get_hook(hook["id"]).to_dict()["updated_at"]
+    for item, ref in ((shown, "Delivery"), (renamed, "Hook"), (hook, "Hook")):
+        errors = [e.message for e in schema_validator(f"#/components/schemas/{ref}").iter_errors(item)]
+        assert errors == [], (ref, errors)
+
+
 def test_events_catalog(api) -> None:
     events = api.call("GET", "/api/v1/events").json["data"]
     assert len(events) == 30 and events[29] == {

@@ -117,6 +117,41 @@ def test_edit_disable_enable_and_delete(admin, webhooks, webhook_receiver) -> No
     assert webhooks.list_hooks() == []
 
 
+@pytest.mark.webhooks_options(retry_delays=[])  # the failed attempt is a failed delivery
+def test_the_configuration_sums_the_hook_up_above_the_form(admin, crm, webhooks, webhook_receiver) -> None:
+    add(admin, webhook_receiver, event="lead.created")
+    hook = webhooks.list_hooks()[0]
+    webhook_receiver.fail_next()
+    crm.leads.create("ACME")
+    webhooks.run_pending()
+    admin.post(f"{BASE}/{hook.id}/disable")
+    hook = webhooks.get_hook(hook.id)
+    form = admin.get(f"{BASE}/{hook.id}/edit").get_data(as_text=True)
+    summary = form[form.index('id="hook-summary"') : form.index("</dl>")]
+    assert f'id="summary-detail">{hook.status_detail}<' in summary  # since when, and why
+    assert 'id="summary-failures">1<' in summary
+    assert hook.last_run_at.strftime("%Y-%m-%d %H:%M:%S UTC") in summary
+    assert f'href="{BASE}/{hook.id}/last"' in summary
+    created, changed = (
+        hook.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        hook.updated_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+    )
+    assert f'id="summary-created">{created}<' in summary and f'id="summary-changed">{changed}<' in summary
+    assert "hook-summary" not in admin.get(f"{BASE}/new").get_data(as_text=True)  # a new hook has nothing to sum up
+
+
+def test_an_attempt_folds_the_response_headers_as_text(admin, webhooks, webhook_receiver) -> None:
+    add(admin, webhook_receiver)
+    hook = webhooks.list_hooks()[0]
+    webhook_receiver.respond_with(500, headers={"X-Evil": "<b>bold</b>"}, body="no")
+    admin.post(f"{BASE}/{hook.id}/test")
+    page = admin.get(f"{BASE}/{hook.id}/last").get_data(as_text=True)
+    folded = page[page.index('<details class="headers">') : page.index("</details>")]
+    count = len(webhooks.last_delivery(hook.id).attempts[0].response_headers)
+    assert f"<summary>Headers ({count})</summary>" in folded
+    assert "X-Evil: &lt;b&gt;bold&lt;/b&gt;" in folded and "<b>" not in folded
+
+
 def test_the_event_list_is_grouped_by_entity(admin) -> None:
     form = admin.get(f"{BASE}/new").get_data(as_text=True)
     assert form.count("<optgroup") == 5 and '<optgroup label="Leads">' in form

@@ -164,6 +164,40 @@ def test_disable_and_enable(webhooks) -> None:
     assert webhooks.list_hooks(enabled=False) == [webhooks.get_hook(hook.id)]
 
 
+# What a person does to a hook, from the state it starts in.
+PERSON_CHANGES = [
+    ("edited", {}, lambda wh, hook_id: wh.update_hook(hook_id, name="renamed")),
+    ("disabled", {}, lambda wh, hook_id: wh.disable_hook(hook_id)),
+    ("disabled in an edit", {}, lambda wh, hook_id: wh.update_hook(hook_id, enabled=False)),
+    ("enabled", {"enabled": False}, lambda wh, hook_id: wh.enable_hook(hook_id)),
+    ("secret rotated", {}, lambda wh, hook_id: wh.rotate_secret(hook_id)),
+]
+
+
+@pytest.mark.parametrize(("change", "start", "act"), PERSON_CHANGES, ids=[c for c, _, _ in PERSON_CHANGES])
+def test_updated_at_is_when_a_person_last_changed_the_hook(webhooks, change, start, act) -> None:
+    hook = webhooks.create_hook(**{**GOOD, **start})
+    assert hook.updated_at == hook.created_at
+    returned = act(webhooks, hook.id)
+    assert returned.updated_at == webhooks.get_hook(hook.id).updated_at > hook.updated_at, change
+    assert webhooks.get_hook(hook.id).to_dict()["updated_at"].endswith("Z")
+
+
+@pytest.mark.webhooks_options(retry_delays=[], disable_after_failures=2)
+def test_saving_unchanged_deliveries_and_automatic_disabling_leave_updated_at(crm, webhooks, webhook_receiver) -> None:
+    hook = webhooks.create_hook(name="leads", event="lead.created", url=webhook_receiver.url)
+    webhooks.update_hook(hook.id, name="leads", url=webhook_receiver.url, enabled=True)  # saved as it was
+    crm.leads.create("Delivered")
+    webhooks.run_pending()
+    webhook_receiver.fail_next(2)
+    crm.leads.create("Failed once")
+    crm.leads.create("Failed twice")
+    webhooks.run_pending()
+    after = webhooks.get_hook(hook.id)
+    assert after.last_run_at > hook.created_at and "automatically" in after.disabled_reason
+    assert after.updated_at == hook.updated_at
+
+
 def test_delete(webhooks) -> None:
     hook = webhooks.create_hook(**GOOD)
     webhooks.delete_hook(hook.id)

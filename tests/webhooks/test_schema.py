@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from crm_stub import CRM
 from crm_stub.db import make_engine
 from crm_stub.models import InstalledAddon, utcnow
-from crm_webhooks import schema, verify
+from crm_webhooks import encryption, schema, verify
 from crm_webhooks.engine.signing import new_secret
 from crm_webhooks.models import WebhooksBase
 
@@ -43,7 +43,13 @@ def old_database(url: str, revision: str, version: str) -> Iterator[sa.Connectio
                     options={"allow_private_networks": True, "dispatcher": "manual"},
                 )
             )
-            conn.execute(sa.text("INSERT INTO webhook_meta (id, hooks_version) VALUES (1, 1)"))
+            # From 0004 on, the upgrade itself wrote the row (with the key's canary).
+            conn.execute(
+                sa.text(
+                    "INSERT INTO webhook_meta (id, hooks_version) SELECT 1, 1"
+                    " WHERE NOT EXISTS (SELECT 1 FROM webhook_meta WHERE id = 1)"
+                )
+            )
             yield conn
     finally:
         host.close()
@@ -311,7 +317,66 @@ def test_an_upgraded_database_charts_its_old_deliveries_through_the_new_index(
         assert "ix_webhook_deliveries_hook_created" in indexes(crm.engine)
         assert [sum(s.count(o) for s in wh.last_day(3)) for o in ("succeeded", "failed")] == [1, 0]
         with crm.engine.begin() as conn:
-            command.downgrade(schema.config(conn), "-1")  # undoes 0007 only, whatever precedes it
+            command.downgrade(schema.config(conn), "0006")  # undoes 0007 (and the migrations after it)
         assert "ix_webhook_deliveries_hook_created" not in indexes(crm.engine)
         schema.upgrade(crm.engine)
         assert differences(crm.engine) == []
+
+
+def make_0_3_0_database(url: str) -> None:
+    """A database at revision 0005 with data: a hook whose updated_at its deliveries moved, an attempt of it."""
+    with old_database(url, "0005", "0.3.0") as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_hooks (name, event, url, method, ordering, enabled, secret, created_at,"
+                " updated_at, last_run_at, last_result, consecutive_failures) VALUES ('old', 'lead.created',"
+                " 'http://127.0.0.1:1/old', 'POST', 'record', :on, :secret, '2026-01-01 10:00:00',"
+                " '2026-03-01 12:00:00', '2026-03-01 12:00:00', 'succeeded', 0)"
+            ),
+            {"on": True, "secret": encryption.for_new_secrets().encrypt(new_secret())},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_events (id, type, object_id, timestamp, body, test, created_at) VALUES"
+                " ('evt_0000000000000000000000old3', 'lead.created', '1', '2026-03-01T12:00:00.000Z',"
+                " :body, :off, '2026-03-01 12:00:00')"
+            ),
+            {"body": '{"id":"evt_0000000000000000000000old3","type":"lead.created"}', "off": False},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, created_at, finished_at,"
+                " last_status_code) VALUES ('evt_0000000000000000000000old3', 1, 'succeeded', 1,"
+                " '2026-03-01 12:00:00', '2026-03-01 12:00:00', 200)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, duration_ms,"
+                " request_headers, response_body) VALUES (1, '2026-03-01 12:00:00', 200, 1.5, '{}', 'thanks')"
+            )
+        )
+
+
+def test_a_0_3_0_database_keeps_its_attempts_and_its_hooks_start_from_their_creation(database_url: str) -> None:
+    make_0_3_0_database(database_url)
+    engine = make_engine(database_url)
+    try:
+        assert schema.upgrade(engine) == "0005"
+        assert differences(engine) == []
+    finally:
+        engine.dispose()
+    with CRM(database_url) as crm:
+        wh = crm.addons["crm_webhooks"]
+        hook = wh.get_hook(1)
+        # What the deliveries left in updated_at said nothing of a person's change.
+        assert hook.updated_at == hook.created_at == dt.datetime(2026, 1, 1, 10)
+        assert hook.last_run_at == dt.datetime(2026, 3, 1, 12)
+        (attempt,) = wh.get_delivery(1).attempts
+        assert (attempt.status_code, attempt.response_body, attempt.response_headers) == (200, "thanks", None)
+        with crm.engine.begin() as conn:  # and back: the attempt stays
+            command.downgrade(schema.config(conn), "0007")
+        assert differences(crm.engine) != []
+        schema.upgrade(crm.engine)
+        assert differences(crm.engine) == []
+        assert wh.get_delivery(1).attempts[0].response_body == "thanks"
