@@ -16,6 +16,7 @@ from crm_stub.web.security import ascii_int
 from ..domain.catalog import BY_CODE, CATALOG
 from ..domain.hooks import FIELDS, METHODS
 from ..exceptions import ValidationError
+from . import reveal
 
 bp = Blueprint("webhooks", __name__, url_prefix="/system/integrations/webhooks", template_folder="templates")
 
@@ -121,7 +122,8 @@ def new() -> Any:
         hook = webhooks().create_hook(**fields)
     except ValidationError as exc:
         return _render_form(None, fields, exc)
-    return render_template("webhooks/secret.html", hook=hook, created=True), 201
+    reveal.allow(hook, created=True)
+    return redirect(url_for(".secret", hook_id=hook.id), 303)
 
 
 @bp.route("/<int:hook_id>/edit", methods=["GET", "POST"])
@@ -143,10 +145,40 @@ def edit(hook_id: int) -> Any:
     return redirect(url_for(".index"))
 
 
-@bp.route("/<int:hook_id>/rotate", methods=["POST"])
+def _confirm(hook: Any, action: str, question: str, explanation: str) -> Any:
+    return render_template(
+        "webhooks/confirm.html", hook=hook, action=action, question=question, explanation=explanation
+    )
+
+
+@bp.route("/<int:hook_id>/rotate", methods=["GET", "POST"])
 @admin_required
 def rotate(hook_id: int) -> Any:
-    return render_template("webhooks/secret.html", hook=webhooks().rotate_secret(hook_id), created=False)
+    if request.method == "GET":
+        hook = webhooks().get_hook(hook_id)
+        return _confirm(
+            hook,
+            _("Rotate secret"),
+            _("Rotate the secret of “%(name)s”?", name=hook.name),
+            _(
+                "A new secret signs every call from now on. The current one keeps signing too"
+                " for a grace period, so the receiver has time to change it."
+            ),
+        )
+    reveal.allow(webhooks().rotate_secret(hook_id), created=False)
+    return redirect(url_for(".secret", hook_id=hook_id), 303)
+
+
+@bp.route("/<int:hook_id>/secret")
+@admin_required
+def secret(hook_id: int) -> Any:
+    """The secret just made, again on a reload; nothing for anyone else, or later."""
+    hook = webhooks().get_hook(hook_id)
+    created = reveal.allowed(hook)
+    if created is None:
+        flash(_("A secret is shown only right after it is made. Rotate the secret to see a new one."), "error")
+        return redirect(url_for(".index"))
+    return render_template("webhooks/secret.html", hook=hook, created=created)
 
 
 @bp.route("/<int:hook_id>/<any(enable, disable):action>", methods=["POST"])
@@ -163,7 +195,12 @@ def toggle(hook_id: int, action: str) -> Any:
 def delete(hook_id: int) -> Any:
     hook = webhooks().get_hook(hook_id)
     if request.method == "GET":
-        return render_template("webhooks/delete.html", hook=hook)
+        return _confirm(
+            hook,
+            _("Delete"),
+            _("Delete webhook “%(name)s”?", name=hook.name),
+            _("Its history goes with it. Events it did not deliver yet will not be sent."),
+        )
     webhooks().delete_hook(hook_id)
     flash(_("Webhook “%(name)s” deleted.", name=hook.name))
     return redirect(url_for(".index"))
