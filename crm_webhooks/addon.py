@@ -15,7 +15,7 @@ from typing import Any
 from crm_stub import CRM, InvalidTransition, Manifest
 
 from . import encryption, schema
-from .deliveries import DeliveryService
+from .deliveries import DeliveryService, HistoryPage
 from .domain.deliveries import Delivery
 from .domain.hooks import Hook
 from .domain.options import Options
@@ -107,8 +107,16 @@ class WebhooksAddon:
             name=name, event=event, url=url, method=method, key=key, value=value, enabled=enabled, ordering=ordering
         )
 
-    def list_hooks(self, *, event: str | None = None, enabled: bool | None = None) -> list[Hook]:
-        return self.hooks.list(event=event, enabled=enabled)
+    def list_hooks(
+        self,
+        *,
+        event: str | None = None,
+        enabled: bool | None = None,
+        search: str | None = None,
+        status: str | None = None,
+    ) -> list[Hook]:
+        """``search``: text in the name or URL, any case; ``status``: never_run, succeeded, failing or disabled."""
+        return self.hooks.list(event=event, enabled=enabled, search=search, status=status)
 
     def get_hook(self, hook_id: int) -> Hook:
         return self.hooks.get(hook_id)
@@ -137,6 +145,18 @@ class WebhooksAddon:
 
     def history(self, hook_id: int, *, limit: int = 50, before: int | None = None) -> list[Delivery]:
         return self.deliveries.list(hook_id=hook_id, limit=limit, before=before)
+
+    def history_page(
+        self,
+        hook_id: int,
+        *,
+        status: str | None = None,
+        before: int | None = None,
+        after: int | None = None,
+        size: int = 20,
+    ) -> HistoryPage:
+        """A page of history, newest first: ``before`` the oldest shown gives older ones, ``after`` the newest newer."""
+        return self.deliveries.page(hook_id, status=status, before=before, after=after, size=size)
 
     def list_deliveries(self, **filters: Any) -> list[Delivery]:
         return self.deliveries.list(**filters)

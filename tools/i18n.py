@@ -114,6 +114,27 @@ TRANSLATIONS = {
     "disabled": "desativado",
     "pending": "pendente",
     "failed": "falhou",
+    # the admin page: safety, finding, reading (issue 15, page)
+    "A new secret signs every call from now on. The current one keeps signing too for a grace period, so the receiver has time to change it.": "Um novo segredo assina todas as chamadas a partir de agora. O atual continua assinando por um período de carência, para o receptor ter tempo de trocá-lo.",
+    "A secret is shown only right after it is made. Rotate the secret to see a new one.": "Um segredo só é mostrado logo depois de criado. Troque o segredo para ver um novo.",
+    "A test send, with sample data: it does not change the hook's status or its last run.": "Um envio de teste, com dados de exemplo: não muda o status do webhook nem a sua última execução.",
+    "Actions for “%(name)s”": "Ações de “%(name)s”",
+    "All": "Todas",
+    "All events": "Todos os eventos",
+    "All statuses": "Todos os status",
+    "Breadcrumb": "Trilha de navegação",
+    "Clear": "Limpar",
+    "Copied": "Copiado",
+    "Copy": "Copiar",
+    "Filter": "Filtrar",
+    "Name or URL": "Nome ou URL",
+    "Newer": "Mais novos",
+    "No delivery with this status.": "Nenhuma entrega com este status.",
+    "No webhook matches these filters.": "Nenhum webhook atende a estes filtros.",
+    "Pages": "Páginas",
+    "Rotate the secret of “%(name)s”?": "Trocar o segredo de “%(name)s”?",
+    "Search": "Buscar",
+    "Show all": "Mostrar todos",
 }
 
 PACKAGES = {"crm_stub": ROOT / "crm_stub" / "web", "crm_webhooks": ROOT / "crm_webhooks" / "web"}

@@ -13,14 +13,21 @@ from crm_stub import InvalidTransition, NotFound
 from crm_stub.web.auth import admin_required
 from crm_stub.web.security import ascii_int
 
-from ..domain.catalog import BY_CODE, CATALOG
+from ..deliveries import STATUSES as DELIVERY_STATUSES
+from ..domain.catalog import BY_CODE, GROUPED
 from ..domain.hooks import FIELDS, METHODS
 from ..exceptions import ValidationError
+from ..hooks import STATUSES as HOOK_STATUSES
 from . import reveal
 
-bp = Blueprint("webhooks", __name__, url_prefix="/system/integrations/webhooks", template_folder="templates")
+bp = Blueprint(
+    "webhooks",
+    __name__,
+    url_prefix="/system/integrations/webhooks",
+    template_folder="templates",
+    static_folder="static",  # the row menus' and the copy button's script; the pages work without it
+)
 
-ENTITIES = ("lead", "client", "opportunity", "quote", "sale")
 PAGE = 20
 
 
@@ -64,6 +71,25 @@ def when(value: Any) -> str:
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+@bp.app_template_filter("middle")
+def middle(text: str, keep: int = 44) -> str:
+    """Long text cut in the middle (``https://erp.example…/hooks/sales``): a URL's host and its end say the most."""
+    if len(text) <= keep:
+        return text
+    tail = keep // 3
+    return f"{text[: keep - tail - 1]}…{text[-tail:]}"
+
+
+@bp.app_template_filter("attempt_error")
+def attempt_error(attempt: Any) -> str:
+    """The error beyond what the status badge says ("HTTP 500" is said once)."""
+    error = attempt.error or ""
+    shown = f"HTTP {attempt.status_code}"
+    if attempt.status_code is not None and error.startswith(shown):
+        return error[len(shown) :].lstrip(": ")
+    return error
+
+
 def event_groups() -> list[tuple[str, list[tuple[str, str]]]]:
     """The catalog grouped by entity, labelled in the page's language, for the event <select>."""
     names = {
@@ -73,9 +99,7 @@ def event_groups() -> list[tuple[str, list[tuple[str, str]]]]:
         "quote": _("Quotes"),
         "sale": _("Sales"),
     }
-    return [
-        (names[entity], [(e.code, event_label(e.code)) for e in CATALOG if e.entity == entity]) for entity in ENTITIES
-    ]
+    return [(names[entity], [(e.code, event_label(e.code)) for e in events]) for entity, events in GROUPED]
 
 
 @bp.errorhandler(NotFound)
@@ -83,10 +107,28 @@ def not_found(exc: NotFound) -> Any:
     return render_template("error.html", message=_("Not found: %(what)s", what=str(exc))), 404
 
 
+@bp.errorhandler(ValidationError)
+def bad_filter(exc: ValidationError) -> Any:
+    """A query string no form of the page makes (the forms catch their own errors)."""
+    return render_template("error.html", message=f"{exc.field}: {exc.reason}"), 400
+
+
+def _filters(*names: str) -> dict[str, str]:
+    """The query's filters that are set: an empty box or "all" is no filter."""
+    return {name: value for name in names if (value := request.args.get(name, "").strip())}
+
+
 @bp.route("/")
 @admin_required
 def index() -> Any:
-    return render_template("webhooks/index.html", hooks=webhooks().list_hooks())
+    filters = _filters("search", "event", "status")
+    return render_template(
+        "webhooks/index.html",
+        hooks=webhooks().list_hooks(**filters),
+        filters=filters,
+        groups=event_groups(),
+        statuses=HOOK_STATUSES,
+    )
 
 
 def _form_fields(*, editing: bool = False) -> dict[str, Any]:
@@ -222,20 +264,19 @@ def test(hook_id: int) -> Any:
 def last(hook_id: int) -> Any:
     hook = webhooks().get_hook(hook_id)
     delivery = webhooks().last_delivery(hook_id)
-    return render_template("webhooks/delivery.html", hook=hook, delivery=delivery)
+    return render_template("webhooks/delivery.html", hook=hook, delivery=delivery, last=True)
 
 
 @bp.route("/<int:hook_id>/history")
 @admin_required
 def history(hook_id: int) -> Any:
     hook = webhooks().get_hook(hook_id)
-    before = ascii_int(request.args.get("before"))
-    page = webhooks().history(hook_id, limit=PAGE + 1, before=before)
-    more = len(page) > PAGE
-    page = page[:PAGE]
-    return render_template(
-        "webhooks/history.html", hook=hook, deliveries=page, next_before=page[-1].id if more else None
-    )
+    filters = _filters("status")
+    before, after = ascii_int(request.args.get("before")), ascii_int(request.args.get("after"))
+    if before is not None:
+        after = None  # a hand-made link with both: older wins
+    page = webhooks().history_page(hook_id, before=before, after=after, size=PAGE, **filters)
+    return render_template("webhooks/history.html", hook=hook, page=page, filters=filters, statuses=DELIVERY_STATUSES)
 
 
 @bp.route("/deliveries/<int:delivery_id>")
