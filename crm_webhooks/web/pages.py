@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from crm_stub import InvalidTransition, NotFound
 from crm_stub.web.auth import admin_required
@@ -72,12 +73,18 @@ def when(value: Any) -> str:
 
 
 @bp.app_template_filter("middle")
-def middle(text: str, keep: int = 44) -> str:
-    """Long text cut in the middle (``https://erp.example…/hooks/sales``): a URL's host and its end say the most."""
+def middle(text: str, keep: int = 40) -> Markup:
+    """Long text cut in the middle (``https://erp.example/int…/hooks/sales``): a URL's host and end say the most.
+
+    Two unbreakable halves: a narrow column shows them on two lines, never a few characters a line.
+    """
     if len(text) <= keep:
-        return text
+        return Markup('<span class="nowrap">%s</span>') % text
     tail = keep // 3
-    return f"{text[: keep - tail - 1]}…{text[-tail:]}"
+    return Markup('<span class="nowrap">%s…</span><span class="nowrap">%s</span>') % (
+        text[: keep - tail - 1],
+        text[-tail:],
+    )
 
 
 @bp.app_template_filter("attempt_error")
