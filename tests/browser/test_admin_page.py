@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import WIDTHS, log_in, shoot
+from .conftest import ARTIFACTS, WIDTHS, log_in, shoot
 
 BASE = "/system/integrations/webhooks"
 LONG = "/integrations/erp/v2/webhooks/crm-events/sales-and-leads/receive"
@@ -162,7 +162,7 @@ def test_row_menus_close_and_never_cover_the_next_row(page, served, webhooks, we
     first.focus()
     page.keyboard.press("Enter")
     assert open_menus(page) == 1
-    page.wait_for_function("document.activeElement.closest('details.menu[open] .items') !== null")
+    page.locator("details.menu[open] .items :focus").wait_for()
     assert page.evaluate("document.activeElement.textContent.trim()") == "Last execution"
     page.keyboard.press("ArrowDown")
     assert page.evaluate("document.activeElement.textContent.trim()") == "History"
@@ -177,6 +177,7 @@ def test_row_menus_close_and_never_cover_the_next_row(page, served, webhooks, we
     assert "up" in last.locator("details").get_attribute("class")
     box = last.locator(".items").bounding_box()
     assert box["y"] + box["height"] <= 600
+    page.screenshot(path=str(ARTIFACTS / "admin-menu-up-1366.png"))
 
     # Rotate secret asks first: nothing rotates until confirmed.
     last.locator("text=Rotate secret").click()
