@@ -42,6 +42,7 @@ def no_sideways_scroll(page) -> None:
         page.set_viewport_size({"width": width, "height": 800})
         wide, inner = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
         assert wide <= inner, (page.url, width, wide, inner)
+        assert page.locator("header.top button").bounding_box()["height"] < 40  # "Log out" on one line
     page.set_viewport_size({"width": 1366, "height": 800})
 
 
@@ -221,3 +222,20 @@ def test_search_filter_and_history_pages_both_ways(page, served, crm, webhooks, 
     assert page.locator("#history tbody tr td:first-child").all_inner_texts() == ids
     page.click("#status-filter >> text=failed")
     assert page.locator("#history tbody tr").count() == 1
+
+
+def test_without_script_the_menu_still_works_and_rotating_still_asks(chromium, served, webhooks, webhook_receiver):
+    hook = webhooks.create_hook(name="ERP", event="sale.created", url=webhook_receiver.url)
+    context = chromium.new_context(viewport={"width": 390, "height": 800}, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        log_in(page, served)
+        page.goto(f"{served}{BASE}/")
+        page.click("#hooks summary")
+        page.click("text=Rotate secret")
+        page.click("main button.danger")
+        rotated = webhooks.get_hook(hook.id).secret
+        assert rotated != hook.secret and page.inner_text("#secret") == rotated
+        assert not page.locator("button.copy").is_visible()  # the secret is text to select
+    finally:
+        context.close()
