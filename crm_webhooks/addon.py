@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from crm_stub import CRM, InvalidTransition, Manifest
 
 from . import encryption, schema
 from .deliveries import DeliveryService, HistoryPage
+from .domain.charts import HourStat
 from .domain.deliveries import Delivery
-from .domain.hooks import Hook
+from .domain.hooks import Hook, reason_message
 from .domain.options import Options
 from .engine.deliver import Deliverer
 from .engine.transport import Transport
@@ -26,6 +28,7 @@ from .hooks import HookService
 from .models import MetaRow
 from .outbox import Outbox
 from .signals import hook_disabled
+from .stats import StatsService
 from .version import __version__
 
 log = logging.getLogger("crm_webhooks")
@@ -45,6 +48,7 @@ class WebhooksAddon:
         self.deliverer = Deliverer(crm.engine, self.options, self.transport, on_disabled=self._announce_disabled)
         self.hooks = HookService(crm, self.options)
         self.deliveries = DeliveryService(crm, self.hooks, self.deliverer)
+        self.stats = StatsService(crm, self.hooks)
         self._dispatcher: Worker | None = None
         self.outbox = Outbox(crm, on_commit=self._wake)
 
@@ -83,7 +87,8 @@ class WebhooksAddon:
         if self._dispatcher is not None:
             self._dispatcher.wake()
 
-    def _announce_disabled(self, hook_ids: list[int], reason: str) -> None:
+    def _announce_disabled(self, hook_ids: list[int], code: str) -> None:
+        reason = str(reason_message(code))
         for hook_id in hook_ids:
             log.warning("hook %s %s", hook_id, reason)
             hook_disabled.send(self.crm, hook=self.hooks.get(hook_id), reason=reason)
@@ -115,7 +120,7 @@ class WebhooksAddon:
     def get_hook(self, hook_id: int) -> Hook:
         return self.hooks.get(hook_id)
 
-    def update_hook(self, hook_id: int, **fields: Any) -> Hook:
+    def update_hook(self, hook_id: int, /, **fields: Any) -> Hook:
         return self.hooks.update(hook_id, **fields)
 
     def disable_hook(self, hook_id: int) -> Hook:
@@ -151,6 +156,16 @@ class WebhooksAddon:
     def delivery_stats(self) -> dict[str, Any]:
         """pending, held, due, in_flight, failed, succeeded and the age of the oldest due delivery."""
         return self.deliveries.stats()
+
+    def last_day(self, hook_id: int, *, now: dt.datetime | None = None) -> tuple[HourStat, ...]:
+        """The hook's last 24 clock hours (UTC): deliveries by outcome and p50/p95 attempt durations."""
+        return self.stats.day(hook_id, now=now)
+
+    def last_day_by_hook(
+        self, hook_ids: Sequence[int], *, now: dt.datetime | None = None
+    ) -> Mapping[int, tuple[HourStat, ...]]:
+        """Each hook's last 24 clock hours of deliveries by outcome, in one query."""
+        return self.stats.days(hook_ids, now=now)
 
     def get_delivery(self, delivery_id: int) -> Delivery:
         return self.deliveries.get(delivery_id)

@@ -14,6 +14,7 @@ from crm_stub.models import utcnow
 from crm_stub.services.base import MAX_ID, check_id
 
 from .domain.deliveries import Attempt, Delivery
+from .domain.messages import N_
 from .domain.samples import sample
 from .engine import fanout
 from .engine.claim import PENDING
@@ -103,9 +104,11 @@ class DeliveryService:
     ) -> list[Delivery]:
         """Newest first; ``before`` (a delivery id) gives the next, older page, ``after`` the ``limit`` just newer."""
         if status is not None and status not in STATUSES:
-            raise ValidationError("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+            raise ValidationError(
+                "status", N_("%(value)s is not one of %(choices)s"), value=repr(status), choices=", ".join(STATUSES)
+            )
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-            raise ValidationError("limit", f"a whole number from 1 to {MAX_PAGE}")
+            raise ValidationError("limit", N_("a whole number from 1 to %(high)s"), high=MAX_PAGE)
         # Just after ``after`` means the oldest ones above it: counted upwards, then shown newest first.
         upwards = after is not None
         stmt = (
@@ -141,7 +144,7 @@ class DeliveryService:
     ) -> HistoryPage:
         """A page of a hook's history, newest first, and whether there is more on either side."""
         if before is not None and after is not None:
-            raise ValidationError("after", "give either before or after, not both")
+            raise ValidationError("after", N_("give either before or after, not both"))
         found = self.list(hook_id=hook_id, status=status, before=before, after=after, limit=size + 1)
         more = len(found) > size
         if after is not None:  # counted upwards from `after`: the extra one is the newest

@@ -12,7 +12,8 @@ from crm_stub.models import utcnow
 from crm_stub.services.base import check_id
 
 from . import state
-from .domain.hooks import FIELDS, Hook, validate_fields
+from .domain.hooks import BY_ADMIN, CREATED_DISABLED, FIELDS, Hook, validate_fields
+from .domain.messages import N_
 from .domain.options import Options
 from .domain.secrets import grace_ends, retire
 from .engine.fanout import fan_out_all
@@ -36,7 +37,7 @@ def to_hook(row: HookRow) -> Hook:
         last_run_at=row.last_run_at,
         last_result=row.last_result,
         consecutive_failures=row.consecutive_failures,
-        disabled_reason=row.disabled_reason,
+        disabled_code=row.disabled_reason,
         disabled_at=row.disabled_at,
         previous_secret_expires_at=grace_ends(row.retired_secrets, utcnow()),
         ordering=row.ordering,
@@ -57,13 +58,15 @@ def _with_status(status: str) -> Any:
         "failing": ran & ((HookRow.last_result != "succeeded") | HookRow.last_result.is_(None)),
     }
     if status not in conditions:
-        raise ValidationError("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+        raise ValidationError(
+            "status", N_("%(value)s is not one of %(choices)s"), value=repr(status), choices=", ".join(STATUSES)
+        )
     return conditions[status]
 
 
 def _matching(search: str) -> Any:
     if not isinstance(search, str) or len(search) > MAX_SEARCH:
-        raise ValidationError("search", f"text of at most {MAX_SEARCH} characters")
+        raise ValidationError("search", N_("text of at most %(high)s characters"), high=MAX_SEARCH)
     text = search.strip().lower()
     # autoescape: a % or _ typed in the box is that character, not a wildcard.
     return or_(
@@ -83,12 +86,12 @@ class HookService:
             raise NotFound("hook", hook_id)
         return row
 
-    def create(self, **fields: Any) -> Hook:
+    def create(self, /, **fields: Any) -> Hook:
         cleaned = validate_fields(fields, allow_private=self._options.allow_private_networks)
         with self._crm.transaction() as session:
             row = HookRow(**cleaned, secret=new_secret())
             if not row.enabled:
-                row.disabled_reason, row.disabled_at = "created disabled", utcnow()
+                row.disabled_reason, row.disabled_at = CREATED_DISABLED, utcnow()
             session.add(row)
             session.flush()
             state.bump_version(session)
@@ -119,7 +122,7 @@ class HookService:
         with self._crm._read() as session:
             return to_hook(self._row(session, hook_id))
 
-    def update(self, hook_id: int, **fields: Any) -> Hook:
+    def update(self, hook_id: int, /, **fields: Any) -> Hook:
         with self._crm.transaction() as session:
             row = self._row(session, hook_id, lock=True)
             current = {name: getattr(row, name) for name in FIELDS}
@@ -141,7 +144,7 @@ class HookService:
         if enabled:
             state.enable(session, row.id, utcnow())
         else:
-            state.disable(session, [row.id], "disabled by an admin", utcnow())
+            state.disable(session, [row.id], BY_ADMIN, utcnow())
         session.expire(row)
 
     def set_enabled(self, hook_id: int, enabled: bool) -> Hook:

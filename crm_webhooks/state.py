@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
+from .domain.hooks import failures_reason
 from .models import DeliveryRow, EventRow, HookRow, MetaRow
 
 D, H = DeliveryRow.__table__.c, HookRow.__table__.c
@@ -45,17 +46,10 @@ def disable(conn: Connection | Session, hook_ids: Sequence[int], reason: str | N
     return changed
 
 
-GONE_REASON = "disabled automatically: the receiver answered 410 Gone"
-
-
-def failing_reason(threshold: int) -> str:
-    return f"disabled automatically after {threshold} failed deliveries in a row"
-
-
 def disable_failing(conn: Connection, hook_ids: Sequence[int], threshold: int, now: dt.datetime) -> list[int]:
     """Disable those of ``hook_ids`` whose consecutive failed deliveries reached ``threshold``."""
     failing = list(conn.scalars(select(H.id).where(H.id.in_(hook_ids), H.enabled, H.consecutive_failures >= threshold)))
-    return disable(conn, failing, failing_reason(threshold), now)
+    return disable(conn, failing, failures_reason(threshold), now)
 
 
 def enable(conn: Connection | Session, hook_id: int, now: dt.datetime) -> bool:

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from babel.messages.mofile import read_mo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,5 +26,28 @@ def test_compiled_catalogs_match_the_table() -> None:
             catalog = read_mo(f)
         assert len(catalog) > 5
         for message in catalog:
-            if message.id:
-                assert message.string == TRANSLATIONS[message.id], message.id
+            if message.id:  # a plural message reads back as lists: (singular, plural) and its forms
+                if message.pluralizable:  # (singular, plural) in the table, every form of the language here
+                    singular, *others = message.string
+                    assert (singular, *set(others)) == TRANSLATIONS[tuple(message.id)], message.id
+                else:
+                    assert message.string == TRANSLATIONS[message.id], message.id
+
+
+@pytest.mark.parametrize(
+    ("count", "english", "portuguese"),
+    [
+        (1, "1 failed delivery", "1 entrega com falha seguida"),
+        (3, "3 failed deliveries", "3 entregas com falha seguidas"),
+    ],
+)
+def test_counted_messages_take_the_plural_of_their_language(count, english, portuguese) -> None:
+    from babel.support import Translations
+
+    from crm_webhooks.domain.hooks import FAILED_IN_A_ROW
+    from crm_webhooks.domain.messages import Message
+
+    message = Message.counted(FAILED_IN_A_ROW, count)
+    catalog = Translations.load(ROOT / "crm_webhooks" / "translations", ["pt_BR"])
+    assert english in str(message)
+    assert portuguese in message.render(catalog.gettext, catalog.ngettext)

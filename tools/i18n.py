@@ -20,7 +20,8 @@ from babel.messages.pofile import write_po
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
-KEYWORDS = {"_": None, "gettext": None}
+# N_ and Np_ mark the domain's message ids (crm_webhooks/domain/messages.py), translated at the surface.
+KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2), "Np_": (1, 2)}
 
 TRANSLATIONS = {
     # host
@@ -114,6 +115,79 @@ TRANSLATIONS = {
     "disabled": "desativado",
     "pending": "pendente",
     "failed": "falhou",
+    # the domain's messages (crm_webhooks/domain): validation, reasons, statuses
+    "required": "obrigatório",
+    "required when a key is given": "obrigatório quando há uma chave",
+    "required when a value is given": "obrigatório quando há um valor",
+    "required again when the URL changes (or remove the header: key and value empty)": "obrigatório de novo quando a URL muda (ou remova o cabeçalho: chave e valor vazios)",
+    "expected text": "esperava texto",
+    "expected text, got a list": "esperava texto, veio uma lista",
+    "expected text, got a number": "esperava texto, veio um número",
+    "expected text, got an object": "esperava texto, veio um objeto",
+    "expected text, got null": "esperava texto, veio null",
+    "expected text, got true or false": "esperava texto, veio true ou false",
+    "expected true or false, got %(value)s": "esperava true ou false, veio %(value)s",
+    "at most %(limit)s characters (got %(length)s)": "no máximo %(limit)s caracteres (tem %(length)s)",
+    "%(value)s is not one of %(choices)s": "%(value)s não é um de %(choices)s",
+    "%(value)s is not an event of the catalog (e.g. 'sale.created'; see `crm-webhooks events`)": "%(value)s não é um evento do catálogo (por exemplo 'sale.created'; veja `crm-webhooks events`)",
+    "%(value)s is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~)": "%(value)s não é um nome de cabeçalho válido (letras, dígitos e !#$%%&'*+-.^_`|~)",
+    "%(value)s is set by the webhook itself; choose another header (e.g. X-Api-Key)": "%(value)s é definido pelo próprio webhook; escolha outro cabeçalho (por exemplo X-Api-Key)",
+    "HTTP header values must be Latin-1 text": "valores de cabeçalho HTTP devem ser texto Latin-1",
+    "must not contain line breaks, NUL or other control characters": "não pode conter quebras de linha, NUL ou outros caracteres de controle",
+    "must not contain spaces or control characters": "não pode conter espaços nem caracteres de controle",
+    "must start with http:// or https://": "deve começar com http:// ou https://",
+    "must name a host": "deve indicar um host",
+    "must not carry credentials; use the key/value header to authenticate": "não pode levar credenciais; use o cabeçalho chave/valor para autenticar",
+    "must not have a #fragment (it is never sent)": "não pode ter um #fragmento (ele nunca é enviado)",
+    "not a valid URL (%(why)s)": "não é uma URL válida (%(why)s)",
+    "port 0 is not a port": "a porta 0 não é uma porta",
+    "not a hook field (fields: %(fields)s)": "não é um campo de webhook (campos: %(fields)s)",
+    "%(address)s is %(why)s": "%(address)s é %(why)s",
+    "%(host)s stands for %(address)s, %(why)s": "%(host)s equivale a %(address)s, %(why)s",
+    "%(host)s stands for %(address)s: write it as %(address)s": "%(host)s equivale a %(address)s: escreva %(address)s",
+    "not an IP address": "não é um endereço IP",
+    "a link-local address, refused even on private networks": "um endereço link-local, recusado mesmo em redes privadas",
+    "a cloud metadata address, refused even on private networks": "um endereço de metadados de nuvem, recusado mesmo em redes privadas",
+    "the unspecified address": "o endereço não especificado",
+    "a multicast address": "um endereço multicast",
+    "a loopback address (allow_private_networks is off)": "um endereço de loopback (allow_private_networks está desligado)",
+    "a reserved address": "um endereço reservado",
+    "a site-local address (allow_private_networks is off)": "um endereço site-local (allow_private_networks está desligado)",
+    "a private address (allow_private_networks is off)": "um endereço privado (allow_private_networks está desligado)",
+    "not a public address (allow_private_networks is off)": "não é um endereço público (allow_private_networks está desligado)",
+    "created disabled": "criado desativado",
+    "disabled by an admin": "desativado por um administrador",
+    "disabled automatically: the receiver answered 410 Gone": "desativado automaticamente: o receptor respondeu 410 Gone",
+    (
+        "disabled automatically after %(count)s failed delivery in a row",
+        "disabled automatically after %(count)s failed deliveries in a row",
+    ): (
+        "desativado automaticamente após %(count)s entrega com falha seguida",
+        "desativado automaticamente após %(count)s entregas com falha seguidas",
+    ),
+    ("failing: %(count)s failed delivery in a row", "failing: %(count)s failed deliveries in a row"): (
+        "com falhas: %(count)s entrega com falha seguida",
+        "com falhas: %(count)s entregas com falha seguidas",
+    ),
+    "failing: the last attempt failed": "com falhas: a última tentativa falhou",
+    "disabled since %(when)s UTC: %(reason)s": "desativado desde %(when)s UTC: %(reason)s",
+    "disabled: %(reason)s": "desativado: %(reason)s",
+    "%(value)s is not a whole number": "%(value)s não é um número inteiro",
+    "a whole number from 1 to %(high)s": "um número inteiro de 1 a %(high)s",
+    "give at least one field to change": "informe ao menos um campo a mudar",
+    "must be from %(low)s to %(high)s": "deve estar entre %(low)s e %(high)s",
+    "not a query parameter of this operation": "não é um parâmetro de consulta desta operação",
+    "not valid Unicode text (a lone surrogate)": "não é texto Unicode válido (um substituto isolado)",
+    # charts (issue 15, "something to look at"): the hook's last 24 hours and the list's sparklines
+    "Last 24 hours": "Últimas 24 horas",
+    "Last 24 h: %(succeeded)s delivered, %(failed)s failed, %(pending)s pending.": "Últimas 24 h: %(succeeded)s com sucesso, %(failed)s com falha, %(pending)s em espera.",
+    "Deliveries per hour and attempt duration, %(start)s to %(end)s UTC": "Entregas por hora e duração das tentativas, de %(start)s a %(end)s UTC",
+    "Failures at:": "Falhas às:",
+    "Attempt duration": "Duração das tentativas",
+    "No deliveries in the last 24 hours.": "Nenhuma entrega nas últimas 24 horas.",
+    "%(n)s failed": "%(n)s com falha",
+    "p50 duration": "duração p50",
+    "p95 duration": "duração p95",
     # the admin page: safety, finding, reading (issue 15, page)
     "A new secret signs every call from now on. The current one keeps signing too for a grace period, so the receiver has time to change it.": "Um novo segredo assina todas as chamadas a partir de agora. O atual continua assinando por um período de carência, para o receptor ter tempo de trocá-lo.",
     "A secret is shown only right after it is made. Rotate the secret to see a new one.": "Um segredo só é mostrado logo depois de criado. Troque o segredo para ver um novo.",
@@ -135,14 +209,27 @@ TRANSLATIONS = {
     "Rotate the secret of “%(name)s”?": "Trocar o segredo de “%(name)s”?",
     "Search": "Buscar",
     "Show all": "Mostrar todos",
+    "give either before or after, not both": "informe before ou after, não os dois",
+    "text of at most %(high)s characters": "texto de no máximo %(high)s caracteres",
 }
 
-PACKAGES = {"crm_stub": ROOT / "crm_stub" / "web", "crm_webhooks": ROOT / "crm_webhooks" / "web"}
+PACKAGES = {"crm_stub": ROOT / "crm_stub" / "web", "crm_webhooks": ROOT / "crm_webhooks"}
+
+Msgid = str | tuple[str, str]  # a plural message is the pair (singular, plural)
 
 
-def messages(source: Path) -> list[str]:
+def messages(source: Path) -> list[Msgid]:
     found = {msg for _file, _line, msg, _comments, _ctx in extract_from_dir(source, METHODS, keywords=KEYWORDS)}
-    return sorted(m for m in found if isinstance(m, str))
+    # A call with a computed argument (ngettext(*FORMS, n)) extracts with None in it: its ids are marked elsewhere.
+    return sorted((m for m in found if isinstance(m, str) or None not in m), key=str)
+
+
+def _forms(catalog: Catalog, translated: Msgid) -> Msgid:
+    """A plural's (singular, plural) as the language's forms: CLDR's pt_BR has three (one, many, other)."""
+    if isinstance(translated, str):
+        return translated
+    singular, plural = translated
+    return (singular, *[plural] * (catalog.num_plurals - 1))
 
 
 def main(check: bool) -> int:
@@ -152,7 +239,7 @@ def main(check: bool) -> int:
         for msgid in messages(source):
             if msgid not in TRANSLATIONS:
                 missing.append(f"{package}: {msgid!r}")
-            catalog.add(msgid, TRANSLATIONS.get(msgid, ""))
+            catalog.add(msgid, _forms(catalog, TRANSLATIONS.get(msgid, ("", "") if isinstance(msgid, tuple) else "")))
         if check:
             continue
         target = ROOT / package / "translations" / "pt_BR" / "LC_MESSAGES"

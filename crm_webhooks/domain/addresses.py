@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 
+from .messages import N_
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -86,30 +88,30 @@ def refusal(address: str | IPAddress, *, allow_private: bool = False) -> str | N
     """
     ip = parse_ip(address) if isinstance(address, str) else address
     if ip is None:
-        return "not an IP address"
+        return N_("not an IP address")
     inner = _embedded_ipv4(ip)
     if inner is not None:
         why = refusal(inner, allow_private=allow_private)
         return f"{why} (embedded in {ip})" if why else None
     if ip.is_link_local:
-        return "a link-local address, refused even on private networks"
+        return N_("a link-local address, refused even on private networks")
     if ip in METADATA:
-        return "a cloud metadata address, refused even on private networks"
+        return N_("a cloud metadata address, refused even on private networks")
     if ip.is_unspecified:
-        return "the unspecified address"
+        return N_("the unspecified address")
     if ip.is_multicast:
-        return "a multicast address"
+        return N_("a multicast address")
     # Before "reserved": Python counts ::1 as reserved too, and it is plain loopback.
     if ip.is_loopback:
-        return None if allow_private else "a loopback address (allow_private_networks is off)"
+        return None if allow_private else N_("a loopback address (allow_private_networks is off)")
     if ip.is_reserved:
-        return "a reserved address"
+        return N_("a reserved address")
     if allow_private:
         return None
     if ip in _SITE_LOCAL:
-        return "a site-local address (allow_private_networks is off)"
+        return N_("a site-local address (allow_private_networks is off)")
     if ip.is_private:
-        return "a private address (allow_private_networks is off)"
+        return N_("a private address (allow_private_networks is off)")
     if not ip.is_global:
-        return "not a public address (allow_private_networks is off)"
+        return N_("not a public address (allow_private_networks is off)")
     return None

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..exceptions import ValidationError
+from ..exceptions import Problems, ValidationError
 from .addresses import disguised_ipv4, parse_ip, refusal
 from .catalog import BY_CODE
+from .messages import N_, Message, Np_
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -40,7 +41,7 @@ class Hook:
     last_run_at: dt.datetime | None
     last_result: str | None
     consecutive_failures: int
-    disabled_reason: str | None
+    disabled_code: str | None  # why it was disabled, as stored: see reason_message()
     disabled_at: dt.datetime | None
     previous_secret_expires_at: dt.datetime | None = None
     ordering: str = "record"
@@ -55,14 +56,36 @@ class Hook:
         return "succeeded" if self.last_result == "succeeded" else "failing"
 
     @property
-    def status_detail(self) -> str:
-        """The status in words, with why and since when for a disabled hook."""
+    def disabled_message(self) -> Message | None:
+        return None if self.enabled else reason_message(self.disabled_code)
+
+    @property
+    def disabled_reason(self) -> str | None:
+        """Why it is disabled, in English; None while enabled."""
+        return None if self.enabled else str(reason_message(self.disabled_code))
+
+    @property
+    def status_message(self) -> Message:
+        """The status in words: why and since when for a disabled hook, what is failing for a failing one."""
         if not self.enabled:
-            since = f" since {self.disabled_at:%Y-%m-%d %H:%M} UTC" if self.disabled_at else ""
-            return f"disabled{since}: {self.disabled_reason or 'by an admin'}"
+            reason = self.disabled_message
+            if self.disabled_at is None:
+                return Message(N_("disabled: %(reason)s"), {"reason": reason})
+            return Message(
+                N_("disabled since %(when)s UTC: %(reason)s"),
+                {"when": f"{self.disabled_at:%Y-%m-%d %H:%M}", "reason": reason},
+            )
         if self.status == "failing":
-            return f"failing: {self.consecutive_failures} failed deliveries in a row"
-        return self.status.replace("_", " ")
+            if self.consecutive_failures:
+                return Message.counted(FAILED_IN_A_ROW, self.consecutive_failures)
+            # Failed deliveries are counted once their retries are spent (and reset on enabling):
+            # until then the last attempt failed and nothing has failed for good.
+            return Message(N_("failing: the last attempt failed"))
+        return Message(STATUS_WORDS[self.status])
+
+    @property
+    def status_detail(self) -> str:
+        return str(self.status_message)
 
     @property
     def event_label(self) -> str:
@@ -91,6 +114,39 @@ class Hook:
         }
 
 
+STATUS_WORDS = {"never_run": N_("never run"), "succeeded": N_("succeeded"), "failing": N_("failing")}
+FAILED_IN_A_ROW = Np_("failing: %(count)s failed delivery in a row", "failing: %(count)s failed deliveries in a row")
+
+# Why a hook was disabled is stored as a code, put in words where it is read.
+BY_ADMIN, CREATED_DISABLED, GONE = "admin", "created", "gone"
+_FAILURES = "failures:"
+_REASONS = {
+    BY_ADMIN: N_("disabled by an admin"),
+    CREATED_DISABLED: N_("created disabled"),
+    GONE: N_("disabled automatically: the receiver answered 410 Gone"),
+}
+AFTER_FAILURES = Np_(
+    "disabled automatically after %(count)s failed delivery in a row",
+    "disabled automatically after %(count)s failed deliveries in a row",
+)
+
+
+def failures_reason(threshold: int) -> str:
+    """The stored code for a hook disabled after ``threshold`` failed deliveries in a row."""
+    return f"{_FAILURES}{threshold}"
+
+
+def reason_message(code: str | None) -> Message:
+    """A stored reason in words; text stored by an older version stays as it was."""
+    if code is None:
+        return Message(_REASONS[BY_ADMIN])
+    if code in _REASONS:
+        return Message(_REASONS[code])
+    if code.startswith(_FAILURES) and code[len(_FAILURES) :].isdigit():
+        return Message.counted(AFTER_FAILURES, int(code[len(_FAILURES) :]))
+    return Message(code)
+
+
 def _iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.isoformat(timespec="seconds") + "Z"
 
@@ -104,101 +160,158 @@ def mask(value: str | None) -> str | None:
     return f"{value[:4]}…({len(value)})"
 
 
-def validate_name(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError("name", "required")
-    value = value.strip()
-    if len(value) > MAX_NAME:
-        raise ValidationError("name", f"at most {MAX_NAME} characters (got {len(value)})")
-    return value
+def _kind(value: object) -> str:
+    """What a JSON value is, in a message id of its own (each translated whole)."""
+    if value is None:
+        return N_("expected text, got null")
+    if isinstance(value, bool):
+        return N_("expected text, got true or false")
+    if isinstance(value, int | float):
+        return N_("expected text, got a number")
+    if isinstance(value, list | tuple):
+        return N_("expected text, got a list")
+    if isinstance(value, dict):
+        return N_("expected text, got an object")
+    return N_("expected text")
 
 
-def validate_event(value: object) -> str:
-    if not isinstance(value, str) or value not in BY_CODE:
+def _text(field: str, value: object, *, required: bool = True) -> str:
+    """``value`` as stripped text, or the error saying why it is none."""
+    if isinstance(value, str):
+        if value.strip() or not required:
+            return value.strip()
+        raise ValidationError(field, N_("required"))
+    if value is None and required:
+        raise ValidationError(field, N_("required"))
+    raise ValidationError(field, _kind(value))
+
+
+def _at_most(field: str, value: str, limit: int) -> str:
+    if len(value) > limit:
         raise ValidationError(
-            "event", f"{value!r} is not an event of the catalog (e.g. 'sale.created'; see `crm-webhooks events`)"
+            field, N_("at most %(limit)s characters (got %(length)s)"), limit=limit, length=len(value)
         )
     return value
 
 
+def validate_name(value: object) -> str:
+    return _at_most("name", _text("name", value), MAX_NAME)
+
+
+def validate_event(value: object) -> str:
+    code = _text("event", value)
+    if code not in BY_CODE:
+        raise ValidationError(
+            "event",
+            N_("%(value)s is not an event of the catalog (e.g. 'sale.created'; see `crm-webhooks events`)"),
+            value=repr(code),
+        )
+    return code
+
+
 def validate_method(value: object) -> str:
-    method = value.upper() if isinstance(value, str) else value
+    method = _text("method", value).upper()
     if method not in METHODS:
-        raise ValidationError("method", f"{value!r} is not one of {', '.join(METHODS)}")
-    return method  # type: ignore[return-value]
+        raise ValidationError(
+            "method", N_("%(value)s is not one of %(choices)s"), value=repr(value), choices=", ".join(METHODS)
+        )
+    return method
 
 
 def validate_url(value: object, *, allow_private: bool) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError("url", "required")
-    url = value.strip()
-    if len(url) > MAX_URL:
-        raise ValidationError("url", f"at most {MAX_URL} characters (got {len(url)})")
+    url = _at_most("url", _text("url", value), MAX_URL)
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-        raise ValidationError("url", "must not contain spaces or control characters")
+        raise ValidationError("url", N_("must not contain spaces or control characters"))
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise ValidationError("url", f"not a valid URL ({exc})") from None
+        raise ValidationError("url", N_("not a valid URL (%(why)s)"), why=str(exc)) from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise ValidationError("url", "must start with http:// or https://")
+        raise ValidationError("url", N_("must start with http:// or https://"))
     if not parts.hostname:
-        raise ValidationError("url", "must name a host")
+        raise ValidationError("url", N_("must name a host"))
     if parts.username is not None or parts.password is not None:
-        raise ValidationError("url", "must not carry credentials; use the key/value header to authenticate")
+        raise ValidationError("url", N_("must not carry credentials; use the key/value header to authenticate"))
     if port == 0:
-        raise ValidationError("url", "port 0 is not a port")
+        raise ValidationError("url", N_("port 0 is not a port"))
     if parts.fragment:
-        raise ValidationError("url", "must not have a #fragment (it is never sent)")
+        raise ValidationError("url", N_("must not have a #fragment (it is never sent)"))
     ip = parse_ip(parts.hostname)
     if ip is not None:
         why = refusal(ip, allow_private=allow_private)
         if why:
-            raise ValidationError("url", f"{ip} is {why}")
+            raise ValidationError("url", N_("%(address)s is %(why)s"), address=str(ip), why=Message(why))
     # What resolvers would make of the host is known now: refused at save time, not first at send.
     hidden = disguised_ipv4(parts.hostname)
     if hidden is not None:
         why = refusal(hidden, allow_private=allow_private)
-        meant = f"{why}" if why else f"write it as {hidden}"
-        raise ValidationError("url", f"{parts.hostname!r} stands for {hidden}{', ' if why else ': '}{meant}")
+        host, address = repr(parts.hostname), str(hidden)
+        if why:
+            raise ValidationError(
+                "url", N_("%(host)s stands for %(address)s, %(why)s"), host=host, address=address, why=Message(why)
+            )
+        raise ValidationError(
+            "url", N_("%(host)s stands for %(address)s: write it as %(address)s"), host=host, address=address
+        )
     return url
 
 
 def validate_header(key: object, value: object) -> tuple[str | None, str | None]:
+    """The key/value pair, both or neither; every error of the two at once."""
     if key in (None, "") and value in (None, ""):
         return None, None
+    problems = Problems()
     if key in (None, ""):
-        raise ValidationError("key", "required when a value is given")
+        problems.add("key", N_("required when a value is given"))
+    else:
+        problems.check(_valid_key, key)
     if value in (None, ""):  # an authentication header with nothing in it authenticates nothing
-        raise ValidationError("value", "required when a key is given")
-    if not isinstance(key, str) or not _TOKEN.fullmatch(key) or len(key) > MAX_KEY:
-        raise ValidationError("key", f"{key!r} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)")
-    lowered = key.lower()
+        problems.add("value", N_("required when a key is given"))
+    else:
+        problems.check(_valid_value, value)
+    problems.raise_any()
+    return key, value  # type: ignore[return-value]
+
+
+def _valid_key(key: object) -> str:
+    name = _text("key", key)
+    if not _TOKEN.fullmatch(name) or len(name) > MAX_KEY:
+        raise ValidationError(
+            "key", N_("%(value)s is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~)"), value=repr(key)
+        )
+    lowered = name.lower()
     if lowered in RESERVED_HEADERS or lowered.startswith("webhook-"):
-        raise ValidationError("key", f"{key!r} is set by the webhook itself; choose another header (e.g. X-Api-Key)")
+        raise ValidationError(
+            "key", N_("%(value)s is set by the webhook itself; choose another header (e.g. X-Api-Key)"), value=repr(key)
+        )
+    return name
+
+
+def _valid_value(value: object) -> str:
     if not isinstance(value, str):
-        raise ValidationError("value", f"expected text, got {type(value).__name__}")
-    if len(value) > MAX_VALUE:
-        raise ValidationError("value", f"at most {MAX_VALUE} characters (got {len(value)})")
+        raise ValidationError("value", _kind(value))
+    _at_most("value", value, MAX_VALUE)
     if _BAD_VALUE.search(value):
-        raise ValidationError("value", "must not contain line breaks, NUL or other control characters")
+        raise ValidationError("value", N_("must not contain line breaks, NUL or other control characters"))
     try:
         value.encode("latin-1")
     except UnicodeEncodeError:
-        raise ValidationError("value", "HTTP header values must be Latin-1 text") from None
-    return key, value
+        raise ValidationError("value", N_("HTTP header values must be Latin-1 text")) from None
+    return value
 
 
 def validate_enabled(value: object) -> bool:
     if not isinstance(value, bool):
-        raise ValidationError("enabled", f"expected true or false, got {value!r}")
+        raise ValidationError("enabled", N_("expected true or false, got %(value)s"), value=repr(value))
     return value
 
 
 def validate_ordering(value: object) -> str:
     if value not in ORDERINGS:
-        raise ValidationError("ordering", f"{value!r} is not one of {', '.join(ORDERINGS)}")
+        raise ValidationError(
+            "ordering", N_("%(value)s is not one of %(choices)s"), value=repr(value), choices=", ".join(ORDERINGS)
+        )
     return str(value)
 
 
@@ -213,30 +326,37 @@ def validate_fields(
     A new URL for a hook with a key/value header needs ``value`` in the same
     change (or ``key`` and ``value`` None to remove the header).
     """
-    unknown = sorted(set(fields) - set(FIELDS))
-    if unknown:
-        raise ValidationError(unknown[0], f"not a hook field (fields: {', '.join(FIELDS)})")
+    problems = Problems()
+    for name in sorted(set(fields) - set(FIELDS)):
+        problems.add(name, N_("not a hook field (fields: %(fields)s)"), fields=", ".join(FIELDS))
     merged = {**(current or {}), **fields}
     cleaned: dict[str, Any] = {}
+
+    def clean(name: str, function: Any, *args: Any, **kwargs: Any) -> None:
+        value = problems.check(function, *args, **kwargs)
+        if not problems.has(name):
+            cleaned[name] = value
+
     if current is None or "name" in fields:
-        cleaned["name"] = validate_name(merged.get("name"))
+        clean("name", validate_name, merged.get("name"))
     if current is None or "event" in fields:
-        cleaned["event"] = validate_event(merged.get("event"))
+        clean("event", validate_event, merged.get("event"))
     if current is None or "method" in fields:
-        cleaned["method"] = validate_method(merged.get("method", "POST"))
+        clean("method", validate_method, merged.get("method", "POST"))
     if current is None or "url" in fields:
-        cleaned["url"] = validate_url(merged.get("url"), allow_private=allow_private)
+        clean("url", validate_url, merged.get("url"), allow_private=allow_private)
     # Whoever may change a hook may not thereby read its header value: a new
     # destination gets the value only when it is entered again (or none at all).
-    moved = current is not None and cleaned.get("url", current["url"]) != current["url"]
+    moved = current is not None and "url" in cleaned and cleaned["url"] != current["url"]
     if moved and current.get("value") is not None and "value" not in fields:  # type: ignore[union-attr]
-        raise ValidationError(
-            "value", "required again when the URL changes (or remove the header: key and value empty)"
-        )
-    if current is None or "key" in fields or "value" in fields:
-        cleaned["key"], cleaned["value"] = validate_header(merged.get("key"), merged.get("value"))
+        problems.add("value", N_("required again when the URL changes (or remove the header: key and value empty)"))
+    elif current is None or "key" in fields or "value" in fields:
+        pair = problems.check(validate_header, merged.get("key"), merged.get("value"))
+        if pair is not None:
+            cleaned["key"], cleaned["value"] = pair
     if current is None or "enabled" in fields:
-        cleaned["enabled"] = validate_enabled(merged.get("enabled", True))
+        clean("enabled", validate_enabled, merged.get("enabled", True))
     if current is None or "ordering" in fields:
-        cleaned["ordering"] = validate_ordering(merged.get("ordering", "record"))
+        clean("ordering", validate_ordering, merged.get("ordering", "record"))
+    problems.raise_any()
     return cleaned

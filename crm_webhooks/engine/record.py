@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, text, upda
 from crm_stub.models import utcnow
 
 from .. import state
+from ..domain.hooks import GONE, failures_reason
 from ..models import AttemptRow, DeliveryRow, HookRow
 from .claim import PENDING
 from .send import Sent
@@ -185,10 +186,10 @@ def _update_hooks(conn: Connection, sent: list[Sent], now: dt.datetime, threshol
             gone.append(hook_id)
     result: dict[str, list[int]] = {}
     if gone:
-        result[state.GONE_REASON] = state.disable(conn, gone, state.GONE_REASON, now)
+        result[GONE] = state.disable(conn, gone, GONE, now)
     if threshold and (failing := [h for h in failing if h not in gone]):
         ids = state.disable_failing(conn, failing, threshold, now)
-        result[state.failing_reason(threshold)] = ids
+        result[failures_reason(threshold)] = ids
     return {reason: ids for reason, ids in result.items() if ids}
 
 

@@ -29,9 +29,10 @@ from crm_stub.web.auth import token_required
 
 from ..domain.catalog import BY_CODE, CATALOG
 from ..domain.deliveries import Delivery, delivery_dict
-from ..domain.hooks import FIELDS
+from ..domain.messages import N_
 from ..exceptions import ValidationError
 from .openapi import document
+from .words import translate
 
 bp = Blueprint("webhooks_api", __name__, url_prefix="/api/v1")
 
@@ -57,7 +58,10 @@ def bad_body(exc: BadBody) -> Any:
 
 @bp.errorhandler(ValidationError)
 def invalid(exc: ValidationError) -> Any:
-    return error(422, "validation", str(exc), field=exc.field)
+    # Every field's error at once, in the language asked for (English unless Accept-Language says otherwise).
+    errors = [{"field": e.field, "message": translate(e.message)} for e in exc.errors]
+    message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return error(422, "validation", message, field=exc.field, errors=errors)
 
 
 @bp.errorhandler(NotFound)
@@ -96,7 +100,7 @@ def known_query_only() -> None:
     endpoint = (request.endpoint or "").rpartition(".")[2]
     unknown = sorted(set(request.args) - QUERY.get(endpoint, set()))
     if unknown:
-        raise ValidationError(unknown[0], "not a query parameter of this operation")
+        raise ValidationError(unknown[0], N_("not a query parameter of this operation"))
 
 
 def body() -> dict[str, Any]:
@@ -110,7 +114,7 @@ def body() -> dict[str, Any]:
     for name, value in data.items():
         # JSON may escape half of a surrogate pair ("\ud800"): no database stores that.
         if isinstance(value, str) and not _encodable(value):
-            raise ValidationError(name if _encodable(name) else "body", "not valid Unicode text (a lone surrogate)")
+            raise ValidationError(name if _encodable(name) else "body", N_("not valid Unicode text (a lone surrogate)"))
     return data
 
 
@@ -131,15 +135,18 @@ def query_int(name: str, default: int | None = None, *, low: int = 1, high: int 
         return default
     # ASCII digits only: int() also reads other scripts' digits (Arabic-Indic...), " 5" and "1_0".
     if not _WHOLE.fullmatch(raw):
-        raise ValidationError(name, f"{raw!r} is not a whole number")
+        raise ValidationError(name, N_("%(value)s is not a whole number"), value=repr(raw))
     value = int(raw)
     if not low <= value <= high:
-        raise ValidationError(name, f"must be from {low} to {high}")
+        raise ValidationError(name, N_("must be from %(low)s to %(high)s"), low=low, high=high)
     return value
 
 
 def hook_json(hook: Any, *, secret: bool = False) -> dict[str, Any]:
     shown = hook.to_dict()
+    shown["status_detail"] = translate(hook.status_message)
+    if hook.disabled_message is not None:
+        shown["disabled_reason"] = translate(hook.disabled_message)
     shown["event_label"] = {"en": hook.event_label, "pt_BR": BY_CODE[hook.event].label_pt}
     if secret:
         shown["secret"] = hook.secret  # once, when it is created or rotated
@@ -189,12 +196,10 @@ def list_hooks() -> Any:
 @token_required(WRITE)
 def create_hook() -> Any:
     data = body()
-    unknown = sorted(set(data) - set(FIELDS))
-    if unknown:
-        raise ValidationError(unknown[0], "not a hook field")
     for required in ("name", "event", "url"):
         data.setdefault(required, None)
-    hook = webhooks().create_hook(**data)
+    # The service takes any field, so that an unknown one is named among all the others' errors.
+    hook = webhooks().hooks.create(**data)
     response = jsonify(hook_json(hook, secret=True))
     response.headers["Location"] = url_for(".get_hook", hook_id=hook.id)
     return response, 201
@@ -211,10 +216,7 @@ def get_hook(hook_id: int) -> Any:
 def update_hook(hook_id: int) -> Any:
     data = body()
     if not data:
-        raise ValidationError("body", "give at least one field to change")
-    unknown = sorted(set(data) - set(FIELDS))
-    if unknown:  # before the call: {"hook_id": 1} or {"self": 1} are no keyword of update_hook either
-        raise ValidationError(unknown[0], "not a hook field")
+        raise ValidationError("body", N_("give at least one field to change"))
     return jsonify(hook_json(webhooks().update_hook(hook_id, **data)))
 
 

@@ -101,7 +101,16 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "code": {"type": "string"},
                     "message": {"type": "string"},
-                    "field": {"type": "string", "description": "The field at fault (validation errors)"},
+                    "field": {"type": "string", "description": "The first field at fault (validation errors)"},
+                    "errors": {
+                        "type": "array",
+                        "description": "Every field at fault, each with what is wrong with it (validation errors)",
+                        "items": {
+                            "type": "object",
+                            "required": ["field", "message"],
+                            "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                        },
+                    },
                     "scope": {"type": "string"},
                 },
             }

@@ -17,9 +17,11 @@ from crm_stub.web.security import ascii_int
 from ..deliveries import STATUSES as DELIVERY_STATUSES
 from ..domain.catalog import BY_CODE, GROUPED
 from ..domain.hooks import FIELDS, METHODS
-from ..exceptions import ValidationError
+from ..domain.messages import N_, Message
+from ..exceptions import FieldError, ValidationError
 from ..hooks import STATUSES as HOOK_STATUSES
 from . import reveal
+from .words import translate
 
 bp = Blueprint(
     "webhooks",
@@ -60,6 +62,12 @@ def status_label(status: str) -> str:
         "failed": _("failed"),
     }
     return words.get(status, status)
+
+
+@bp.app_template_filter("words")
+def words(message: Message | None) -> str:
+    """A domain message (a status, a reason) in the page's language."""
+    return "" if message is None else translate(message)
 
 
 @bp.app_template_filter("pretty_json")
@@ -117,7 +125,8 @@ def not_found(exc: NotFound) -> Any:
 @bp.errorhandler(ValidationError)
 def bad_filter(exc: ValidationError) -> Any:
     """A query string no form of the page makes (the forms catch their own errors)."""
-    return render_template("error.html", message=f"{exc.field}: {exc.reason}"), 400
+    message = "; ".join(f"{found.field}: {translate(found.message)}" for found in exc.errors)
+    return render_template("error.html", message=message), 400
 
 
 def _filters(*names: str) -> dict[str, str]:
@@ -154,7 +163,9 @@ def _form_fields(*, editing: bool = False) -> dict[str, Any]:
 
 
 def _render_form(hook: Any, values: dict[str, Any], error: ValidationError | None = None) -> Any:
-    errors = {error.field: error.reason} if error else {}
+    errors: dict[str, str] = {}
+    for found in error.errors if error else ():
+        errors.setdefault(found.field, translate(found.message))
     status = 422 if error else 200
     return render_template(
         "webhooks/form.html", hook=hook, values=values, errors=errors, groups=event_groups(), methods=METHODS
@@ -185,10 +196,11 @@ def edit(hook_id: int) -> Any:
     try:
         webhooks().update_hook(hook_id, **fields)
     except ValidationError as exc:
-        if exc.field == "value" and "value" not in fields and fields["url"] != hook.url:
+        if "value" not in fields and fields["url"] != hook.url:
             # The value stays behind when the hook moves: say so in the form's own terms.
-            message = _("The URL changed: enter the value again, or empty the key to send no header.")
-            exc = ValidationError("value", message)
+            again = N_("The URL changed: enter the value again, or empty the key to send no header.")
+            moved = FieldError("value", Message(again))
+            exc = ValidationError.of(moved if e.field == "value" else e for e in exc.errors)
         return _render_form(hook, fields, exc)
     flash(_("Webhook “%(name)s” saved.", name=fields["name"]))
     return redirect(url_for(".index"))

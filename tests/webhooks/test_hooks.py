@@ -63,7 +63,8 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("event", {"event": "sale.deleted"}, "not an event of the catalog"),
     ("event", {"event": "Sale.Created"}, "not an event of the catalog"),  # codes are lower case
     ("method", {"method": "TRACE"}, "not one of GET, POST, PUT, PATCH, DELETE"),
-    ("method", {"method": None}, "not one of"),
+    ("method", {"method": None}, "required"),
+    ("method", {"method": 5}, "expected text, got a number"),
     ("url", {"url": "ftp://127.0.0.1/x"}, "http:// or https://"),
     ("url", {"url": "http:///no-host"}, "must name a host"),
     ("url", {"url": "not a url"}, "spaces"),

@@ -265,3 +265,53 @@ def test_a_0_2_0_database_is_upgraded_when_the_crm_opens_it(database_url: str, w
             assert schema.current(conn) == schema.head()
         assert wh.get_hook(1).ordering == "record"
         assert wh.run_pending() == 1
+
+
+def test_0_3_0_reasons_become_codes_that_read_in_either_language(database_url: str) -> None:
+    sentences = [
+        "disabled by an admin",
+        "created disabled",
+        "disabled automatically: the receiver answered 410 Gone",
+        "disabled automatically after 3 failed deliveries in a row",
+        "paused by the ops script",  # another tool's words stay as they are
+    ]
+    with CRM(database_url) as crm:
+        wh = crm.install_addon("crm_webhooks", dispatcher="manual", allow_private_networks=True)
+        ids = [wh.create_hook(name=f"h{n}", event="lead.created", url="http://127.0.0.1:9/h").id for n in range(5)]
+        with crm.engine.begin() as conn:
+            command.downgrade(schema.config(conn), "0005")
+            for hook_id, sentence in zip(ids, sentences, strict=True):
+                conn.execute(
+                    sa.text("UPDATE webhook_hooks SET enabled = :off, disabled_reason = :why WHERE id = :id"),
+                    {"off": False, "why": sentence, "id": hook_id},
+                )
+        schema.upgrade(crm.engine)
+        with crm.engine.connect() as conn:
+            stored = conn.execute(sa.text("SELECT disabled_reason FROM webhook_hooks ORDER BY id")).scalars().all()
+        assert stored == ["admin", "created", "gone", "failures:3", "paused by the ops script"]
+        assert [wh.get_hook(i).disabled_reason for i in ids] == sentences
+        with crm.engine.begin() as conn:
+            command.downgrade(schema.config(conn), "0005")
+            back = conn.execute(sa.text("SELECT disabled_reason FROM webhook_hooks ORDER BY id")).scalars().all()
+        assert back == sentences
+        schema.upgrade(crm.engine)
+
+
+def test_an_upgraded_database_charts_its_old_deliveries_through_the_new_index(
+    database_url: str, webhook_receiver
+) -> None:
+    make_0_2_0_database(database_url, webhook_receiver.url)
+
+    def indexes(engine: sa.Engine) -> set[str]:
+        with engine.connect() as conn:
+            return {i["name"] for i in sa.inspect(conn).get_indexes("webhook_deliveries")}
+
+    with CRM(database_url) as crm:
+        wh = crm.addons["crm_webhooks"]
+        assert "ix_webhook_deliveries_hook_created" in indexes(crm.engine)
+        assert [sum(s.count(o) for s in wh.last_day(3)) for o in ("succeeded", "failed")] == [1, 0]
+        with crm.engine.begin() as conn:
+            command.downgrade(schema.config(conn), "-1")  # undoes 0007 only, whatever precedes it
+        assert "ix_webhook_deliveries_hook_created" not in indexes(crm.engine)
+        schema.upgrade(crm.engine)
+        assert differences(crm.engine) == []
