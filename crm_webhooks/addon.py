@@ -21,12 +21,14 @@ from .domain.charts import HourStat
 from .domain.deliveries import Delivery
 from .domain.hooks import Hook, reason_message
 from .domain.options import Options
+from .domain.replay import MAX_REPLAY, Batch, Progress, Replay
 from .engine.deliver import Deliverer
 from .engine.transport import Transport
 from .engine.worker import Worker
 from .hooks import HookService
 from .models import MetaRow
 from .outbox import Outbox
+from .replay import ReplayService
 from .signals import hook_disabled
 from .stats import StatsService
 from .version import __version__
@@ -48,6 +50,7 @@ class WebhooksAddon:
         self.deliverer = Deliverer(crm.engine, self.options, self.transport, on_disabled=self._announce_disabled)
         self.hooks = HookService(crm, self.options)
         self.deliveries = DeliveryService(crm, self.hooks, self.deliverer)
+        self.replays = ReplayService(crm, self.hooks, self.deliverer)
         self.stats = StatsService(crm, self.hooks)
         self._dispatcher: Worker | None = None
         self.outbox = Outbox(crm, on_commit=self._wake)
@@ -120,7 +123,7 @@ class WebhooksAddon:
     def get_hook(self, hook_id: int) -> Hook:
         return self.hooks.get(hook_id)
 
-    def update_hook(self, hook_id: int, /, **fields: Any) -> Hook:
+    def update_hook(self, hook_id: int, **fields: Any) -> Hook:
         return self.hooks.update(hook_id, **fields)
 
     def disable_hook(self, hook_id: int) -> Hook:
@@ -173,6 +176,45 @@ class WebhooksAddon:
     def redeliver(self, delivery_id: int) -> Delivery:
         self._refuse_inside_transaction("redeliver")
         return self.deliveries.redeliver(delivery_id)
+
+    def redeliver_failed(
+        self,
+        hook_id: int | None = None,
+        *,
+        since: str | dt.datetime | None = None,
+        status: str = "failed",
+        limit: int = MAX_REPLAY,
+        send: bool = False,
+    ) -> Replay:
+        """After a receiver's outage: send again, oldest first, the deliveries of ``hook_id`` (or of every hook)
+        with ``status`` created since ``since`` (``"2h"``, ISO 8601 or a datetime), test sends aside.
+
+        Each gets a new delivery of the same event (same ``webhook-id``), queued for whoever delivers, or with
+        ``send`` sent before this returns.  One already sent again is not sent while that one is pending or
+        once it succeeded, so calling twice sends nothing twice.  At most ``limit`` per call:
+        ``Replay.remaining`` says how many more there are.
+        """
+        if send:
+            self._refuse_inside_transaction("redeliver_failed(send=True)")
+        replay = self.replays.replay(hook_id=hook_id, since=since, status=status, limit=limit, send=send)
+        if replay.ids:
+            self._wake()
+        return replay
+
+    def preview_redeliver_failed(
+        self,
+        hook_id: int | None = None,
+        *,
+        since: str | dt.datetime | None = None,
+        status: str = "failed",
+        limit: int = MAX_REPLAY,
+    ) -> Replay:
+        """What ``redeliver_failed`` would send (``originals``, ``remaining``), changing nothing."""
+        return self.replays.replay(hook_id=hook_id, since=since, status=status, limit=limit, dry_run=True)
+
+    def replay_progress(self, replay: Replay | Batch | None) -> Progress:
+        """How the deliveries a ``redeliver_failed`` call queued (or its ``batch``) are doing."""
+        return self.replays.progress(replay.batch if isinstance(replay, Replay) else replay)
 
     def send_test(self, hook_id: int) -> Delivery:
         self._refuse_inside_transaction("send_test")

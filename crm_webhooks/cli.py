@@ -11,7 +11,6 @@ import dataclasses
 import datetime as dt
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -28,8 +27,11 @@ from crm_stub.models import utcnow
 
 from .domain.catalog import BY_CODE, CATALOG
 from .domain.deliveries import Delivery
+from .domain.durations import parse_duration, parse_since
 from .domain.hooks import METHODS, ORDERINGS, Hook
 from .domain.options import DISPATCHERS, Options
+from .domain.replay import MAX_REPLAY
+from .exceptions import ValidationError
 
 ADDON = "crm_webhooks"
 
@@ -74,9 +76,6 @@ class App:
 
 pass_app = click.make_pass_decorator(App)
 
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
 
 class Since(click.ParamType):
     """``2h``, ``30m``, ``7d`` ago, or an ISO 8601 date/time (UTC when no zone is given)."""
@@ -84,28 +83,22 @@ class Since(click.ParamType):
     name = "since"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> dt.datetime:
-        if isinstance(value, dt.datetime):
-            return value
-        match = _DURATION.fullmatch(str(value))
-        if match:
-            return utcnow() - dt.timedelta(seconds=float(match[1]) * _UNITS[match[2]])
         try:
-            moment = dt.datetime.fromisoformat(str(value).strip())
-        except ValueError:
-            self.fail(f"{value!r} is neither a duration like 2h, 30m, 7d nor an ISO date/time", param, ctx)
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
-        return moment
+            return parse_since(value, now=utcnow())
+        except ValidationError as exc:
+            self.fail(exc.reason, param, ctx)
 
 
-class Duration(Since):
+class Duration(click.ParamType):
     name = "duration"
 
-    def convert(self, value: Any, param: Any, ctx: Any) -> dt.timedelta:  # type: ignore[override]
-        match = _DURATION.fullmatch(str(value))
-        if not match:
-            self.fail(f"{value!r} is not a duration like 90s, 30m, 2h, 7d", param, ctx)
-        return dt.timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+    def convert(self, value: Any, param: Any, ctx: Any) -> dt.timedelta:
+        if isinstance(value, dt.timedelta):
+            return value
+        try:
+            return parse_duration(value)
+        except ValidationError as exc:
+            self.fail(exc.reason, param, ctx)
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -460,34 +453,56 @@ def deliveries_show(app: App, delivery_id: int, as_json: bool) -> None:
 
 @deliveries.command("redeliver")
 @click.argument("delivery_id", type=int, required=False)
-@click.option("--failed", is_flag=True, help="Every failed delivery (with --since, --hook).")
+@click.option("--failed", is_flag=True, help="Every failed delivery (with --since, --hook), oldest first; tests aside.")
 @click.option("--hook", "hook_id", type=int, help="With --failed: only this hook's.")
 @click.option("--since", type=Since(), help="With --failed: created since 2h, 30m, 7d or an ISO date/time.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, MAX_REPLAY),
+    help=f"With --failed: at most this many (and at most {MAX_REPLAY}); run it again for the rest.",
+)
+@click.option("--dry-run", is_flag=True, help="With --failed: say how many would go, and send nothing.")
 @pass_app
-def deliveries_redeliver(app: App, delivery_id: int | None, failed: bool, hook_id: int | None, since: Any) -> int:
-    """Send one delivery again, or every failed one after an outage (--failed --since 2h)."""
+def deliveries_redeliver(
+    app: App,
+    delivery_id: int | None,
+    failed: bool,
+    hook_id: int | None,
+    since: Any,
+    limit: int | None,
+    dry_run: bool,
+) -> int:
+    """Send one delivery again, or every failed one after an outage (--failed --since 2h).
+
+    A failed delivery already sent again is not sent while that one is pending or once it
+    succeeded: running the command twice sends nothing twice.
+    """
     if (delivery_id is None) == (not failed):
         raise click.UsageError("give a DELIVERY_ID, or --failed (optionally with --since and --hook)")
     if delivery_id is not None:
-        if hook_id is not None or since is not None:
-            raise click.UsageError("--hook and --since go with --failed, not with a DELIVERY_ID")
+        if hook_id is not None or since is not None or limit is not None or dry_run:
+            raise click.UsageError("--hook, --since, --limit and --dry-run go with --failed, not with a DELIVERY_ID")
         d = app.webhooks.redeliver(delivery_id)
         app.say(_attempt_line(d))
         return 0 if d.status != "failed" else 1
-    targets, before = [], None
-    while True:  # every page, oldest last
-        page = app.webhooks.list_deliveries(status="failed", hook_id=hook_id, since=since, limit=500, before=before)
-        targets.extend(d for d in page if not d.test)
-        if len(page) < 500:
-            break
-        before = page[-1].id
-    succeeded = 0
-    for d in reversed(targets):  # oldest first, as they happened
-        again = app.webhooks.redeliver(d.id)
-        succeeded += again.status == "succeeded"
-    failed_again = len(targets) - succeeded
-    app.say(f"redelivered {len(targets)} failed deliveries: {succeeded} succeeded, {failed_again} did not")
-    return 0 if succeeded == len(targets) else 1
+    chosen = {"since": since, "limit": limit or MAX_REPLAY}
+    if dry_run:
+        replay = app.webhooks.preview_redeliver_failed(hook_id, **chosen)
+        app.say(f"{_deliveries(replay.count, 'failed')} would be sent again, oldest first")
+        ok = True
+    else:
+        replay = app.webhooks.redeliver_failed(hook_id, **chosen, send=True)  # nobody else may be delivering
+        succeeded = app.webhooks.replay_progress(replay).succeeded
+        outcome = f"{succeeded} succeeded, {replay.count - succeeded} did not"
+        app.say(f"redelivered {_deliveries(replay.count, 'failed')}: {outcome}")
+        ok = succeeded == replay.count
+    if replay.remaining:
+        app.say(f"{replay.remaining} more after those: run it again for them")
+    return 0 if ok else 1
+
+
+def _deliveries(count: int, adjective: str) -> str:
+    return f"{count} {adjective} {'delivery' if count == 1 else 'deliveries'}"
 
 
 @deliveries.command("prune")

@@ -14,6 +14,7 @@ from crm_stub.models import utcnow
 from crm_stub.services.base import MAX_ID, check_id
 
 from .domain.deliveries import Attempt, Delivery
+from .domain.durations import naive_utc
 from .domain.messages import N_
 from .domain.samples import sample
 from .engine import fanout
@@ -123,7 +124,7 @@ class DeliveryService:
         if status is not None:
             stmt = stmt.where(DeliveryRow.status == status)
         if since is not None:
-            stmt = stmt.where(DeliveryRow.created_at >= _naive_utc(since))
+            stmt = stmt.where(DeliveryRow.created_at >= naive_utc(since))
         if before is not None:
             stmt = stmt.where(DeliveryRow.id < min(before, MAX_ID))
         if after is not None:
@@ -259,7 +260,7 @@ class DeliveryService:
     def prune(self, older_than: dt.timedelta | dt.datetime | float) -> int:
         """Delete finished deliveries created before the cutoff, keeping each hook's latest; returns how many."""
         if isinstance(older_than, dt.datetime):
-            cutoff = _naive_utc(older_than)
+            cutoff = naive_utc(older_than)
         elif isinstance(older_than, dt.timedelta):
             cutoff = utcnow() - older_than
         elif isinstance(older_than, (int, float)) and not isinstance(older_than, bool) and older_than >= 0:
@@ -281,9 +282,3 @@ class DeliveryService:
             fanned_out = EventRow.fanout.is_(None)  # one not fanned out yet has no deliveries *yet*
             session.execute(delete(EventRow).where(orphan, fanned_out, EventRow.created_at < cutoff))
             return len(ids)
-
-
-def _naive_utc(moment: dt.datetime) -> dt.datetime:
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
-    return moment

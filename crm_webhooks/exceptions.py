@@ -28,7 +28,7 @@ class ValidationError(CRMError):
     ``field`` and ``reason`` are the first error's (most callers have one); ``errors`` has them all.
     """
 
-    def __init__(self, field: str, message: str | Message, **params: Any) -> None:
+    def __init__(self, field: str, message: str | Message, /, **params: Any) -> None:
         self.errors: tuple[FieldError, ...] = (FieldError(field, as_message(message, params)),)
         super().__init__(str(self.errors[0]))
 
@@ -57,7 +57,7 @@ class Problems:
     def __init__(self) -> None:
         self.found: list[FieldError] = []
 
-    def add(self, field: str, message: str | Message, **params: Any) -> None:
+    def add(self, field: str, message: str | Message, /, **params: Any) -> None:
         self.found.append(FieldError(field, as_message(message, params)))
 
     def check(self, function: Any, *args: Any, **kwargs: Any) -> Any:

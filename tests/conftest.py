@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -68,3 +69,26 @@ def stuck_receiver(webhook_receiver):
         gate.set()
         server.clear()
         server.stop()
+
+
+@pytest.fixture
+def outage(crm, webhooks, webhook_receiver) -> Callable[..., list[Any]]:
+    """``outage(*names, test_sends=False)``: while the receiver answers 500, a lead of each name is created
+    (and first, with ``test_sends``, each hook on lead.created sends a test); then the receiver is back and
+    has forgotten them.  Returns the failed deliveries of those leads, every hook's.
+
+    With no retries (``retry_delays=[]``), each is a failed delivery, as after an outage that outlasted them.
+    """
+
+    def happen(*names: str, test_sends: bool = False) -> list[Any]:
+        hooks = [h for h in webhooks.list_hooks() if h.event == "lead.created"]
+        webhook_receiver.fail_next(len(hooks) * (len(names) + test_sends))
+        for hook in hooks if test_sends else ():
+            webhooks.send_test(hook.id)
+        for name in names:
+            crm.leads.create(name)
+        webhooks.run_pending()
+        webhook_receiver.clear()
+        return [d for h in hooks for d in webhooks.history(h.id) if d.status == "failed" and not d.test]
+
+    return happen

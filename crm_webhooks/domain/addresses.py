@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from .messages import N_
+from .messages import N_, Message
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -78,7 +78,7 @@ def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
     return None
 
 
-def refusal(address: str | IPAddress, *, allow_private: bool = False) -> str | None:
+def refusal(address: str | IPAddress, *, allow_private: bool = False) -> str | Message | None:
     """Why ``address`` may not be a webhook destination, or None when it may.
 
     Always refused: the cloud metadata addresses of ``METADATA``, link-local
@@ -92,7 +92,14 @@ def refusal(address: str | IPAddress, *, allow_private: bool = False) -> str | N
     inner = _embedded_ipv4(ip)
     if inner is not None:
         why = refusal(inner, allow_private=allow_private)
-        return f"{why} (embedded in {ip})" if why else None
+        return (
+            Message(
+                N_("%(why)s (%(inner)s, embedded in %(address)s)"),
+                {"why": Message(why), "inner": str(inner), "address": str(ip)},
+            )
+            if why
+            else None
+        )
     if ip.is_link_local:
         return N_("a link-local address, refused even on private networks")
     if ip in METADATA:

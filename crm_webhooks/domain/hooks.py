@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +12,7 @@ from urllib.parse import urlsplit
 from ..exceptions import Problems, ValidationError
 from .addresses import disguised_ipv4, parse_ip, refusal
 from .catalog import BY_CODE
-from .messages import N_, Message, Np_
+from .messages import N_, Message, Np_, as_message
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -70,10 +71,9 @@ class Hook:
         if not self.enabled:
             reason = self.disabled_message
             if self.disabled_at is None:
-                return Message(N_("disabled: %(reason)s"), {"reason": reason})
+                return reason  # type: ignore[return-value]
             return Message(
-                N_("disabled since %(when)s UTC: %(reason)s"),
-                {"when": f"{self.disabled_at:%Y-%m-%d %H:%M}", "reason": reason},
+                N_("%(reason)s, since %(when)s UTC"), {"when": f"{self.disabled_at:%Y-%m-%d %H:%M}", "reason": reason}
             )
         if self.status == "failing":
             if self.consecutive_failures:
@@ -131,20 +131,30 @@ AFTER_FAILURES = Np_(
 )
 
 
+_FAILURES_CODE = re.compile(r"failures:([0-9]{1,9})")
+# What a worker of 0.3.0 still running beside this version writes (migration 0006 converts the rest).
+_LEGACY = {
+    "disabled by an admin": BY_ADMIN,
+    "created disabled": CREATED_DISABLED,
+    "disabled automatically: the receiver answered 410 Gone": GONE,
+}
+_FAILURES_SENTENCE = re.compile(r"disabled automatically after ([0-9]{1,9}) failed deliveries in a row")
+
+
 def failures_reason(threshold: int) -> str:
     """The stored code for a hook disabled after ``threshold`` failed deliveries in a row."""
     return f"{_FAILURES}{threshold}"
 
 
 def reason_message(code: str | None) -> Message:
-    """A stored reason in words; text stored by an older version stays as it was."""
-    if code is None:
-        return Message(_REASONS[BY_ADMIN])
+    """A stored reason in words; text this version does not know is shown as it was stored."""
+    code = _LEGACY.get(code, code) if code is not None else BY_ADMIN
     if code in _REASONS:
         return Message(_REASONS[code])
-    if code.startswith(_FAILURES) and code[len(_FAILURES) :].isdigit():
-        return Message.counted(AFTER_FAILURES, int(code[len(_FAILURES) :]))
-    return Message(code)
+    count = _FAILURES_CODE.fullmatch(code) or _FAILURES_SENTENCE.fullmatch(code)
+    if count:
+        return Message.counted(AFTER_FAILURES, int(count[1]))
+    return Message.verbatim(code)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -173,6 +183,17 @@ def _kind(value: object) -> str:
     if isinstance(value, dict):
         return N_("expected text, got an object")
     return N_("expected text")
+
+
+def shown(value: object) -> str:
+    """A value as an answer quotes it back: JSON's words for JSON's values, and never all of a long one."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:40] + "…")
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except ValueError:  # a structure that contains itself
+        text = type(value).__name__
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def _text(field: str, value: object, *, required: bool = True) -> str:
@@ -204,7 +225,7 @@ def validate_event(value: object) -> str:
         raise ValidationError(
             "event",
             N_("%(value)s is not an event of the catalog (e.g. 'sale.created'; see `crm-webhooks events`)"),
-            value=repr(code),
+            value=shown(code),
         )
     return code
 
@@ -213,7 +234,7 @@ def validate_method(value: object) -> str:
     method = _text("method", value).upper()
     if method not in METHODS:
         raise ValidationError(
-            "method", N_("%(value)s is not one of %(choices)s"), value=repr(value), choices=", ".join(METHODS)
+            "method", N_("%(value)s is not one of %(choices)s"), value=shown(value), choices=", ".join(METHODS)
         )
     return method
 
@@ -225,8 +246,11 @@ def validate_url(value: object, *, allow_private: bool) -> str:
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError as exc:
-        raise ValidationError("url", N_("not a valid URL (%(why)s)"), why=str(exc)) from None
+    except ValueError:
+        # Python's own words for it are English and name its internals: say what to check instead.
+        raise ValidationError(
+            "url", N_("not a valid URL: check the host's brackets and that the port is a number from 1 to 65535")
+        ) from None
     if parts.scheme.lower() not in ("http", "https"):
         raise ValidationError("url", N_("must start with http:// or https://"))
     if not parts.hostname:
@@ -241,15 +265,15 @@ def validate_url(value: object, *, allow_private: bool) -> str:
     if ip is not None:
         why = refusal(ip, allow_private=allow_private)
         if why:
-            raise ValidationError("url", N_("%(address)s is %(why)s"), address=str(ip), why=Message(why))
+            raise ValidationError("url", N_("%(address)s is %(why)s"), address=str(ip), why=as_message(why))
     # What resolvers would make of the host is known now: refused at save time, not first at send.
     hidden = disguised_ipv4(parts.hostname)
     if hidden is not None:
         why = refusal(hidden, allow_private=allow_private)
-        host, address = repr(parts.hostname), str(hidden)
+        host, address = shown(parts.hostname), str(hidden)
         if why:
             raise ValidationError(
-                "url", N_("%(host)s stands for %(address)s, %(why)s"), host=host, address=address, why=Message(why)
+                "url", N_("%(host)s stands for %(address)s, %(why)s"), host=host, address=address, why=as_message(why)
             )
         raise ValidationError(
             "url", N_("%(host)s stands for %(address)s: write it as %(address)s"), host=host, address=address
@@ -265,7 +289,7 @@ def validate_header(key: object, value: object) -> tuple[str | None, str | None]
     if key in (None, ""):
         problems.add("key", N_("required when a value is given"))
     else:
-        problems.check(_valid_key, key)
+        key = problems.check(_valid_key, key)
     if value in (None, ""):  # an authentication header with nothing in it authenticates nothing
         problems.add("value", N_("required when a key is given"))
     else:
@@ -275,17 +299,19 @@ def validate_header(key: object, value: object) -> tuple[str | None, str | None]
 
 
 def _valid_key(key: object) -> str:
-    name = _text("key", key)
-    if not _TOKEN.fullmatch(name) or len(name) > MAX_KEY:
+    name = _text("key", key, required=False)
+    if not _TOKEN.fullmatch(key) or len(name) > MAX_KEY:  # type: ignore[arg-type]  # as given: " X-K " is no name
         raise ValidationError(
-            "key", N_("%(value)s is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~)"), value=repr(key)
+            "key", N_("%(value)s is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~)"), value=shown(key)
         )
     lowered = name.lower()
     if lowered in RESERVED_HEADERS or lowered.startswith("webhook-"):
         raise ValidationError(
-            "key", N_("%(value)s is set by the webhook itself; choose another header (e.g. X-Api-Key)"), value=repr(key)
+            "key",
+            N_("%(value)s is set by the webhook itself; choose another header (e.g. X-Api-Key)"),
+            value=shown(key),
         )
-    return name
+    return key  # type: ignore[return-value]
 
 
 def _valid_value(value: object) -> str:
@@ -303,14 +329,14 @@ def _valid_value(value: object) -> str:
 
 def validate_enabled(value: object) -> bool:
     if not isinstance(value, bool):
-        raise ValidationError("enabled", N_("expected true or false, got %(value)s"), value=repr(value))
+        raise ValidationError("enabled", N_("expected true or false, got %(value)s"), value=shown(value))
     return value
 
 
 def validate_ordering(value: object) -> str:
     if value not in ORDERINGS:
         raise ValidationError(
-            "ordering", N_("%(value)s is not one of %(choices)s"), value=repr(value), choices=", ".join(ORDERINGS)
+            "ordering", N_("%(value)s is not one of %(choices)s"), value=shown(value), choices=", ".join(ORDERINGS)
         )
     return str(value)
 
@@ -349,7 +375,7 @@ def validate_fields(
     # destination gets the value only when it is entered again (or none at all).
     moved = current is not None and "url" in cleaned and cleaned["url"] != current["url"]
     if moved and current.get("value") is not None and "value" not in fields:  # type: ignore[union-attr]
-        problems.add("value", N_("required again when the URL changes (or remove the header: key and value empty)"))
+        problems.add("value", N_("required again when the URL changes (or empty the key to send no header)"))
     elif current is None or "key" in fields or "value" in fields:
         pair = problems.check(validate_header, merged.get("key"), merged.get("value"))
         if pair is not None:

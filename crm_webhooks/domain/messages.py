@@ -43,6 +43,11 @@ class Message:
     count: int | None = None
 
     @classmethod
+    def verbatim(cls, text: str) -> Message:
+        """Text to show as it is, never looked up (an empty id would give the catalog's header)."""
+        return cls("%(text)s", {"text": text})
+
+    @classmethod
     def counted(cls, forms: tuple[str, str], count: int, **params: Any) -> Message:
         return cls(forms[0], {"count": count, **params}, plural=forms[1], count=count)
 

@@ -13,7 +13,7 @@ from flask import Flask
 
 from crm_stub.web.i18n import add_translations
 
-from . import api, charts, pages
+from . import api, charts, pages, replay_pages
 
 if TYPE_CHECKING:
     from ..addon import WebhooksAddon
@@ -23,6 +23,7 @@ def register(app: Flask, addon: WebhooksAddon) -> None:
     app.extensions["crm_webhooks"] = addon
     add_translations(app, Path(__file__).resolve().parent.parent / "translations")
     app.register_blueprint(pages.bp)
+    app.register_blueprint(replay_pages.bp)
     charts.register(app)
     app.register_blueprint(api.bp)
     app.extensions["crm_csrf"].exempt(api.bp)  # bearer tokens, no cookies: nothing to forge

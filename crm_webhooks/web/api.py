@@ -16,7 +16,6 @@ redelivery) returns the delivery it made.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import re
 from typing import Any
 
@@ -24,15 +23,18 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from crm_stub import CRMError, InvalidTransition, NotFound
+from crm_stub.models import utcnow
 from crm_stub.services.base import MAX_ID
 from crm_stub.web.auth import token_required
 
 from ..domain.catalog import BY_CODE, CATALOG
 from ..domain.deliveries import Delivery, delivery_dict
-from ..domain.messages import N_
-from ..exceptions import ValidationError
+from ..domain.durations import parse_since
+from ..domain.messages import N_, Message
+from ..domain.replay import selection
+from ..exceptions import Problems, ValidationError
 from .openapi import document
-from .words import translate
+from .words import missing, translate
 
 bp = Blueprint("webhooks_api", __name__, url_prefix="/api/v1")
 
@@ -50,10 +52,14 @@ def error(status: int, code: str, message: str, **extra: Any) -> Any:
 class BadBody(Exception):
     """The request body is not something to read fields from."""
 
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.message = Message(text)
+
 
 @bp.errorhandler(BadBody)
 def bad_body(exc: BadBody) -> Any:
-    return error(400, "bad_request", str(exc), field="body")
+    return error(400, "bad_request", translate(exc.message), field="body")
 
 
 @bp.errorhandler(ValidationError)
@@ -65,8 +71,8 @@ def invalid(exc: ValidationError) -> Any:
 
 
 @bp.errorhandler(NotFound)
-def missing(exc: NotFound) -> Any:
-    return error(404, "not_found", str(exc))
+def not_found(exc: NotFound) -> Any:
+    return error(404, "not_found", missing(exc))
 
 
 @bp.errorhandler(InvalidTransition)
@@ -108,13 +114,15 @@ def body() -> dict[str, Any]:
     try:
         data = request.get_json(silent=True)
     except RecursionError:  # the parser's own limit, e.g. 100,000 nested brackets
-        raise BadBody("nested too deeply to read") from None
+        raise BadBody(N_("nested too deeply to read")) from None
     if not isinstance(data, dict):
-        raise BadBody("expected a JSON object (Content-Type: application/json)")
+        raise BadBody(N_("expected a JSON object (Content-Type: application/json)"))
+    problems = Problems()
     for name, value in data.items():
         # JSON may escape half of a surrogate pair ("\ud800"): no database stores that.
         if isinstance(value, str) and not _encodable(value):
-            raise ValidationError(name if _encodable(name) else "body", N_("not valid Unicode text (a lone surrogate)"))
+            problems.add(name if _encodable(name) else "body", N_("not valid Unicode text (a lone surrogate)"))
+    problems.raise_any()
     return data
 
 
@@ -217,7 +225,8 @@ def update_hook(hook_id: int) -> Any:
     data = body()
     if not data:
         raise ValidationError("body", N_("give at least one field to change"))
-    return jsonify(hook_json(webhooks().update_hook(hook_id, **data)))
+    # The service takes any field, so that an unknown one ("hook_id", "self") is named among the others.
+    return jsonify(hook_json(webhooks().hooks.update(hook_id, **data)))
 
 
 @bp.delete("/hooks/<int:hook_id>")
@@ -259,12 +268,7 @@ def rotate_secret(hook_id: int) -> Any:
 def list_deliveries() -> Any:
     limit = query_int("limit", 50, high=500)
     since = request.args.get("since")
-    moment = None
-    if since is not None:
-        try:
-            moment = dt.datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValidationError("since", f"{since!r} is not an ISO 8601 date/time") from None
+    moment = None if since is None else parse_since(since, now=utcnow())  # 2h, as the CLI reads it, or ISO 8601
     rows = webhooks().list_deliveries(
         hook_id=query_int("hook_id"),
         status=request.args.get("status"),
@@ -288,3 +292,28 @@ def get_delivery(delivery_id: int) -> Any:
 @token_required(WRITE)
 def redeliver(delivery_id: int) -> Any:
     return jsonify(delivery_json(webhooks().redeliver(delivery_id), payload=True)), 201
+
+
+REPLAY_FIELDS = ("hook_id", "since", "status", "limit")
+
+
+@bp.post("/deliveries/redeliver")
+@token_required(WRITE)
+def redeliver_failed() -> Any:
+    """After an outage: the failed deliveries sent again, oldest first (see ``domain/replay.py``).
+
+    Only ids come back: what the deliveries carry is for ``webhooks:read``.
+    """
+    data = body()
+    problems = Problems()
+    for name in sorted(set(data) - {*REPLAY_FIELDS, "dry_run"}):
+        problems.add(name, N_("not a field of this operation"))
+    dry_run = data.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        problems.add("dry_run", N_("expected true or false, got %(value)s"), value=repr(dry_run))
+    chosen = {name: data[name] for name in REPLAY_FIELDS if name in data}
+    problems.check(selection, **chosen, now=utcnow())  # so that one answer names every wrong field
+    problems.raise_any()
+    call = webhooks().preview_redeliver_failed if dry_run else webhooks().redeliver_failed
+    replay = call(**chosen)
+    return jsonify(replay.to_dict()), 201 if replay.ids else 200

@@ -8,6 +8,8 @@ from crm_stub.services.base import MAX_ID
 
 from ..domain.catalog import CATALOG, EventType
 from ..domain.hooks import MAX_KEY, MAX_NAME, MAX_URL, MAX_VALUE, METHODS, ORDERINGS
+from ..domain.replay import MAX_REPLAY
+from ..domain.replay import STATUSES as REPLAYED_STATUSES
 from ..domain.schemas import components, envelope_name
 
 
@@ -89,6 +91,14 @@ _HOOK_FIELDS: dict[str, Any] = {
 }
 
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+# Wider than a date-time: what the CLI's --since takes too.
+_SINCE = {
+    "type": "string",
+    "description": "Created since: a duration ago (90s, 30m, 2h, 7d, 1w) or an ISO 8601 date/time (UTC when it "
+    "gives no zone)",
+    "examples": ["2h", "2026-01-15T08:00:00Z"],
+}
+_IDS = {"type": "array", "items": {"type": "integer"}}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -187,6 +197,39 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "description": "The envelope (single delivery views), as described under `webhooks`",
             },
+        },
+    },
+    "RedeliverFailed": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "Which deliveries to send again: the latest delivery of each event to each hook that has "
+        "`status`, created since `since`, of `hook_id` (or of every hook), test sends aside",
+        "properties": {
+            "hook_id": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "maximum": MAX_ID,
+                "description": "null: every hook",
+            },
+            "since": {**_SINCE, "type": ["string", "null"], "description": _SINCE["description"] + "; null: any time"},
+            "status": {"type": "string", "enum": list(REPLAYED_STATUSES), "default": "failed"},
+            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_REPLAY, "default": MAX_REPLAY},
+            "dry_run": {"type": "boolean", "default": False, "description": "Say what would go; send nothing"},
+        },
+    },
+    "Redelivery": {
+        "type": "object",
+        "required": ["dry_run", "hook_id", "status", "since", "count", "remaining", "originals", "ids", "queued_at"],
+        "properties": {
+            "dry_run": {"type": "boolean"},
+            "hook_id": {"type": ["integer", "null"]},
+            "status": {"type": "string", "enum": list(REPLAYED_STATUSES)},
+            "since": {**_NULLABLE_TIME, "description": "The moment `since` was read as"},
+            "count": {"type": "integer", "description": "How many go again (on a dry run: would go)"},
+            "remaining": {"type": "integer", "description": "How many more qualify beyond `limit`: call again"},
+            "originals": {**_IDS, "description": "The deliveries sent again, oldest event first"},
+            "ids": {**_IDS, "description": "The new deliveries, queued in the same order (empty on a dry run)"},
+            "queued_at": {**_NULLABLE_TIME, "description": "When they were queued; null on a dry run"},
         },
     },
     **components(),
@@ -390,8 +433,28 @@ def document(server: str) -> dict[str, Any]:
                             "in": "query",
                             "schema": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
                         },
-                        {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                        {"name": "since", "in": "query", "schema": _SINCE},
                     ],
+                ),
+            },
+            "/deliveries/redeliver": {
+                "post": _op(
+                    "redeliver_failed",
+                    "deliveries",
+                    "Send again, oldest first, what failed (after a receiver's outage)",
+                    write,
+                    {
+                        "201": _json(_ref("Redelivery"), "Queued: the new deliveries' ids, oldest first"),
+                        "200": _json(_ref("Redelivery"), "Nothing queued: a dry run, or nothing qualified"),
+                        **_errors("400", "401", "403", "404", "422"),
+                    },
+                    description="A delivery already sent again does not go again while that one is pending or "
+                    "once it succeeded, so a repeated call sends nothing twice. Each goes as a new delivery of "
+                    "the same event (same `webhook-id`); follow them with `GET /deliveries/{delivery_id}`.",
+                    requestBody={
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("RedeliverFailed")}},
+                    },
                 ),
             },
             "/deliveries/{delivery_id}": {

@@ -17,11 +17,11 @@ from crm_stub.web.security import ascii_int
 from ..deliveries import STATUSES as DELIVERY_STATUSES
 from ..domain.catalog import BY_CODE, GROUPED
 from ..domain.hooks import FIELDS, METHODS
-from ..domain.messages import N_, Message
-from ..exceptions import FieldError, ValidationError
+from ..domain.messages import Message
+from ..exceptions import ValidationError
 from ..hooks import STATUSES as HOOK_STATUSES
 from . import reveal
-from .words import translate
+from .words import missing, translate
 
 bp = Blueprint(
     "webhooks",
@@ -119,7 +119,7 @@ def event_groups() -> list[tuple[str, list[tuple[str, str]]]]:
 
 @bp.errorhandler(NotFound)
 def not_found(exc: NotFound) -> Any:
-    return render_template("error.html", message=_("Not found: %(what)s", what=str(exc))), 404
+    return render_template("error.html", message=missing(exc)), 404
 
 
 @bp.errorhandler(ValidationError)
@@ -196,11 +196,6 @@ def edit(hook_id: int) -> Any:
     try:
         webhooks().update_hook(hook_id, **fields)
     except ValidationError as exc:
-        if "value" not in fields and fields["url"] != hook.url:
-            # The value stays behind when the hook moves: say so in the form's own terms.
-            again = N_("The URL changed: enter the value again, or empty the key to send no header.")
-            moved = FieldError("value", Message(again))
-            exc = ValidationError.of(moved if e.field == "value" else e for e in exc.errors)
         return _render_form(hook, fields, exc)
     flash(_("Webhook “%(name)s” saved.", name=fields["name"]))
     return redirect(url_for(".index"))

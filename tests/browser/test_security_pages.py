@@ -35,7 +35,7 @@ WORDS = {
     "en": {
         "unchanged": "unchanged",
         "hint": "Leave it empty to keep it",
-        "new url": "The URL changed: enter the value again, or empty the key to send no header.",
+        "new url": "required again when the URL changes (or empty the key to send no header)",
         "throttled": "Too many wrong passwords for this e-mail. Try again in 15 min.",
     },
     "pt_BR": {

@@ -101,18 +101,26 @@ def test_redeliver_one_and_all_failed_since(cli, add_hook, webhook_receiver) -> 
     hook = add_hook()
     cli("configure", "--retry-delays", "")  # no retries: a failed attempt is a failed delivery
     with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "manual"}}) as crm:
-        for name in ("A", "B", "C"):
+        for name in ("A", "B", "C", "D"):
             crm.leads.create(name)
-        webhook_receiver.fail_next(3)
+        webhook_receiver.fail_next(4)
         crm.addons["crm_webhooks"].run_pending()
     failed = cli.json("deliveries", "list", "--status", "failed")
-    assert len(failed) == 3
+    assert len(failed) == 4
     one = cli("deliveries", "redeliver", str(failed[0]["id"]))
     assert one.exit_code == 0 and "succeeded" in one.stdout
-    bulk = cli("deliveries", "redeliver", "--failed", "--since", "1h", "--hook", str(hook["id"]))
-    assert bulk.exit_code == 0 and "redelivered 3 failed deliveries: 3 succeeded" in bulk.stdout
+    bulk = ["deliveries", "redeliver", "--failed", "--since", "1h", "--hook", str(hook["id"])]
+    preview = cli(*bulk, "--dry-run", "--limit", "2")
+    assert preview.exit_code == 0 and "2 failed deliveries would be sent again" in preview.stdout
+    assert "1 more after those" in preview.stdout
+    # D went again on its own above: A, B and C are left, oldest first, once.
+    done = cli(*bulk)
+    assert done.exit_code == 0 and "redelivered 3 failed deliveries: 3 succeeded" in done.stdout
     names = [e["data"]["object"]["name"] for e in webhook_receiver.envelopes[-3:]]
     assert names == ["A", "B", "C"]  # oldest first, as they happened
+    assert "redelivered 0 failed deliveries" in cli(*bulk).stdout
+    refused = cli(*bulk, "--since", "2x")
+    assert refused.exit_code == 2 and "'2x' is neither a duration" in refused.stderr
 
 
 def test_prune(cli, add_hook) -> None:
@@ -167,7 +175,7 @@ BAD = [
     (["hooks", "test", "7"], 1, "error: hook 7 not found"),
     (["deliveries", "show", "5"], 1, "error: delivery 5 not found"),
     (["deliveries", "redeliver"], 2, "error: give a DELIVERY_ID, or --failed"),
-    (["deliveries", "redeliver", "1", "--since", "2h"], 2, "error: --hook and --since go with --failed"),
+    (["deliveries", "redeliver", "1", "--since", "2h"], 2, "error: --hook, --since, --limit and --dry-run go with"),
     (["deliveries", "list", "--since", "yesterday"], 2, "error: Invalid value for '--since'"),
     (["deliveries", "list", "--status", "lost"], 2, "error: Invalid value for '--status'"),
     (["deliveries", "prune", "--older-than", "soon"], 2, "error: Invalid value for '--older-than'"),

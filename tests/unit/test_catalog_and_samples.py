@@ -80,3 +80,32 @@ def test_a_menu_lists_each_entity_in_the_order_of_a_records_life() -> None:
         "opportunity.stage_changed",
     ]
     assert sorted(e.code for events in groups.values() for e in events) == sorted(EVENT_CODES)
+
+
+@pytest.mark.parametrize(
+    ("stored", "english"),
+    [
+        ("admin", "disabled by an admin"),
+        ("failures:3", "disabled automatically after 3 failed deliveries in a row"),
+        ("failures:²", "failures:²"),  # not digits a count is made of: shown as stored, not a crash
+        ("", ""),  # never looked up: gettext("") would give the catalog's header
+        ("50% paused", "50% paused"),
+        ("disabled by an admin", "disabled by an admin"),  # what a 0.3.0 worker still writes during an upgrade
+        (
+            "disabled automatically after 7 failed deliveries in a row",
+            "disabled automatically after 7 failed deliveries in a row",
+        ),
+    ],
+)
+def test_a_stored_reason_reads_whatever_is_stored(stored, english) -> None:
+    from babel.support import Translations
+
+    from crm_webhooks.domain.hooks import reason_message
+
+    message = reason_message(stored)
+    assert str(message) == english
+    catalog = Translations.load(Path(__file__).resolve().parents[2] / "crm_webhooks" / "translations", ["pt_BR"])
+    if stored in ("failures:²", "", "50% paused"):
+        assert message.render(catalog.gettext, catalog.ngettext) == stored
+    else:
+        assert message.render(catalog.gettext, catalog.ngettext) != english

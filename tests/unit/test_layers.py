@@ -27,6 +27,7 @@ BY_MODULE = {
     "schema": "engine",
     "hooks": "services",
     "deliveries": "services",
+    "replay": "services",
     "stats": "services",
     # The object install_addon returns is the Python surface (CONTRACT section 2): thin over
     # the services, and where the host asks for the web pages.

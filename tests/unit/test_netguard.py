@@ -59,7 +59,7 @@ def test_refusal(address: str, strict: bool, lenient: bool) -> None:
 def test_the_reason_is_readable() -> None:
     assert refusal("127.0.0.1") == "a loopback address (allow_private_networks is off)"
     assert "link-local" in refusal("169.254.169.254", allow_private=True)
-    assert refusal("::ffff:169.254.169.254").endswith("(embedded in ::ffff:a9fe:a9fe)")
+    assert str(refusal("::ffff:169.254.169.254")).endswith("(169.254.169.254, embedded in ::ffff:a9fe:a9fe)")
     assert refusal("example.com") == "not an IP address"
     assert refusal("fd00:ec2::254", allow_private=True) == "a cloud metadata address, refused even on private networks"
     assert refusal("fec0::1") == "a site-local address (allow_private_networks is off)"

@@ -81,3 +81,51 @@ def test_the_api_answers_in_the_language_asked_for(api) -> None:
     assert messages == {"name": "obrigatório", "event": "obrigatório", "url": "deve começar com http:// ou https://"}
     english = api.call("POST", "/api/v1/hooks", json={"url": "ftp://bad"})
     assert english.json["error"]["errors"][2]["message"] == "must start with http:// or https://"
+
+
+def pt(api, method: str, url: str, **kw):
+    return api.call(method, url, headers={"Accept-Language": "pt-BR"}, **kw)
+
+
+GOOD = {"name": "n", "event": "lead.created", "url": "http://127.0.0.1:9/x"}
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        (
+            "http://[::ffff:169.254.169.254]/",
+            "um endereço link-local, recusado mesmo em redes privadas (169.254.169.254,",
+        ),
+        ("http://a:b/", "não é uma URL válida: confira os colchetes do host e se a porta é um número de 1 a 65535"),
+    ],
+)
+def test_url_refusals_are_portuguese_through_and_through(api, url, said) -> None:
+    (error,) = pt(api, "POST", "/api/v1/hooks", json={**GOOD, "url": url}).json["error"]["errors"]
+    assert error["field"] == "url" and said in error["message"]
+
+
+def test_not_found_and_a_body_that_is_no_object_are_portuguese_too(api, admin) -> None:
+    assert pt(api, "GET", "/api/v1/hooks/999").json["error"]["message"] == "webhook 999 não encontrado"
+    assert pt(api, "POST", "/api/v1/hooks", json=[1]).json["error"]["message"].startswith("esperava um objeto JSON")
+    page = admin.get(f"{BASE}/999/history?lang=pt_BR")
+    assert page.status_code == 404 and "webhook 999 não encontrado" in page.get_data(as_text=True)
+
+
+def test_every_lone_surrogate_is_named(api, webhooks) -> None:
+    raw = '{"name": "\\ud800", "url": "\\udfff", "event": "lead.created"}'
+    response = api.call("POST", "/api/v1/hooks", data=raw, content_type="application/json")
+    assert [e["field"] for e in response.json["error"]["errors"]] == ["name", "url"]
+    assert webhooks.list_hooks() == []
+
+
+def test_a_long_wrong_value_is_quoted_back_short(api) -> None:
+    response = api.call("POST", "/api/v1/hooks", json={**GOOD, "event": "x" * 5000, "enabled": None})
+    messages = {e["field"]: e["message"] for e in response.json["error"]["errors"]}
+    assert messages["event"].startswith("'" + "x" * 40 + "…' is not an event") and len(messages["event"]) < 200
+    assert messages["enabled"] == "expected true or false, got null"
+
+
+def test_update_hook_still_takes_the_id_by_name(webhooks) -> None:
+    hook = webhooks.create_hook(**GOOD)
+    assert webhooks.update_hook(hook_id=hook.id, name="renamed").name == "renamed"

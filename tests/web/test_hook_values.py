@@ -134,7 +134,7 @@ def test_a_new_url_on_the_page_asks_for_the_value_again(admin, webhooks, webhook
     error = re.search(r'id="value-error">(.*?)<', page)[1]
     assert (
         refused.status_code == 422
-        and error == "The URL changed: enter the value again, or empty the key to send no header."
+        and error == "required again when the URL changes (or empty the key to send no header)"
     )
     assert webhooks.get_hook(hook.id).url == hook.url and CREDENTIAL not in page
     assert edit(admin, hook, url=elsewhere, value="typed-again").status_code == 302

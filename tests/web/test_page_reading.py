@@ -110,6 +110,7 @@ def test_a_held_delivery_says_why(admin, crm, webhooks, webhook_receiver) -> Non
         ("/deliveries/{delivery}", ["System", "Integrations", "Webhooks", "ERP", "Delivery #{delivery}"]),
         ("/{hook}/rotate", ["System", "Integrations", "Webhooks", "ERP", "Rotate secret"]),
         ("/{hook}/delete", ["System", "Integrations", "Webhooks", "ERP", "Delete"]),
+        ("/{hook}/replay", ["System", "Integrations", "Webhooks", "ERP", "Replay failed"]),
     ],
 )
 def test_every_page_has_the_same_trail(admin, webhooks, webhook_receiver, path, trail) -> None:

@@ -82,6 +82,9 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("key", {"key": "Webhook-Id"}, "set by the webhook itself"),
     ("key", {"key": "X Api Key"}, "not a valid header name"),
     ("key", {"key": "X-Key:"}, "not a valid header name"),
+    ("key", {"key": " X-Key "}, "not a valid header name"),  # checked as given, not as it would be trimmed
+    ("key", {"key": "X-Key\r\n"}, "not a valid header name"),
+    ("key", {"key": "\tX-Key"}, "not a valid header name"),
     ("key", {"key": "", "value": "orphan"}, "required when a value is given"),
     ("value", {"value": None}, "required when a key is given"),
     ("value", {"value": "a\r\nX-Injected: 1"}, "line breaks"),
