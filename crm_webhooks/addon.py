@@ -16,7 +16,7 @@ from typing import Any
 from crm_stub import CRM, InvalidTransition, Manifest
 
 from . import encryption, schema
-from .deliveries import DeliveryService
+from .deliveries import DeliveryService, HistoryPage
 from .domain.charts import HourStat
 from .domain.deliveries import Delivery
 from .domain.hooks import Hook, reason_message
@@ -115,8 +115,10 @@ class WebhooksAddon:
             name=name, event=event, url=url, method=method, key=key, value=value, enabled=enabled, ordering=ordering
         )
 
-    def list_hooks(self, *, event: str | None = None, enabled: bool | None = None) -> list[Hook]:
-        return self.hooks.list(event=event, enabled=enabled)
+    def list_hooks(self, **filters: Any) -> list[Hook]:
+        """Filters: ``event`` (a code), ``enabled``, ``search`` (text in the name or URL, any case) and
+        ``status`` (never_run, succeeded, failing or disabled); see HookService.list."""
+        return self.hooks.list(**filters)
 
     def get_hook(self, hook_id: int) -> Hook:
         return self.hooks.get(hook_id)
@@ -145,6 +147,11 @@ class WebhooksAddon:
 
     def history(self, hook_id: int, *, limit: int = 50, before: int | None = None) -> list[Delivery]:
         return self.deliveries.list(hook_id=hook_id, limit=limit, before=before)
+
+    def history_page(self, hook_id: int, **options: Any) -> HistoryPage:
+        """A page of history, newest first; options ``status``, ``size`` and ``before`` (the oldest id shown:
+        older ones) or ``after`` (the newest shown: newer ones). See DeliveryService.page."""
+        return self.deliveries.page(hook_id, **options)
 
     def list_deliveries(self, **filters: Any) -> list[Delivery]:
         return self.deliveries.list(**filters)

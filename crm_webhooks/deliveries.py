@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, delete, exists, func, insert, select
@@ -27,6 +28,15 @@ from .outbox import write_event
 
 STATUSES = ("pending", "succeeded", "failed")
 MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """Deliveries newest first, and whether newer or older ones are left (with the same filter)."""
+
+    deliveries: tuple[Delivery, ...]
+    newer: bool
+    older: bool
 
 
 def to_delivery(row: DeliveryRow, waiting_for: int | None = None) -> Delivery:
@@ -93,18 +103,21 @@ class DeliveryService:
         since: dt.datetime | None = None,
         limit: int = 50,
         before: int | None = None,
+        after: int | None = None,
     ) -> list[Delivery]:
-        """Newest first; ``before`` (a delivery id) gives the next page."""
+        """Newest first; ``before`` (a delivery id) gives the next, older page, ``after`` the ``limit`` just newer."""
         if status is not None and status not in STATUSES:
             raise ValidationError(
                 "status", N_("%(value)s is not one of %(choices)s"), value=repr(status), choices=", ".join(STATUSES)
             )
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
             raise ValidationError("limit", N_("a whole number from 1 to %(high)s"), high=MAX_PAGE)
+        # Just after ``after`` means the oldest ones above it: counted upwards, then shown newest first.
+        upwards = after is not None
         stmt = (
             select(DeliveryRow, _waiting_for())
             .options(selectinload(DeliveryRow.attempts))
-            .order_by(DeliveryRow.id.desc())
+            .order_by(DeliveryRow.id.asc() if upwards else DeliveryRow.id.desc())
             .limit(limit)
         )
         if hook_id is not None:
@@ -116,9 +129,38 @@ class DeliveryService:
             stmt = stmt.where(DeliveryRow.created_at >= naive_utc(since))
         if before is not None:
             stmt = stmt.where(DeliveryRow.id < min(before, MAX_ID))
+        if after is not None:
+            stmt = stmt.where(DeliveryRow.id > min(after, MAX_ID))
         self._settle()
         with self._crm._read() as session:
-            return [to_delivery(row, waiting_for) for row, waiting_for in session.execute(stmt)]
+            found = [to_delivery(row, waiting_for) for row, waiting_for in session.execute(stmt)]
+        return found[::-1] if upwards else found
+
+    def page(
+        self,
+        hook_id: int,
+        *,
+        status: str | None = None,
+        before: int | None = None,
+        after: int | None = None,
+        size: int = 20,
+    ) -> HistoryPage:
+        """A page of a hook's history, newest first, and whether there is more on either side."""
+        if before is not None and after is not None:
+            raise ValidationError("after", N_("give either before or after, not both"))
+        found = self.list(hook_id=hook_id, status=status, before=before, after=after, limit=size + 1)
+        more = len(found) > size
+        if after is not None:  # counted upwards from `after`: the extra one is the newest
+            shown = found[1:] if more else found
+            newer, older = more, bool(shown) and self._any(hook_id, status, before=shown[-1].id)
+        else:
+            shown = found[:size]
+            newer = before is not None and bool(shown) and self._any(hook_id, status, after=shown[0].id)
+            older = more
+        return HistoryPage(tuple(shown), newer=newer, older=older)
+
+    def _any(self, hook_id: int, status: str | None, **side: int) -> bool:
+        return bool(self.list(hook_id=hook_id, status=status, limit=1, **side))
 
     def stats(self) -> dict[str, Any]:
         """The queue at a glance, for operators: one query over the deliveries table."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select
 
 from crm_stub import CRM, NotFound
 from crm_stub.models import utcnow
@@ -13,10 +13,12 @@ from crm_stub.services.base import check_id
 
 from . import state
 from .domain.hooks import BY_ADMIN, CREATED_DISABLED, FIELDS, Hook, validate_fields
+from .domain.messages import N_
 from .domain.options import Options
 from .domain.secrets import grace_ends, retire
 from .engine.fanout import fan_out_all
 from .engine.signing import new_secret
+from .exceptions import ValidationError
 from .models import AttemptRow, DeliveryRow, HookRow
 
 
@@ -43,6 +45,37 @@ def to_hook(row: HookRow) -> Hook:
     )
 
 
+# Hook.status, as SQL: what the list can be filtered by.
+STATUSES = ("never_run", "succeeded", "failing", "disabled")
+MAX_SEARCH = 200
+
+
+def _with_status(status: str) -> Any:
+    ran = HookRow.enabled.is_(True) & HookRow.last_run_at.is_not(None)
+    conditions = {
+        "disabled": HookRow.enabled.is_(False),
+        "never_run": HookRow.enabled.is_(True) & HookRow.last_run_at.is_(None),
+        "succeeded": ran & (HookRow.last_result == "succeeded"),
+        "failing": ran & ((HookRow.last_result != "succeeded") | HookRow.last_result.is_(None)),
+    }
+    if status not in conditions:
+        raise ValidationError(
+            "status", N_("%(value)s is not one of %(choices)s"), value=repr(status), choices=", ".join(STATUSES)
+        )
+    return conditions[status]
+
+
+def _matching(search: str) -> Any:
+    if not isinstance(search, str) or len(search) > MAX_SEARCH:
+        raise ValidationError("search", N_("text of at most %(high)s characters"), high=MAX_SEARCH)
+    text = search.strip().lower()
+    # autoescape: a % or _ typed in the box is that character, not a wildcard.
+    return or_(
+        func.lower(HookRow.name).contains(text, autoescape=True),
+        func.lower(HookRow.url).contains(text, autoescape=True),
+    )
+
+
 class HookService:
     def __init__(self, crm: CRM, options: Options) -> None:
         self._crm = crm
@@ -66,12 +99,24 @@ class HookService:
             state.bump_version(session)
             return to_hook(row)
 
-    def list(self, *, event: str | None = None, enabled: bool | None = None) -> list[Hook]:
+    def list(
+        self,
+        *,
+        event: str | None = None,
+        enabled: bool | None = None,
+        search: str | None = None,
+        status: str | None = None,
+    ) -> list[Hook]:
+        """By id; ``search`` finds text in the name or URL (any case), ``status`` is one of STATUSES."""
         stmt = select(HookRow).order_by(HookRow.id)
         if event is not None:
             stmt = stmt.where(HookRow.event == event)
         if enabled is not None:
             stmt = stmt.where(HookRow.enabled.is_(enabled))
+        if status is not None:
+            stmt = stmt.where(_with_status(status))
+        if search is not None:
+            stmt = stmt.where(_matching(search))
         with self._crm._read() as session:
             return [to_hook(row) for row in session.scalars(stmt)]
 

@@ -1,7 +1,7 @@
 """What every response and route of the web app gets: security headers, cookies, proxies, ids.
 
 - Headers: a Content-Security-Policy that allows only this site's own style
-  sheet (the pages have no script and no inline style) and no framing,
+  sheet and script files (no inline script or style) and no framing,
   ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin``, and
   ``Cache-Control: no-store`` on everything but static files (a page showing a
   secret must not come back from the cache after logout).
@@ -23,6 +23,7 @@ from werkzeug.routing import IntegerConverter
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'none'",
+        "script-src 'self'",
         "style-src 'self'",
         "img-src 'self'",
         "form-action 'self'",

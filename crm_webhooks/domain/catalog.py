@@ -69,3 +69,29 @@ BY_CODE: dict[str, EventType] = {event.code: event for event in CATALOG}
 def event_type(code: str) -> EventType:
     """The catalog entry of ``code``; KeyError when it is not one."""
     return BY_CODE[code]
+
+
+# For menus: entities as a sale goes (lead, client, opportunity, quote, sale), and each
+# entity's events in the order of a record's life: made, edited, moved along, handed over,
+# noted, shared, ended, brought back. The numbers and codes stay those of EVENTS.md.
+ENTITIES: tuple[str, ...] = ("lead", "client", "opportunity", "quote", "sale")
+_LIFE: tuple[str, ...] = (
+    "created",
+    "updated",
+    "stage_changed",
+    "reassigned",
+    "follow_up_added",
+    "tagged",
+    "shared",
+    "unshared",
+    "archived",
+    "discarded",
+    "reactivated",
+)
+GROUPED: tuple[tuple[str, tuple[EventType, ...]], ...] = tuple(
+    (
+        entity,
+        tuple(sorted((e for e in CATALOG if e.entity == entity), key=lambda e: _LIFE.index(e.code.split(".", 1)[1]))),
+    )
+    for entity in ENTITIES
+)

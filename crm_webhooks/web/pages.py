@@ -8,20 +8,29 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from crm_stub import InvalidTransition, NotFound
 from crm_stub.web.auth import admin_required
 from crm_stub.web.security import ascii_int
 
-from ..domain.catalog import BY_CODE, CATALOG
+from ..deliveries import STATUSES as DELIVERY_STATUSES
+from ..domain.catalog import BY_CODE, GROUPED
 from ..domain.hooks import FIELDS, METHODS
 from ..domain.messages import Message
 from ..exceptions import ValidationError
+from ..hooks import STATUSES as HOOK_STATUSES
+from . import reveal
 from .words import missing, translate
 
-bp = Blueprint("webhooks", __name__, url_prefix="/system/integrations/webhooks", template_folder="templates")
+bp = Blueprint(
+    "webhooks",
+    __name__,
+    url_prefix="/system/integrations/webhooks",
+    template_folder="templates",
+    static_folder="static",  # the row menus' and the copy button's script; the pages work without it
+)
 
-ENTITIES = ("lead", "client", "opportunity", "quote", "sale")
 PAGE = 20
 
 
@@ -71,6 +80,31 @@ def when(value: Any) -> str:
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+@bp.app_template_filter("middle")
+def middle(text: str, keep: int = 40) -> Markup:
+    """Long text cut in the middle (``https://erp.example/int…/hooks/sales``): a URL's host and end say the most.
+
+    Two unbreakable halves: a narrow column shows them on two lines, never a few characters a line.
+    """
+    if len(text) <= keep:
+        return Markup('<span class="nowrap">%s</span>') % text
+    tail = keep // 3
+    return Markup('<span class="nowrap">%s…</span><span class="nowrap">%s</span>') % (
+        text[: keep - tail - 1],
+        text[-tail:],
+    )
+
+
+@bp.app_template_filter("attempt_error")
+def attempt_error(attempt: Any) -> str:
+    """The error beyond what the status badge says ("HTTP 500" is said once)."""
+    error = attempt.error or ""
+    shown = f"HTTP {attempt.status_code}"
+    if attempt.status_code is not None and error.startswith(shown):
+        return error[len(shown) :].lstrip(": ")
+    return error
+
+
 def event_groups() -> list[tuple[str, list[tuple[str, str]]]]:
     """The catalog grouped by entity, labelled in the page's language, for the event <select>."""
     names = {
@@ -80,9 +114,7 @@ def event_groups() -> list[tuple[str, list[tuple[str, str]]]]:
         "quote": _("Quotes"),
         "sale": _("Sales"),
     }
-    return [
-        (names[entity], [(e.code, event_label(e.code)) for e in CATALOG if e.entity == entity]) for entity in ENTITIES
-    ]
+    return [(names[entity], [(e.code, event_label(e.code)) for e in events]) for entity, events in GROUPED]
 
 
 @bp.errorhandler(NotFound)
@@ -90,10 +122,29 @@ def not_found(exc: NotFound) -> Any:
     return render_template("error.html", message=missing(exc)), 404
 
 
+@bp.errorhandler(ValidationError)
+def bad_filter(exc: ValidationError) -> Any:
+    """A query string no form of the page makes (the forms catch their own errors)."""
+    message = "; ".join(f"{found.field}: {translate(found.message)}" for found in exc.errors)
+    return render_template("error.html", message=message), 400
+
+
+def _filters(*names: str) -> dict[str, str]:
+    """The query's filters that are set: an empty box or "all" is no filter."""
+    return {name: value for name in names if (value := request.args.get(name, "").strip())}
+
+
 @bp.route("/")
 @admin_required
 def index() -> Any:
-    return render_template("webhooks/index.html", hooks=webhooks().list_hooks())
+    filters = _filters("search", "event", "status")
+    return render_template(
+        "webhooks/index.html",
+        hooks=webhooks().list_hooks(**filters),
+        filters=filters,
+        groups=event_groups(),
+        statuses=HOOK_STATUSES,
+    )
 
 
 def _form_fields(*, editing: bool = False) -> dict[str, Any]:
@@ -131,7 +182,8 @@ def new() -> Any:
         hook = webhooks().create_hook(**fields)
     except ValidationError as exc:
         return _render_form(None, fields, exc)
-    return render_template("webhooks/secret.html", hook=hook, created=True), 201
+    reveal.allow(hook, created=True)
+    return redirect(url_for(".secret", hook_id=hook.id), 303)
 
 
 @bp.route("/<int:hook_id>/edit", methods=["GET", "POST"])
@@ -149,10 +201,40 @@ def edit(hook_id: int) -> Any:
     return redirect(url_for(".index"))
 
 
-@bp.route("/<int:hook_id>/rotate", methods=["POST"])
+def _confirm(hook: Any, action: str, question: str, explanation: str) -> Any:
+    return render_template(
+        "webhooks/confirm.html", hook=hook, action=action, question=question, explanation=explanation
+    )
+
+
+@bp.route("/<int:hook_id>/rotate", methods=["GET", "POST"])
 @admin_required
 def rotate(hook_id: int) -> Any:
-    return render_template("webhooks/secret.html", hook=webhooks().rotate_secret(hook_id), created=False)
+    if request.method == "GET":
+        hook = webhooks().get_hook(hook_id)
+        return _confirm(
+            hook,
+            _("Rotate secret"),
+            _("Rotate the secret of “%(name)s”?", name=hook.name),
+            _(
+                "A new secret signs every call from now on. The current one keeps signing too"
+                " for a grace period, so the receiver has time to change it."
+            ),
+        )
+    reveal.allow(webhooks().rotate_secret(hook_id), created=False)
+    return redirect(url_for(".secret", hook_id=hook_id), 303)
+
+
+@bp.route("/<int:hook_id>/secret")
+@admin_required
+def secret(hook_id: int) -> Any:
+    """The secret just made, again on a reload; nothing for anyone else, or later."""
+    hook = webhooks().get_hook(hook_id)
+    created = reveal.allowed(hook)
+    if created is None:
+        flash(_("A secret is shown only right after it is made. Rotate the secret to see a new one."), "error")
+        return redirect(url_for(".index"))
+    return render_template("webhooks/secret.html", hook=hook, created=created)
 
 
 @bp.route("/<int:hook_id>/<any(enable, disable):action>", methods=["POST"])
@@ -169,7 +251,12 @@ def toggle(hook_id: int, action: str) -> Any:
 def delete(hook_id: int) -> Any:
     hook = webhooks().get_hook(hook_id)
     if request.method == "GET":
-        return render_template("webhooks/delete.html", hook=hook)
+        return _confirm(
+            hook,
+            _("Delete"),
+            _("Delete webhook “%(name)s”?", name=hook.name),
+            _("Its history goes with it. Events it did not deliver yet will not be sent."),
+        )
     webhooks().delete_hook(hook_id)
     flash(_("Webhook “%(name)s” deleted.", name=hook.name))
     return redirect(url_for(".index"))
@@ -191,20 +278,19 @@ def test(hook_id: int) -> Any:
 def last(hook_id: int) -> Any:
     hook = webhooks().get_hook(hook_id)
     delivery = webhooks().last_delivery(hook_id)
-    return render_template("webhooks/delivery.html", hook=hook, delivery=delivery)
+    return render_template("webhooks/delivery.html", hook=hook, delivery=delivery, last=True)
 
 
 @bp.route("/<int:hook_id>/history")
 @admin_required
 def history(hook_id: int) -> Any:
     hook = webhooks().get_hook(hook_id)
-    before = ascii_int(request.args.get("before"))
-    page = webhooks().history(hook_id, limit=PAGE + 1, before=before)
-    more = len(page) > PAGE
-    page = page[:PAGE]
-    return render_template(
-        "webhooks/history.html", hook=hook, deliveries=page, next_before=page[-1].id if more else None
-    )
+    filters = _filters("status")
+    before, after = ascii_int(request.args.get("before")), ascii_int(request.args.get("after"))
+    if before is not None:
+        after = None  # a hand-made link with both: older wins
+    page = webhooks().history_page(hook_id, before=before, after=after, size=PAGE, **filters)
+    return render_template("webhooks/history.html", hook=hook, page=page, filters=filters, statuses=DELIVERY_STATUSES)
 
 
 @bp.route("/deliveries/<int:delivery_id>")

@@ -41,7 +41,7 @@ WORDS = {
     "pt_BR": {
         "unchanged": "inalterado",
         "hint": "Deixe em branco para mantê-lo",
-        "new url": "A URL mudou: digite o valor de novo, ou esvazie a chave para não enviar cabeçalho.",
+        "new url": "obrigatório de novo quando a URL muda (ou esvazie a chave para não enviar cabeçalho)",
         "throttled": "Senhas erradas demais para este e-mail. Tente de novo em 15 min.",
     },
 }

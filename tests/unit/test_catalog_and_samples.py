@@ -9,6 +9,7 @@ import pytest
 
 from crm_stub import CRM, EVENT_CODES
 from crm_webhooks import CATALOG, event_type
+from crm_webhooks.domain.catalog import GROUPED
 from crm_webhooks.domain.samples import sample
 
 EVENTS_MD = Path(__file__).resolve().parents[3] / "shared" / "EVENTS.md"
@@ -54,6 +55,31 @@ def test_samples_have_the_shape_of_real_records(tmp_path) -> None:
         shape = real["follow_up"] if action == "follow_up_added" else real[entity]
         expected = {k.replace("lead_id", f"{entity}_id") if action == "follow_up_added" else k for k in shape}
         assert set(obj) == expected, code
+
+
+def test_a_menu_lists_each_entity_in_the_order_of_a_records_life() -> None:
+    """New first, then edits and moves, hand-overs and notes, sharing, and the endings (and a way back) last."""
+    groups = dict(GROUPED)
+    assert list(groups) == ["lead", "client", "opportunity", "quote", "sale"]
+    assert [e.code for e in groups["lead"]] == [
+        "lead.created",
+        "lead.updated",
+        "lead.stage_changed",
+        "lead.reassigned",
+        "lead.follow_up_added",
+        "lead.tagged",
+        "lead.shared",
+        "lead.unshared",
+        "lead.archived",
+        "lead.discarded",
+        "lead.reactivated",
+    ]
+    assert [e.code for e in groups["opportunity"]][:3] == [
+        "opportunity.created",
+        "opportunity.updated",
+        "opportunity.stage_changed",
+    ]
+    assert sorted(e.code for events in groups.values() for e in events) == sorted(EVENT_CODES)
 
 
 @pytest.mark.parametrize(
