@@ -12,7 +12,7 @@ from crm_stub.models import utcnow
 from crm_stub.services.base import check_id
 
 from . import state
-from .domain.hooks import BY_ADMIN, CREATED_DISABLED, FIELDS, Hook, validate_fields
+from .domain.hooks import BY_ADMIN, CREATED_DISABLED, FIELDS, Hook, validate_event, validate_fields
 from .domain.messages import N_
 from .domain.options import Options
 from .domain.secrets import grace_ends, retire
@@ -110,7 +110,7 @@ class HookService:
         """By id; ``search`` finds text in the name or URL (any case), ``status`` is one of STATUSES."""
         stmt = select(HookRow).order_by(HookRow.id)
         if event is not None:
-            stmt = stmt.where(HookRow.event == event)
+            stmt = stmt.where(HookRow.event == validate_event(event))
         if enabled is not None:
             stmt = stmt.where(HookRow.enabled.is_(enabled))
         if status is not None:

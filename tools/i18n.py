@@ -270,6 +270,7 @@ TRANSLATIONS = {
     "Failed deliveries in a row": "Entregas com falha seguidas",
     "Last changed": "Última alteração",
     "Headers (%(count)s)": "Cabeçalhos (%(count)s)",
+    "given more than once": "informado mais de uma vez",
 }
 
 PACKAGES = {"crm_stub": ROOT / "crm_stub" / "web", "crm_webhooks": ROOT / "crm_webhooks"}

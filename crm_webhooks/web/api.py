@@ -98,15 +98,22 @@ def http_error(exc: HTTPException) -> Any:
 
 
 # Query parameters each route understands; anything else is a typo worth saying so.
-QUERY = {"list_hooks": {"limit", "after"}, "list_deliveries": {"limit", "before", "hook_id", "status", "since"}}
+QUERY = {
+    "list_hooks": {"limit", "after", "search", "event", "status"},
+    "list_deliveries": {"limit", "before", "hook_id", "status", "since"},
+}
 
 
 @bp.before_request
 def known_query_only() -> None:
     endpoint = (request.endpoint or "").rpartition(".")[2]
-    unknown = sorted(set(request.args) - QUERY.get(endpoint, set()))
-    if unknown:
-        raise ValidationError(unknown[0], N_("not a query parameter of this operation"))
+    problems = Problems()
+    for name in sorted(set(request.args) - QUERY.get(endpoint, set())):
+        problems.add(name, N_("not a query parameter of this operation"))
+    for name in sorted(set(request.args)):
+        if len(request.args.getlist(name)) > 1:  # which one would count? say so rather than pick
+            problems.add(name, N_("given more than once"))
+    problems.raise_any()
 
 
 def body() -> dict[str, Any]:
@@ -193,10 +200,12 @@ def events() -> Any:
 def list_hooks() -> Any:
     limit = query_int("limit", 50, high=500)
     after = query_int("after", 0, low=0)
-    rows = [h for h in webhooks().list_hooks() if h.id > after]
+    # The page's filters, through the same service call: search (name or URL), event, status.
+    filters = {name: request.args[name] for name in ("search", "event", "status") if name in request.args}
+    rows = [h for h in webhooks().list_hooks(**filters) if h.id > after]
     page, more = rows[:limit], len(rows) > limit
     # Absolute, as the document says: a client follows it without knowing where the API is mounted.
-    following = url_for(".list_hooks", limit=limit, after=page[-1].id, _external=True) if more else None
+    following = url_for(".list_hooks", limit=limit, after=page[-1].id, **filters, _external=True) if more else None
     return jsonify(data=[hook_json(h) for h in page], next=following)
 
 

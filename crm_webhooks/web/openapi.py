@@ -12,6 +12,7 @@ from ..domain.hooks import MAX_KEY, MAX_NAME, MAX_URL, MAX_VALUE, METHODS, ORDER
 from ..domain.replay import MAX_REPLAY
 from ..domain.replay import STATUSES as REPLAYED_STATUSES
 from ..domain.schemas import components, envelope_name
+from ..hooks import STATUSES as HOOK_STATUSES
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -53,6 +54,10 @@ def _op(
 def _param(name: str, where: str, low: int = 1, high: int = MAX_ID, **extra: Any) -> dict[str, Any]:
     schema = {"type": "integer", "minimum": low, "maximum": high, **extra}
     return {"name": name, "in": where, "schema": schema, **({"required": True} if where == "path" else {})}
+
+
+def _text_param(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "description": description, "schema": {"type": "string", "maxLength": 200}}
 
 
 HOOK_ID = _param("hook_id", "path", low=0)
@@ -388,7 +393,16 @@ def document(server: str) -> dict[str, Any]:
                     "List hooks, oldest first",
                     read,
                     {"200": _json(_page("Hook"), "A page of hooks"), **_errors("401", "403", "422")},
-                    parameters=[LIMIT, _param("after", "query", low=0)],
+                    parameters=[
+                        LIMIT,
+                        _param("after", "query", low=0),
+                        _text_param("search", "Text in the name or URL, in any case (% and _ are themselves)"),
+                        {**_text_param("event", "Only hooks of this event"), "schema": _HOOK_FIELDS["event"]},
+                        {
+                            **_text_param("status", "Only hooks in this status"),
+                            "schema": {"type": "string", "enum": list(HOOK_STATUSES)},
+                        },
+                    ],
                 ),
                 "post": _op(
                     "create_hook",

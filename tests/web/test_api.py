@@ -249,3 +249,35 @@ def test_openapi_document_lists_exactly_the_routes(app, api) -> None:
             path = re.sub(r"<(?:int:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
             routed |= {(m, path) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert described == routed
+
+
+def test_the_api_finds_hooks_as_the_page_does(api, webhooks) -> None:
+    url = "http://127.0.0.1:9/"
+    webhooks.create_hook(name="ERP sales", event="lead.created", url=url + "erp")
+    webhooks.create_hook(name="BI", event="sale.created", url=url + "bi_100%")
+    off = webhooks.create_hook(name="Old", event="lead.created", url=url + "old")
+    webhooks.disable_hook(off.id)
+
+    def names(query: str) -> list[str]:
+        response = api.call("GET", f"/api/v1/hooks?{query}")
+        assert response.status_code == 200, response.json
+        return [h["name"] for h in response.json["data"]]
+
+    assert names("search=erp") == ["ERP sales"]
+    assert names("search=100%25") == ["BI"]  # a % typed is a %, not a wildcard
+    assert names("search=_") == ["BI"]
+    assert names("event=lead.created") == ["ERP sales", "Old"]
+    assert names("status=disabled") == ["Old"]
+    assert names("event=lead.created&status=never_run&limit=1") == ["ERP sales"]
+    for query, field in (("status=broken", "status"), ("event=lead.deleted", "event"), ("status=x&status=y", "status")):
+        refused = api.call("GET", f"/api/v1/hooks?{query}")
+        assert refused.status_code == 422 and refused.json["error"]["field"] == field
+
+
+def test_the_next_page_keeps_the_filters(api, webhooks) -> None:
+    for n in range(3):
+        webhooks.create_hook(name=f"lead {n}", event="lead.created", url="http://127.0.0.1:9/x")
+    webhooks.create_hook(name="sale", event="sale.created", url="http://127.0.0.1:9/x")
+    first = api.call("GET", "/api/v1/hooks?event=lead.created&limit=2").json
+    following = api.call("GET", first["next"].split("localhost", 1)[1]).json
+    assert [h["name"] for h in first["data"] + following["data"]] == ["lead 0", "lead 1", "lead 2"]
