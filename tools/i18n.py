@@ -98,7 +98,7 @@ TRANSLATIONS = {
     "Sent again: %(status)s.": "Reenviado: %(status)s.",
     "Test sent: %(status)s.": "Teste enviado: %(status)s.",
     "Signing secret": "Segredo de assinatura",
-    "Signing secret (shown only now; the receiver uses it to check the webhook-signature header):": "Segredo de assinatura (mostrado só agora; o receptor o usa para conferir o cabeçalho webhook-signature):",
+    "Signing secret (shown to you for 10 minutes: copy it now; the receiver uses it to check the webhook-signature header):": "Segredo de assinatura (mostrado a você por 10 minutos: copie-o agora; o receptor o usa para conferir o cabeçalho webhook-signature):",
     "The key/value pair is sent as an HTTP header with every call, to authenticate it.": "O par chave/valor é enviado como cabeçalho HTTP em cada chamada, para autenticá-la.",
     "The previous secret keeps signing too until %(when)s.": "O segredo anterior continua assinando até %(when)s.",
     "Webhook “%(name)s” created": "Webhook “%(name)s” criado",
@@ -271,6 +271,21 @@ TRANSLATIONS = {
     "Last changed": "Última alteração",
     "Headers (%(count)s)": "Cabeçalhos (%(count)s)",
     "given more than once": "informado mais de uma vez",
+    "No response.": "Sem resposta.",
+    "Request headers": "Cabeçalhos da requisição",
+    "replay %(id)s not found": "reenvio %(id)s não encontrado",
+    # why an attempt failed (crm_webhooks/domain/attempt_errors.py)
+    "TLS certificate not accepted: %(why)s": "certificado TLS não aceito: %(why)s",
+    "TLS handshake failed: %(why)s": "falha no handshake TLS: %(why)s",
+    "TLS handshake failed: %(why)s (does the receiver speak HTTPS?)": "falha no handshake TLS: %(why)s (o receptor fala HTTPS?)",
+    "connection refused": "conexão recusada",
+    "could not resolve the host: %(why)s": "não foi possível resolver o host: %(why)s",
+    "failed to connect to %(host)s:%(port)s: %(why)s": "falha ao conectar a %(host)s:%(port)s: %(why)s",
+    "reading the response failed: %(why)s": "falha ao ler a resposta: %(why)s",
+    "redirects are not followed": "redirecionamentos não são seguidos",
+    "redirects are not followed (Location: %(location)s)": "redirecionamentos não são seguidos (Location: %(location)s)",
+    "refused by the network guard: %(why)s": "recusado pela proteção de rede: %(why)s",
+    "timed out after %(seconds)s s": "tempo esgotado após %(seconds)s s",
 }
 
 PACKAGES = {"crm_stub": ROOT / "crm_stub" / "web", "crm_webhooks": ROOT / "crm_webhooks"}

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from ..domain.addresses import refusal
+from ..domain.attempt_errors import GUARDED, written
 
 T = TypeVar("T")
 
@@ -31,4 +32,4 @@ def screen(
 
 def blocked(refused: Iterable[tuple[str, str]]) -> str:
     """The attempt's error when every address of a destination was refused: (address, why) pairs."""
-    return "refused by the network guard: " + "; ".join(f"{address} is {why}" for address, why in refused)
+    return written(GUARDED, why="; ".join(f"{address} is {why}" for address, why in refused))

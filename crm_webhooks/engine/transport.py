@@ -35,6 +35,18 @@ from urllib3.exceptions import (
 from urllib3.util import parse_url
 from urllib3.util.ssl_ import create_urllib3_context
 
+from ..domain.attempt_errors import (
+    BROKEN_BODY,
+    CERTIFICATE,
+    HANDSHAKE,
+    NOT_HTTPS,
+    REDIRECT,
+    REDIRECT_TO,
+    REFUSED,
+    TIMED_OUT,
+    UNRESOLVED,
+    written,
+)
 from ..domain.response_headers import Headers, kept
 from .netguard import blocked, screen
 
@@ -244,7 +256,7 @@ class Transport:
             if not drained(length, data):
                 resp.close()
         except Exception as exc:  # the status arrived; a body that breaks off is noted, not fatal
-            error = f"reading the response failed: {describe(exc, self.timeout)}"
+            error = written(BROKEN_BODY, why=describe(exc, self.timeout))
             return Response(resp.status, _ms(started), error=error, headers=headers)
         finally:
             resp.release_conn()
@@ -300,19 +312,19 @@ def _ms(started: float) -> float:
 
 def _status_error(status: int, location: str | None) -> str:
     if 300 <= status < 400:
-        return f"HTTP {status}: redirects are not followed" + (f" (Location: {location})" if location else "")
+        return f"HTTP {status}: " + (written(REDIRECT_TO, location=location) if location else written(REDIRECT))
     return f"HTTP {status}"
 
 
 def tls_error(exc: ssl.SSLError) -> str:
     """One line for a TLS failure, from whichever transport: what the receiver got wrong."""
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"TLS certificate not accepted: {exc.verify_message or exc.reason}"
+        return written(CERTIFICATE, why=exc.verify_message or exc.reason)
     # ssl.SSLError.reason is OpenSSL's own name for it (WRONG_VERSION_NUMBER), or None.
     reason = exc.reason.replace("_", " ").lower() if exc.reason else str(exc)
     # What OpenSSL makes of an HTTP answer read as a TLS record, by version.
     plain = exc.reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST")
-    return f"TLS handshake failed: {reason}" + (" (does the receiver speak HTTPS?)" if plain else "")
+    return written(NOT_HTTPS if plain else HANDSHAKE, why=reason)
 
 
 def describe(exc: BaseException, timeout: float) -> str:
@@ -323,13 +335,13 @@ def describe(exc: BaseException, timeout: float) -> str:
         if isinstance(seen, BlockedDestination):
             return str(seen).split(": ", 1)[-1]
         if isinstance(seen, NameResolutionError):
-            return f"could not resolve the host: {seen.__cause__ or seen}"
+            return written(UNRESOLVED, why=seen.__cause__ or seen)
         if isinstance(seen, ConnectionRefusedError):
-            return "connection refused"
+            return written(REFUSED)
         if isinstance(seen, NewConnectionError) and seen.__cause__ is None:
             return str(seen).split(": ", 1)[-1]
         if isinstance(seen, (ReadTimeoutError, TimeoutError, socket.timeout)) or type(seen) is ConnectTimeoutError:
-            return f"timed out after {timeout:g} s"
+            return written(TIMED_OUT, seconds=f"{timeout:g}")
         if isinstance(seen, ssl.SSLError):
             return tls_error(seen)
         # urllib3 nests its errors in `reason`; ssl's `reason` is a string, not a cause.

@@ -25,6 +25,7 @@ from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
 from ..domain.addresses import parse_ip, refusal
+from ..domain.attempt_errors import NO_CONNECTION, REFUSED, TIMED_OUT, UNRESOLVED, written
 from ..domain.response_headers import kept
 from .netguard import blocked, screen
 from .transport import Response, _ms, answer, drained, tls_context, tls_error, to_read
@@ -144,15 +145,15 @@ def describe(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         if isinstance(cause, Blocked):
             return str(cause)
-        return f"could not resolve the host: {exc.os_error}"
+        return written(UNRESOLVED, why=exc.os_error)
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        return f"timed out after {timeout:g} s"
+        return written(TIMED_OUT, seconds=f"{timeout:g}")
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return tls_error(exc.certificate_error)  # type: ignore[arg-type]
     if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, ssl.SSLError):
         return tls_error(exc.os_error)
     if isinstance(exc, aiohttp.ClientConnectorError):
         if isinstance(exc.os_error, ConnectionRefusedError):
-            return "connection refused"
-        return f"failed to connect to {exc.host}:{exc.port}: {exc.os_error}"
+            return written(REFUSED)
+        return written(NO_CONNECTION, host=exc.host, port=exc.port, why=exc.os_error)
     return f"{type(exc).__name__}: {exc}"

@@ -13,6 +13,7 @@ from flask import Flask
 
 from crm_stub.web.i18n import add_translations
 
+from ..domain.messages import N_
 from . import api, charts, pages, replay_pages
 
 if TYPE_CHECKING:
@@ -31,5 +32,5 @@ def register(app: Flask, addon: WebhooksAddon) -> None:
         "System > Integrations",
         "Webhooks",
         "webhooks.index",
-        "Send CRM events to other systems as signed HTTP calls.",
+        N_("Send CRM events to other systems as signed HTTP calls."),  # the System page translates it
     )

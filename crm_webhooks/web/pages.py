@@ -15,6 +15,7 @@ from crm_stub.web.auth import admin_required
 from crm_stub.web.security import ascii_int
 
 from ..deliveries import STATUSES as DELIVERY_STATUSES
+from ..domain.attempt_errors import read
 from ..domain.catalog import BY_CODE, GROUPED
 from ..domain.hooks import FIELDS, METHODS
 from ..domain.messages import Message
@@ -97,12 +98,12 @@ def middle(text: str, keep: int = 40) -> Markup:
 
 @bp.app_template_filter("attempt_error")
 def attempt_error(attempt: Any) -> str:
-    """The error beyond what the status badge says ("HTTP 500" is said once)."""
+    """The error beyond what the status badge says ("HTTP 500" is said once), in the page's language."""
     error = attempt.error or ""
     shown = f"HTTP {attempt.status_code}"
     if attempt.status_code is not None and error.startswith(shown):
-        return error[len(shown) :].lstrip(": ")
-    return error
+        error = error[len(shown) :].lstrip(": ")
+    return translate(read(error)) if error else ""
 
 
 def event_groups() -> list[tuple[str, list[tuple[str, str]]]]:

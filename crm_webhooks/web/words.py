@@ -9,7 +9,11 @@ from crm_stub import NotFound
 from ..domain.messages import N_, Message
 
 # The addon's own ids; another entity's refusal (the host's) keeps the host's words.
-_MISSING = {"hook": N_("hook %(id)s not found"), "delivery": N_("delivery %(id)s not found")}
+_MISSING = {
+    "hook": N_("hook %(id)s not found"),
+    "delivery": N_("delivery %(id)s not found"),
+    "replay": N_("replay %(id)s not found"),
+}
 
 
 def translate(message: Message) -> str:
