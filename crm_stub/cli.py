@@ -157,10 +157,13 @@ def _password(given: str | None, from_stdin: bool) -> str:
         )
         return given
     if from_stdin:
-        line = sys.stdin.readline()
-        if not line:
+        raw = sys.stdin.buffer.readline()
+        if not raw:
             raise click.ClickException("no password on standard input (--password-stdin reads one line)")
-        return line.rstrip("\r\n")
+        try:
+            return raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise click.ClickException("the password on standard input is not UTF-8 text") from None
     # Hidden at a terminal; from a pipe there is nothing to hide, and getpass would only warn.
     at_terminal = sys.stdin.isatty()
     return ask(

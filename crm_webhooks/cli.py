@@ -155,7 +155,7 @@ def events(app: App, as_json: bool) -> None:
 @click.option("--timeout", type=float, help="Seconds per attempt.")
 @click.option(
     "--disable-after-failures",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=1_000_000),
     help="Failed deliveries in a row before a hook is disabled (see --never-disable).",
 )
 @click.option("--never-disable", is_flag=True, help="Never disable a hook for its failures.")

@@ -264,14 +264,17 @@ class DeliveryService:
 
         With ``dry_run``, only counts them (what a confirmation question quotes).
         """
-        if isinstance(older_than, dt.datetime):
-            cutoff = naive_utc(older_than)
-        elif isinstance(older_than, dt.timedelta):
-            cutoff = utcnow() - older_than
-        elif isinstance(older_than, (int, float)) and not isinstance(older_than, bool) and older_than >= 0:
-            cutoff = utcnow() - dt.timedelta(seconds=older_than)
-        else:
-            raise ValidationError("older_than", "a timedelta, a datetime or a number of seconds")
+        try:
+            if isinstance(older_than, dt.datetime):
+                cutoff = naive_utc(older_than)
+            elif isinstance(older_than, dt.timedelta):
+                cutoff = utcnow() - older_than
+            elif isinstance(older_than, (int, float)) and not isinstance(older_than, bool) and older_than >= 0:
+                cutoff = utcnow() - dt.timedelta(seconds=older_than)
+            else:
+                raise ValidationError("older_than", "a timedelta, a datetime or a number of seconds")
+        except OverflowError:  # 99999999 weeks ago is before the year 1
+            raise ValidationError("older_than", "further back than any date") from None
         latest = select(func.max(DeliveryRow.id)).group_by(DeliveryRow.hook_id)
         doomed = select(DeliveryRow.id).where(
             DeliveryRow.status != "pending",

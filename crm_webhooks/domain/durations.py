@@ -12,7 +12,7 @@ import re
 from ..exceptions import ValidationError
 from .messages import N_
 
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
+_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw])\s*")  # ASCII digits: not "٢h"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 FURTHER_THAN_ANY_DATE = N_("%(value)s goes back further than any date")
 

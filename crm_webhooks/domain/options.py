@@ -49,9 +49,12 @@ class Options:
             values["timeout"] = _number("timeout", options["timeout"], low=0.001, high=600)
         if "disable_after_failures" in options:
             value = options["disable_after_failures"]
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            # Bounded: the count is compared in SQL, where a 30-digit number overflows the column.
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000
+            ):
                 raise ValidationError(
-                    "disable_after_failures", "a whole number of at least 1, or None to never disable"
+                    "disable_after_failures", "a whole number from 1 to 1000000, or None to never disable"
                 )
             values["disable_after_failures"] = value
         if "dispatcher" in options:

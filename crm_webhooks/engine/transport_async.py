@@ -25,7 +25,7 @@ from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
 from ..domain.addresses import parse_ip, refusal
-from ..domain.attempt_errors import NO_CONNECTION, REFUSED, TIMED_OUT, UNRESOLVED, written
+from ..domain.attempt_errors import BROKEN_BODY, NO_CONNECTION, REFUSED, TIMED_OUT, UNRESOLVED, written
 from ..domain.response_headers import kept
 from .netguard import blocked, screen
 from .transport import Response, _ms, answer, drained, tls_context, tls_error, to_read
@@ -117,13 +117,11 @@ class AsyncTransport:
             # TLS goodbye would wait up to 30 s on a receiver that has stopped answering.
             if resp.connection is not None and resp.connection.transport is not None:
                 resp.connection.transport.abort()
-            error = f"reading the response failed: {describe(exc, self.timeout)}"
+            error = written(BROKEN_BODY, why=describe(exc, self.timeout))
             return Response(resp.status, _ms(started), error=error, headers=headers)
         finally:
             resp.release()
-        return answer(
-            resp.status, started, data, resp.headers.get("Location"), resp.headers.get("Retry-After"), headers
-        )
+        return answer(resp.status, started, data, resp.headers.get("Retry-After"), headers)
 
     async def close(self) -> None:
         await self._session.close()

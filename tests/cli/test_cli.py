@@ -373,3 +373,9 @@ def test_deliveries_stats_for_operators(cli, add_hook, webhook_receiver) -> None
         "oldest_due_age_s": None,
     }
     assert "oldest due" in cli("deliveries", "stats").stdout
+
+
+def test_prune_further_back_than_any_date_is_one_clear_error(cli_on_each_database) -> None:
+    for flags in (("--dry-run",), ("--yes",)):
+        refused = cli_on_each_database("deliveries", "prune", "--older-than", "99999999w", *flags)
+        assert refused.exit_code != 0 and refused.stderr == "error: older_than: further back than any date\n"

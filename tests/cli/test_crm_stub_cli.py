@@ -351,3 +351,12 @@ def test_the_readmes_production_command_serves_the_app(tmp_path) -> None:
     with serving(argv, {**env, "CRM_DATABASE_URL": url}, port):
         assert requests.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200
         assert requests.get(f"http://127.0.0.1:{port}/api/v1/hooks", timeout=2).status_code == 401  # the addon's API
+
+
+def test_a_password_on_stdin_that_is_no_text_is_refused_in_one_line(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path}/c.db"
+    args = ("users", "create", "--name", "Ana", "--email", "ana@example.com", "--password-stdin")
+    refused = run(url, *args, input=b"\xff\xfeabcdefghij\n")
+    assert refused.exit_code == 1 and refused.stderr == "error: the password on standard input is not UTF-8 text\n"
+    with CRM(url) as crm:
+        assert crm.users.list() == []

@@ -252,6 +252,7 @@ def test_masked_view_hides_value_and_secret(webhooks) -> None:
         ({"retry_delays": "5,10"}, "retry_delays"),
         ({"retry_delays": [1, -1]}, "retry_delays"),
         ({"disable_after_failures": 0}, "disable_after_failures"),
+        ({"disable_after_failures": 10**30}, "disable_after_failures"),  # would overflow the column it is compared with
         ({"allow_private_networks": "yes"}, "allow_private_networks"),
         ({"colour": 1}, "colour"),
         ({"dispatcher_concurrency": 0}, "dispatcher_concurrency"),

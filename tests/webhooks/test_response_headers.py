@@ -32,9 +32,21 @@ HOSTILE = {
 }
 
 
+# A redirect whose Location carries an escape sequence, a NUL and a right-to-left override.
+REDIRECT = [(b"Location", b"http://x/\x1b[31m\x00<b>\xe2\x80\xae")]
+STATUS = {"redirect": b"302 Found"}
+
+
 def _answer(path: bytes) -> bytes:
-    lines = b"".join(b"%s: %s\r\n" % pair for pair in HOSTILE[path.strip(b"/").decode()])
-    return b"HTTP/1.1 200 OK\r\n" + lines + b"Content-Length: 2\r\nConnection: close\r\n\r\nok"
+    name = path.strip(b"/").decode()
+    lines = b"".join(b"%s: %s\r\n" % pair for pair in {**HOSTILE, "redirect": REDIRECT}[name])
+    return (
+        b"HTTP/1.1 "
+        + STATUS.get(name, b"200 OK")
+        + b"\r\n"
+        + lines
+        + b"Content-Length: 2\r\nConnection: close\r\n\r\nok"
+    )
 
 
 @pytest.fixture
@@ -146,3 +158,20 @@ def test_what_is_kept_of_headers_as_received(received, stored) -> None:
 )
 def test_headers_read_back_from_the_database_are_bounded_too(column, read) -> None:
     assert from_json(column) == read
+
+
+@pytest.mark.webhooks_options(dispatcher="thread")
+@pytest.mark.parametrize("sender", ["urllib3", "aiohttp"])
+def test_a_hostile_location_is_recorded_made_safe(crm, webhooks, hostile_receiver, sender: str) -> None:
+    hook = webhooks.create_hook(name="r", event="lead.created", url=f"{hostile_receiver}/redirect")
+    if sender == "urllib3":
+        webhooks.send_test(hook.id)  # test sends go out through the synchronous transport
+    else:
+        crm.leads.create("Redirected")  # the thread dispatcher sends through aiohttp
+        wait_until(lambda: webhooks.last_delivery(hook.id).attempts, what="an attempt")
+    attempt = webhooks.last_delivery(hook.id).attempts[0]
+    if sender == "urllib3":
+        assert attempt.status_code == 302 and attempt.error.startswith("HTTP 302: redirects are not followed")
+    # aiohttp refuses the answer outright (a NUL in a header): a failed attempt, its error safe too.
+    for stored in (attempt.error, attempt.location or ""):
+        assert not any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F for ch in stored), stored
