@@ -37,6 +37,7 @@ TRANSLATIONS = {
     "The server is busy checking other log-ins. Try again in a moment.": "O servidor está ocupado verificando outros acessos. Tente de novo em instantes.",
     "Only administrators can open the System pages.": "Somente administradores podem abrir as páginas de Sistema.",
     "No integration is installed.": "Nenhuma integração instalada.",
+    "This form has expired or did not come from this site: nothing was changed. Reload the page and try again.": "Este formulário expirou ou não veio deste site: nada foi alterado. Recarregue a página e tente de novo.",
     # webhooks
     "Webhooks": "Webhooks",
     "Send CRM events to other systems as signed HTTP calls.": "Envie eventos do CRM para outros sistemas como chamadas HTTP assinadas.",

@@ -12,8 +12,9 @@ import os
 import secrets
 from typing import Any
 
-from flask import Flask
-from flask_wtf.csrf import CSRFProtect
+from flask import Flask, render_template
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from ..crm import CRM
 from . import auth, i18n, security
@@ -50,6 +51,7 @@ def create_app(crm: CRM | None = None, *, secret_key: str | None = None, **confi
     app.extensions["crm_nav"] = Nav()
     csrf = CSRFProtect(app)
     app.extensions["crm_csrf"] = csrf
+    app.register_error_handler(CSRFError, _refused_form)
     i18n.init(app)
     auth.init(app)
     for addon in app.extensions["crm"].addons.values():
@@ -60,3 +62,11 @@ def create_app(crm: CRM | None = None, *, secret_key: str | None = None, **confi
 
 
 __all__ = ["create_app"]
+
+
+def _refused_form(exc: CSRFError) -> Any:
+    """A form posted without this session's token: in the page's language, inside the page, changing nothing."""
+    message = _(
+        "This form has expired or did not come from this site: nothing was changed. Reload the page and try again."
+    )
+    return render_template("error.html", message=message), 400

@@ -226,3 +226,12 @@ def test_portuguese_from_the_browser_and_a_switch(admin, webhook_receiver) -> No
     assert '<optgroup label="Prospectos">' in form and "Mudança de fase do prospecto" in form
     for wrong in ("Conduz", "Folheto", "Brochura"):
         assert wrong not in form
+
+
+@pytest.mark.parametrize(("lang", "said"), [("en", "This form has expired"), ("pt_BR", "Este formulário expirou")])
+def test_a_form_without_its_token_is_refused_in_the_page_and_changes_nothing(admin, webhooks, lang, said) -> None:
+    hook = webhooks.create_hook(name="h", event="lead.created", url="http://127.0.0.1:9/x")
+    response = admin.post(f"{BASE}/{hook.id}/disable?lang={lang}", {}, csrf=False)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and said in page and "<nav" in page  # the site's page, not a bare one
+    assert webhooks.get_hook(hook.id).enabled
