@@ -287,6 +287,7 @@ TRANSLATIONS = {
     "redirects are not followed (Location: %(location)s)": "redirecionamentos não são seguidos (Location: %(location)s)",
     "refused by the network guard: %(why)s": "recusado pela proteção de rede: %(why)s",
     "timed out after %(seconds)s s": "tempo esgotado após %(seconds)s s",
+    "All webhooks": "Todos os webhooks",
 }
 
 PACKAGES = {"crm_stub": ROOT / "crm_stub" / "web", "crm_webhooks": ROOT / "crm_webhooks"}

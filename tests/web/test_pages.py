@@ -235,3 +235,13 @@ def test_a_form_without_its_token_is_refused_in_the_page_and_changes_nothing(adm
     page = response.get_data(as_text=True)
     assert response.status_code == 400 and said in page and "<nav" in page  # the site's page, not a bare one
     assert webhooks.get_hook(hook.id).enabled
+
+
+def test_the_configuration_leads_on_and_shows_the_whole_url(admin, webhooks) -> None:
+    long_url = "http://127.0.0.1:9/" + "segment/" * 25 + "end"
+    hook = webhooks.create_hook(name="long", event="lead.created", url=long_url)
+    page = admin.get(f"{BASE}/{hook.id}/edit").get_data(as_text=True)
+    summary = re.search(r'id="summary-url">(.*?)</dd>', page, re.S)[1]
+    assert summary == f"POST {long_url}"
+    links = re.search(r'id="hook-links">(.*?)</p>', page, re.S)[1]
+    assert f"{BASE}/{hook.id}/history" in links and f"{BASE}/{hook.id}/last" in links
