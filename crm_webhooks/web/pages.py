@@ -21,7 +21,7 @@ from ..domain.hooks import FIELDS, METHODS
 from ..domain.messages import Message
 from ..exceptions import ValidationError
 from ..hooks import STATUSES as HOOK_STATUSES
-from . import reveal
+from . import once, reveal
 from .words import missing, translate
 
 bp = Blueprint(
@@ -177,12 +177,17 @@ def _render_form(hook: Any, values: dict[str, Any], error: ValidationError | Non
 @admin_required
 def new() -> Any:
     if request.method == "GET":
-        return _render_form(None, {"method": "POST"})
+        return _render_form(None, {"method": "POST", "once": once.token()})
+    form_token = request.form.get("once")
+    done = once.created(form_token)
+    if done is not None:  # this very form was sent before: show what it made
+        return redirect(url_for(".secret", hook_id=done), 303)
     fields = _form_fields()
     try:
         hook = webhooks().create_hook(**fields)
     except ValidationError as exc:
-        return _render_form(None, fields, exc)
+        return _render_form(None, {**fields, "once": form_token or once.token()}, exc)
+    once.remember(form_token, hook.id)
     reveal.allow(hook, created=True)
     return redirect(url_for(".secret", hook_id=hook.id), 303)
 

@@ -6,6 +6,8 @@ hook, rotating its secret, testing it all land on a page that a GET shows.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 BASE = "/system/integrations/webhooks"
@@ -86,3 +88,16 @@ def test_every_form_answers_with_a_redirect(admin, webhooks, webhook_receiver, a
     response = admin.post(BASE + path.format(hook=hook.id, delivery=delivery.id), form if action == "edit" else {})
     assert response.status_code in (302, 303), action
     assert lands_on.format(hook=hook.id) in response.headers["Location"]
+
+
+def test_the_same_add_form_sent_twice_makes_one_hook(admin, webhooks, webhook_receiver) -> None:
+    form = admin.get(f"{BASE}/new").get_data(as_text=True)
+    token = re.search(r'name="once" value="([^"]+)"', form)[1]
+    fields = {"name": "once", "event": "lead.created", "method": "POST", "url": webhook_receiver.url, "once": token}
+    first = admin.post(f"{BASE}/new", fields)
+    again = admin.post(f"{BASE}/new", fields)  # Back, then Send again
+    (hook,) = webhooks.list_hooks()
+    assert first.status_code == again.status_code == 303
+    assert first.headers["Location"] == again.headers["Location"] == f"{BASE}/{hook.id}/secret"
+    other = admin.post(f"{BASE}/new", {**fields, "once": "another form"})  # a new form is a new hook
+    assert other.status_code == 303 and len(webhooks.list_hooks()) == 2

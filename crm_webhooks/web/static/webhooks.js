@@ -94,4 +94,14 @@
       copy(button);
     });
   });
+  // "Add Webhook" goes once: a second click while the first is on its way would make a second hook.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-once")) return;
+    if (form.dataset.sent) {
+      event.preventDefault();
+      return;
+    }
+    form.dataset.sent = "1";
+  });
 })();
