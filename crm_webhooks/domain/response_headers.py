@@ -55,9 +55,15 @@ def _text(raw: str | bytes, limit: int, latin_1: bool) -> str:
         text = raw.encode("latin-1", "replace").decode("utf-8", "replace")
     else:
         text = raw
-    if not text.isprintable():  # the common case (printable ASCII) skips the substitution
-        text = _CONTROL.sub("\ufffd", text)
+    text = printable(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def printable(text: str) -> str:
+    """Control characters (C0, DEL, C1) as U+FFFD: nothing a terminal or a page would act on."""
+    if text.isprintable():  # the common case (printable ASCII) skips the substitution
+        return text
+    return _CONTROL.sub("\ufffd", text)
 
 
 def to_json(headers: Headers | None) -> str | None:

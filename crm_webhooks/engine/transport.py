@@ -47,7 +47,7 @@ from ..domain.attempt_errors import (
     UNRESOLVED,
     written,
 )
-from ..domain.response_headers import Headers, kept
+from ..domain.response_headers import Headers, kept, printable
 from .netguard import blocked, screen
 
 BODY_PREFIX = 2048
@@ -260,7 +260,9 @@ class Transport:
             return Response(resp.status, _ms(started), error=error, headers=headers)
         finally:
             resp.release_conn()
-        return answer(resp.status, started, data, resp.headers.get("retry-after"), headers)
+        return answer(
+            resp.status, started, data, resp.headers.get("location"), resp.headers.get("retry-after"), headers
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -285,13 +287,14 @@ def answer(
     status: int,
     started: float,
     data: bytes,
+    location: str | None,
     retry_after: str | None,
     headers: Headers,
 ) -> Response:
     """The Response of an attempt that got an HTTP answer, whichever transport sent it."""
     prefix = data[:BODY_PREFIX]
-    # From the headers as kept (made safe): a receiver's Location may carry escapes and NULs.
-    location = next((value for name, value in headers if name.lower() == "location"), None)
+    # Whole (the error quotes it all), but a receiver's Location may carry escapes and NULs.
+    location = None if location is None else printable(location)
     return Response(
         status,
         _ms(started),

@@ -121,7 +121,9 @@ class AsyncTransport:
             return Response(resp.status, _ms(started), error=error, headers=headers)
         finally:
             resp.release()
-        return answer(resp.status, started, data, resp.headers.get("Retry-After"), headers)
+        return answer(
+            resp.status, started, data, resp.headers.get("Location"), resp.headers.get("Retry-After"), headers
+        )
 
     async def close(self) -> None:
         await self._session.close()

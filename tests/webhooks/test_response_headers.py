@@ -74,6 +74,7 @@ def hostile_receiver() -> Iterator[str]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    server.shutdown(socket.SHUT_RDWR)  # wakes the accept() waiting in serve(); close() alone does not
     server.close()
     thread.join(5)
 
