@@ -80,7 +80,9 @@ ANSWERS = ["[/]", "[bold]ok[/bold] :tada:", "\x1b[2J\x1b[Hwiped", "bidi \u202eok
 @pytest.mark.parametrize("answer", ANSWERS, ids=[repr(a) for a in ANSWERS])
 def test_a_receivers_answer_and_the_crm_data_are_shown_as_text(cli, add_hook, webhook_receiver, answer) -> None:
     hook = add_hook()
-    webhook_receiver.respond_with(500, body=answer, headers={"X-Answer": answer})
+    # A header is Latin-1 on the wire: the receiver could not send U+202E in one (the attempt would time out).
+    headers = {"X-Answer": answer} if answer == answer.encode("latin-1", "ignore").decode("latin-1") else {}
+    webhook_receiver.respond_with(500, body=answer, headers=headers)
     with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "manual"}}) as crm:
         crm.leads.create(f"lead {answer}")
         crm.addons["crm_webhooks"].run_pending()
