@@ -97,6 +97,7 @@ def test_a_malformed_header_is_a_verification_error_naming_it(header: str, value
         (BODY, "whsec_not base64!", "secret"),
         (BODY, "", "secret"),
     ],
+    ids=["body-not-utf-8", "secret-not-base64", "secret-empty"],  # a fresh secret would name the test anew each run
 )
 def test_a_body_or_secret_that_cannot_be_used_is_a_verification_error(body: bytes, secret: str, field: str) -> None:
     headers = signed_headers(OUR_SECRET, body)
