@@ -138,6 +138,12 @@ def open_menus(page) -> int:
     return page.locator("details.menu[open]").count()
 
 
+def settled(page) -> None:
+    """Wait for the script's answer to a menu opening: "toggle" is queued as a task, so a click
+    returns before the menu is placed, the others are closed and focus has moved in."""
+    page.locator("details.menu[open] .items :focus").wait_for()
+
+
 def test_row_menus_close_and_never_cover_the_next_row(page, served, webhooks, webhook_receiver) -> None:
     hooks = [
         webhooks.create_hook(name=f"Hook {n}", event="lead.created", url=webhook_receiver.url_for(f"/h{n}"))
@@ -151,12 +157,14 @@ def test_row_menus_close_and_never_cover_the_next_row(page, served, webhooks, we
 
     # Opened with the mouse: the menu sits beside its button, clear of the button below.
     first.click()
+    settled(page)
     assert open_menus(page) == 1
     menu = rows.nth(0).locator(".items").bounding_box()
     below = second.bounding_box()
     assert menu["x"] + menu["width"] <= below["x"] or menu["y"] + menu["height"] <= below["y"]
     # The next row's button opens its own menu, and only that one stays open.
     second.click()
+    settled(page)
     assert open_menus(page) == 1 and rows.nth(1).locator("details").get_attribute("open") is not None
     # A click outside closes it.
     page.click("h1")
@@ -165,8 +173,8 @@ def test_row_menus_close_and_never_cover_the_next_row(page, served, webhooks, we
     # From the keyboard: Enter opens, focus goes in, arrows move, Escape closes and gives focus back.
     first.focus()
     page.keyboard.press("Enter")
+    settled(page)
     assert open_menus(page) == 1
-    page.locator("details.menu[open] .items :focus").wait_for()
     assert page.evaluate("document.activeElement.textContent.trim()") == "Last execution"
     page.keyboard.press("ArrowDown")
     assert page.evaluate("document.activeElement.textContent.trim()") == "History"
@@ -178,6 +186,7 @@ def test_row_menus_close_and_never_cover_the_next_row(page, served, webhooks, we
     last = rows.nth(len(hooks) - 1)
     last.scroll_into_view_if_needed()
     last.locator("summary").click()
+    settled(page)
     assert "up" in last.locator("details").get_attribute("class")
     box = last.locator(".items").bounding_box()
     assert box["y"] + box["height"] <= 600
