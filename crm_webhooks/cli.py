@@ -11,9 +11,7 @@ import dataclasses
 import datetime as dt
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,8 +41,11 @@ from .domain.hooks import METHODS, ORDERINGS, Hook
 from .domain.options import DISPATCHERS, Options
 from .domain.replay import MAX_REPLAY
 from .exceptions import ValidationError
+from .stop_signals import StopSignals
 
 ADDON = "crm_webhooks"
+# How often a stopping worker looks whether its loop has finished, between looks for a second signal.
+STOP_POLL_S = 0.05
 
 
 # -- plumbing -------------------------------------------------------------------
@@ -636,23 +637,17 @@ def worker(app: App, concurrency: int, poll_interval: float) -> None:
     if poll_interval is None:
         poll_interval = 5.0 if app.crm.engine.dialect.name == "postgresql" else 0.25
     runner = Worker(app.webhooks.deliverer, concurrency=concurrency, poll_interval=poll_interval)
-    done = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        if done.is_set():
-            os._exit(1)  # a second signal: leave now; leases return what was in flight
-        click.echo(f"{signal.Signals(signum).name}: finishing the attempts in flight", err=True)
+    with StopSignals() as signals:
+        runner.start(listen=True)
+        click.echo(f"worker {app.webhooks.deliverer.worker}: {concurrency} in flight at most", err=True)
+        first = signals.wait()
+        click.echo(f"{first.name}: finishing the attempts in flight", err=True)
         runner.stop()
-        done.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    runner.start(listen=True)
-    click.echo(f"worker {app.webhooks.deliverer.worker}: {concurrency} in flight at most", err=True)
-    while not done.wait(0.5):
-        pass
-    runner.join()
-    click.echo(f"worker stopped after {runner.attempts} attempts", err=True)
+        while runner.running:
+            if signals.wait(STOP_POLL_S) is not None:
+                os._exit(1)  # a second signal: leave now; leases return what was in flight
+        runner.join()
+        click.echo(f"worker stopped after {runner.attempts} attempts", err=True)
 
 
 @main.command()

@@ -34,6 +34,7 @@ BY_MODULE = {
     "addon": "surfaces",
     "__init__": "surfaces",
     "cli": "surfaces",
+    "stop_signals": "surfaces",
     "demo": "surfaces",
     "testing": "surfaces",
     "pytest_plugin": "surfaces",
