@@ -16,19 +16,34 @@ from crm_stub import CRM
 from ..waiting import wait_until
 
 
-def start_worker(url: str, *args: str) -> subprocess.Popen[str]:
-    """A worker process, returned once it says it is running (its signal handlers are in place)."""
-    env = {**os.environ, "CRM_DATABASE_URL": url}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "crm_webhooks.cli", "worker", "--poll-interval", "0.05", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    first = worker.stderr.readline()  # type: ignore[union-attr]
-    assert "in flight at most" in first, first
-    return worker
+@pytest.fixture
+def start_worker():
+    """Starts worker processes, each returned once it says it is running (its signals are heard).
+
+    One a test left running (a failed assertion, a timeout) is killed at teardown, its pipes
+    closed: it must not outlive its test nor leak into the next one's warnings.
+    """
+    started: list[subprocess.Popen[str]] = []
+
+    def start(url: str, *args: str) -> subprocess.Popen[str]:
+        env = {**os.environ, "CRM_DATABASE_URL": url}
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "crm_webhooks.cli", "worker", "--poll-interval", "0.05", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        started.append(worker)
+        first = worker.stderr.readline()  # type: ignore[union-attr]
+        assert "in flight at most" in first, first
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.poll() is None:
+            worker.kill()
+        worker.communicate()
 
 
 @pytest.fixture
@@ -37,7 +52,7 @@ def crm(cli):
         yield instance
 
 
-def test_worker_delivers_what_others_commit(cli, crm, add_hook, webhook_receiver) -> None:
+def test_worker_delivers_what_others_commit(cli, start_worker, crm, add_hook, webhook_receiver) -> None:
     hook = add_hook()
     worker = start_worker(cli.url)
     try:
@@ -50,7 +65,9 @@ def test_worker_delivers_what_others_commit(cli, crm, add_hook, webhook_receiver
     assert worker.returncode == 0
 
 
-def test_sigterm_mid_delivery_finishes_and_records_the_attempt(cli, crm, add_hook, webhook_receiver) -> None:
+def test_sigterm_mid_delivery_finishes_and_records_the_attempt(
+    cli, start_worker, crm, add_hook, webhook_receiver
+) -> None:
     hook = add_hook()
     webhook_receiver.delay_next(1.5)
     for n in range(4):
@@ -71,7 +88,7 @@ def test_sigterm_mid_delivery_finishes_and_records_the_attempt(cli, crm, add_hoo
     assert all(d.status in ("succeeded", "pending") for d in history)
 
 
-def test_a_second_signal_exits_at_once(cli, crm, add_hook, webhook_receiver) -> None:
+def test_a_second_signal_exits_at_once(cli, start_worker, crm, add_hook, webhook_receiver) -> None:
     add_hook()
     webhook_receiver.delay_next(5)
     crm.leads.create("Slow")
@@ -85,7 +102,7 @@ def test_a_second_signal_exits_at_once(cli, crm, add_hook, webhook_receiver) -> 
     assert worker.returncode != 0 and time.monotonic() - started < 3
 
 
-def test_an_idle_worker_stops_on_sigint_with_exit_0(cli) -> None:
+def test_an_idle_worker_stops_on_sigint_with_exit_0(cli, start_worker) -> None:
     worker = start_worker(cli.url, "--concurrency", "3")
     time.sleep(0.5)
     worker.send_signal(signal.SIGINT)
@@ -93,7 +110,9 @@ def test_an_idle_worker_stops_on_sigint_with_exit_0(cli) -> None:
     assert worker.returncode == 0 and "worker stopped after 0 attempts" in err
 
 
-def test_a_stuck_receiver_does_not_hold_back_the_others(cli, crm, webhook_receiver, stuck_receiver) -> None:
+def test_a_stuck_receiver_does_not_hold_back_the_others(
+    cli, start_worker, crm, webhook_receiver, stuck_receiver
+) -> None:
     server, stuck, gate = stuck_receiver
     wh = crm.addons["crm_webhooks"]
     wh.create_hook(name="stuck", event="lead.created", url=server.url_for("/stuck"))
