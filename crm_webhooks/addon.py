@@ -102,17 +102,20 @@ class WebhooksAddon:
         self,
         *,
         name: str,
-        event: str,
         url: str,
+        event: str | None = None,
+        events: Sequence[str] | None = None,
         method: str = "POST",
         key: str | None = None,
         value: str | None = None,
         enabled: bool = True,
         ordering: str = "record",
     ) -> Hook:
-        """``ordering``: "record" (a record's events arrive in commit order) or "none"."""
+        """``event``: one code; or ``events``: codes and patterns (``lead.*``, ``*.stage_changed``, ``*``).
+        ``ordering``: "record" (a record's events arrive in commit order) or "none"."""
+        chosen = {name: v for name, v in (("event", event), ("events", events)) if v is not None}
         return self.hooks.create(
-            name=name, event=event, url=url, method=method, key=key, value=value, enabled=enabled, ordering=ordering
+            name=name, url=url, method=method, key=key, value=value, enabled=enabled, ordering=ordering, **chosen
         )
 
     def list_hooks(self, **filters: Any) -> list[Hook]:

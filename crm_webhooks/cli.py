@@ -203,9 +203,9 @@ def hooks() -> None:
 
 
 def _hook_table(items: list[Hook]) -> Table:
-    table = Table("id", "name", "event", "method", "url", "last run", "status", title="Webhooks")
+    table = Table("id", "name", "events", "method", "url", "last run", "status", title="Webhooks")
     for h in items:
-        cells = (h.id, h.name, h.event, h.method, h.url, when(h.last_run_at), h.status_detail)
+        cells = (h.id, h.name, ", ".join(h.events), h.method, h.url, when(h.last_run_at), h.status_detail)
         table.add_row(*map(plain, cells))
     return table
 
@@ -221,7 +221,7 @@ def _show_hook(app: App, hook: Hook, *, reveal: bool, as_json: bool, secret_once
     keys = (
         "id",
         "name",
-        "event",
+        "events",
         "method",
         "ordering",
         "url",
@@ -234,8 +234,8 @@ def _show_hook(app: App, hook: Hook, *, reveal: bool, as_json: bool, secret_once
     for key in keys:
         label = {"status_detail": "status", "last_run_at": "last run"}.get(key, key)
         value = shown[key]
-        if key == "event":
-            value = f"{value} ({BY_CODE[value].label_pt})"
+        if key == "events":
+            value = ", ".join(f"{e} ({BY_CODE[e].label_pt})" if e in BY_CODE else e for e in value)
         elif key == "last_run_at":
             value = when(hook.last_run_at)
         table.add_row(plain(label), plain("" if value is None else value))
@@ -245,7 +245,7 @@ def _show_hook(app: App, hook: Hook, *, reveal: bool, as_json: bool, secret_once
 
 
 @hooks.command("list")
-@click.option("--event", help="Only hooks of this event.")
+@click.option("--event", help="Only the hooks this event reaches (by its code or their patterns).")
 @click.option("--enabled/--disabled", default=None, help="Only enabled or only disabled hooks.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--reveal", is_flag=True, help="Show header values and secrets unmasked.")
@@ -273,7 +273,13 @@ def _hook_options(*, required: bool) -> Any:
 def _hook_fields(required: bool) -> list[Any]:
     return [
         click.option("--name", required=required, help="A name people recognise."),
-        click.option("--event", required=required, help="Event code (see `crm-webhooks events`)."),
+        click.option(
+            "--event",
+            "events",
+            required=required,
+            multiple=True,
+            help="Event code (see `crm-webhooks events`) or pattern: lead.*, *.stage_changed, *. Repeat it for more.",
+        ),
         click.option("--url", required=required, help="Where to send (http or https)."),
         click.option("--method", type=click.Choice(METHODS, case_sensitive=False), help="HTTP method."),
         click.option("--key", help="Header name that authenticates the call (e.g. X-Api-Key)."),
@@ -295,6 +301,7 @@ def _hook_fields(required: bool) -> list[Any]:
 def hooks_add(app: App, disabled: bool, as_json: bool, **fields: Any) -> None:
     """Add a hook; its signing secret is shown once."""
     fields = {k: v for k, v in fields.items() if v is not None}
+    fields["events"] = list(fields["events"])
     hook = app.webhooks.create_hook(**{"method": "POST", **fields}, enabled=not disabled)
     _show_hook(app, hook, reveal=False, as_json=as_json, secret_once=True)
 
@@ -321,7 +328,9 @@ def hooks_update(app: App, hook_id: int, no_auth: bool, as_json: bool, **fields:
     A new --url for a hook with a key/value header needs --value again (or --no-auth): whoever may
     change a hook must not be able to send its value somewhere else without knowing it.
     """
-    fields = {k: v for k, v in fields.items() if v is not None}
+    fields = {k: v for k, v in fields.items() if v not in (None, ())}
+    if "events" in fields:
+        fields["events"] = list(fields["events"])
     if no_auth:
         fields.update(key=None, value=None)
     if not fields:

@@ -12,6 +12,7 @@ from crm_stub.models import utcnow
 from crm_stub.services.base import check_id
 
 from . import state
+from .domain.event_patterns import codes_of_all
 from .domain.hooks import BY_ADMIN, CREATED_DISABLED, FIELDS, Hook, validate_event, validate_fields
 from .domain.messages import N_
 from .domain.options import Options
@@ -19,7 +20,7 @@ from .domain.secrets import grace_ends, retire
 from .engine.fanout import fan_out_all
 from .engine.signing import new_secret
 from .exceptions import ValidationError
-from .models import AttemptRow, DeliveryRow, HookRow
+from .models import AttemptRow, DeliveryRow, HookEventRow, HookRow
 
 
 def to_hook(row: HookRow) -> Hook:
@@ -42,6 +43,7 @@ def to_hook(row: HookRow) -> Hook:
         disabled_at=row.disabled_at,
         previous_secret_expires_at=grace_ends(row.retired_secrets, utcnow()),
         ordering=row.ordering,
+        events=tuple(row.events or (row.event,)),
     )
 
 
@@ -91,11 +93,13 @@ class HookService:
         cleaned = validate_fields(fields, allow_private=self._options.allow_private_networks)
         now = utcnow()
         with self._crm.transaction() as session:
-            row = HookRow(**cleaned, secret=new_secret(), created_at=now, updated_at=now)
+            events = cleaned.pop("events")
+            row = HookRow(**cleaned, events=list(events), secret=new_secret(), created_at=now, updated_at=now)
             if not row.enabled:
                 row.disabled_reason, row.disabled_at = CREATED_DISABLED, now
             session.add(row)
             session.flush()
+            state.set_codes(session, row.id, codes_of_all(events))
             state.bump_version(session)
             return to_hook(row)
 
@@ -109,8 +113,9 @@ class HookService:
     ) -> list[Hook]:
         """By id; ``search`` finds text in the name or URL (any case), ``status`` is one of STATUSES."""
         stmt = select(HookRow).order_by(HookRow.id)
-        if event is not None:
-            stmt = stmt.where(HookRow.event == validate_event(event))
+        if event is not None:  # the hooks this event reaches
+            takes = select(HookEventRow.hook_id).where(HookEventRow.code == validate_event(event))
+            stmt = stmt.where(HookRow.id.in_(takes))
         if enabled is not None:
             stmt = stmt.where(HookRow.enabled.is_(enabled))
         if status is not None:
@@ -129,6 +134,8 @@ class HookService:
             row = self._row(session, hook_id, lock=True)
             current = {name: getattr(row, name) for name in FIELDS}
             cleaned = validate_fields(fields, allow_private=self._options.allow_private_networks, current=current)
+            if "events" in cleaned:
+                cleaned["events"] = list(cleaned["events"])
             enabled = cleaned.pop("enabled", row.enabled)
             reordered = cleaned.get("ordering", row.ordering) != row.ordering
             if enabled != row.enabled or any(getattr(row, name) != value for name, value in cleaned.items()):
@@ -136,6 +143,8 @@ class HookService:
             for name, value in cleaned.items():
                 setattr(row, name, value)
             session.flush()
+            if "events" in cleaned:
+                state.set_codes(session, row.id, codes_of_all(cleaned["events"]))
             if reordered:  # what waits follows the new choice too, not only what comes next
                 state.set_ordering(session, row.id, ordered=row.ordering == "record")
             if enabled != row.enabled:

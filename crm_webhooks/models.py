@@ -36,11 +36,15 @@ class WebhooksBase(DeclarativeBase):
 
 class HookRow(WebhooksBase):
     __tablename__ = "webhook_hooks"
-    __table_args__ = (Index("ix_webhook_hooks_event", "event", "enabled"), NEVER_REUSE_IDS)
+    __table_args__ = (NEVER_REUSE_IDS,)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
+    # The first code of ``events``: what a hook of one event is about, and what a version
+    # before 0.5.0 still running beside this one reads.
     event: Mapped[str] = mapped_column(String(60))
+    # Codes and patterns (``lead.*``) as written; HookEventRow holds the codes they stand for.
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
     url: Mapped[str] = mapped_column(String(2048))
     method: Mapped[str] = mapped_column(String(10))
     # "record" or "none" (domain/hooks.py ORDERINGS).
@@ -59,6 +63,16 @@ class HookRow(WebhooksBase):
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class HookEventRow(WebhooksBase):
+    """A code a hook takes, its patterns expanded: what the outbox looks up inside each CRM write."""
+
+    __tablename__ = "webhook_hook_events"
+    __table_args__ = (Index("ix_webhook_hook_events_hook", "hook_id"),)
+
+    code: Mapped[str] = mapped_column(String(60), primary_key=True)
+    hook_id: Mapped[int] = mapped_column(ForeignKey("webhook_hooks.id", ondelete="CASCADE"), primary_key=True)
 
 
 class MetaRow(WebhooksBase):

@@ -24,7 +24,7 @@ from crm_stub.models import utcnow
 from crm_stub.signals import EVENT_CODES, bus
 
 from .domain import envelope
-from .models import EventRow, HookRow
+from .models import EventRow, HookEventRow, HookRow
 
 _PENDING = "crm_webhooks.wrote_events"
 CHANNEL = "crm_webhooks"  # PostgreSQL LISTEN/NOTIFY channel of committed events
@@ -48,16 +48,20 @@ class _Driver:
         # (engine/fanout.py), instead of a row and three index pages per hook here.
         columns = "id, type, object_id, timestamp, body, record, test, created_at, fanout"
         if self.sqlite:
-            enabled = "SELECT id FROM webhook_hooks WHERE event = ? AND enabled ORDER BY id"
+            enabled = (
+                "SELECT c.hook_id AS id FROM webhook_hook_events c JOIN webhook_hooks h ON h.id = c.hook_id"
+                " WHERE c.code = ? AND h.enabled ORDER BY c.hook_id"
+            )
             self.event_sql = (
                 f"INSERT INTO webhook_events ({columns}) SELECT ?, ?, ?, ?, ?, ?, 0, ?, h.ids "
                 f"FROM (SELECT group_concat(id) AS ids FROM ({enabled})) h WHERE h.ids IS NOT NULL"
             )
         else:
-            ids = "string_agg(id::text, ',' ORDER BY id) AS ids"
+            ids = "string_agg(c.hook_id::text, ',' ORDER BY c.hook_id) AS ids"
+            takers = "webhook_hook_events c JOIN webhook_hooks h ON h.id = c.hook_id WHERE c.code = %s AND h.enabled"
             insert = (
-                f"INSERT INTO webhook_events ({columns}) SELECT %s, %s, %s, %s, %s, %s, false, %s, h.ids "
-                f"FROM (SELECT {ids} FROM webhook_hooks WHERE event = %s AND enabled) h WHERE h.ids IS NOT NULL"
+                f"INSERT INTO webhook_events ({columns}) SELECT %s, %s, %s, %s, %s, %s, false, %s, t.ids "
+                f"FROM (SELECT {ids} FROM {takers}) t WHERE t.ids IS NOT NULL"
             )
             # Wake listening workers in the same round trip; PostgreSQL delivers a
             # NOTIFY only when the transaction commits, so never for a rollback.
@@ -101,7 +105,8 @@ class HookIndex:
             row = cursor.fetchone()
         version = None if row is None else row[0]
         if version != self._version:
-            codes = frozenset(session.scalars(select(HookRow.event).where(HookRow.enabled).distinct()))
+            taken = select(HookEventRow.code).join(HookRow, HookRow.id == HookEventRow.hook_id).where(HookRow.enabled)
+            codes = frozenset(session.scalars(taken.distinct()))
             with self._lock:
                 self._codes, self._version = codes, version
         return code in self._codes

@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from .domain.hooks import failures_reason
-from .models import DeliveryRow, EventRow, HookRow, MetaRow
+from .models import DeliveryRow, EventRow, HookEventRow, HookRow, MetaRow
 
 D, H = DeliveryRow.__table__.c, HookRow.__table__.c
 
@@ -73,3 +73,9 @@ def set_ordering(conn: Connection | Session, hook_id: int, *, ordered: bool) -> 
     """A hook's pending deliveries name their event's record (``ordered``) or none, as new ones will."""
     record = select(EventRow.record).where(EventRow.id == D.event_id).scalar_subquery() if ordered else None
     conn.execute(update(DeliveryRow).where(D.hook_id == hook_id, D.status == "pending").values(record=record))
+
+
+def set_codes(conn: Connection | Session, hook_id: int, codes: Sequence[str]) -> None:
+    """The codes a hook takes, as the outbox looks them up (its patterns expanded)."""
+    conn.execute(delete(HookEventRow).where(HookEventRow.hook_id == hook_id))
+    conn.execute(insert(HookEventRow), [{"code": code, "hook_id": hook_id} for code in codes])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +11,9 @@ from urllib.parse import urlsplit
 from ..exceptions import Problems, ValidationError
 from .addresses import disguised_ipv4, parse_ip, refusal
 from .catalog import BY_CODE
+from .event_patterns import codes_of_all, validate_events
 from .messages import N_, Message, Np_, as_message
+from .quoting import shown
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -48,6 +49,13 @@ class Hook:
     ordering: str = "record"
     # When a person last changed it (created, edited, enabled, disabled, secret rotated).
     updated_at: dt.datetime | None = None
+    # Codes and patterns (``lead.*``) as written; ``event`` is the first code they stand for.
+    events: tuple[str, ...] = ()
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """Every code of the catalog this hook takes."""
+        return codes_of_all(self.events or (self.event,))
 
     @property
     def status(self) -> str:
@@ -99,6 +107,7 @@ class Hook:
             "id": self.id,
             "name": self.name,
             "event": self.event,
+            "events": list(self.events or (self.event,)),
             "url": self.url,
             "method": self.method,
             "ordering": self.ordering,
@@ -186,17 +195,6 @@ def _kind(value: object) -> str:
     if isinstance(value, dict):
         return N_("expected text, got an object")
     return N_("expected text")
-
-
-def shown(value: object) -> str:
-    """A value as an answer quotes it back: JSON's words for JSON's values, and never all of a long one."""
-    if isinstance(value, str):
-        return repr(value if len(value) <= 40 else value[:40] + "…")
-    try:
-        text = json.dumps(value, ensure_ascii=False, default=str)
-    except ValueError:  # a structure that contains itself
-        text = type(value).__name__
-    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def _text(field: str, value: object, *, required: bool = True) -> str:
@@ -344,7 +342,7 @@ def validate_ordering(value: object) -> str:
     return str(value)
 
 
-FIELDS = ("name", "event", "url", "method", "key", "value", "enabled", "ordering")
+FIELDS = ("name", "event", "events", "url", "method", "key", "value", "enabled", "ordering")
 
 
 def validate_fields(
@@ -368,8 +366,17 @@ def validate_fields(
 
     if current is None or "name" in fields:
         clean("name", validate_name, merged.get("name"))
-    if current is None or "event" in fields:
-        clean("event", validate_event, merged.get("event"))
+    if "event" in fields and "events" in fields:
+        problems.add("events", N_("give either event (one code) or events (a list), not both"))
+    elif current is None or "event" in fields or "events" in fields:
+        if "events" in fields:
+            clean("events", validate_events, fields["events"])
+        else:  # `event` stands for a list of that one code
+            event = problems.check(validate_event, merged.get("event"))
+            if event is not None:
+                cleaned["events"] = (event,)
+        if "events" in cleaned:
+            cleaned["event"] = codes_of_all(cleaned["events"])[0]
     if current is None or "method" in fields:
         clean("method", validate_method, merged.get("method", "POST"))
     if current is None or "url" in fields:

@@ -213,7 +213,7 @@ def list_hooks() -> Any:
 @token_required(WRITE)
 def create_hook() -> Any:
     data = body()
-    for required in ("name", "event", "url"):
+    for required in ("name", "url") if "events" in data else ("name", "event", "url"):
         data.setdefault(required, None)
     # The service takes any field, so that an unknown one is named among all the others' errors.
     hook = webhooks().hooks.create(**data)

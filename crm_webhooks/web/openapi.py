@@ -8,6 +8,7 @@ from crm_stub.services.base import MAX_ID
 
 from ..domain import response_headers as answer
 from ..domain.catalog import CATALOG, EventType
+from ..domain.event_patterns import MAX_EVENTS
 from ..domain.hooks import MAX_KEY, MAX_NAME, MAX_URL, MAX_VALUE, METHODS, ORDERINGS
 from ..domain.replay import MAX_REPLAY
 from ..domain.replay import STATUSES as REPLAYED_STATUSES
@@ -66,7 +67,20 @@ LIMIT = _param("limit", "query", high=500, default=50)
 
 _HOOK_FIELDS: dict[str, Any] = {
     "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"\S"},
-    "event": {"type": "string", "enum": [e.code for e in CATALOG]},
+    "event": {
+        "type": "string",
+        "enum": [e.code for e in CATALOG],
+        "description": "One event; the same as events with that one code (give one of the two)",
+    },
+    "events": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": MAX_EVENTS,
+        "items": {"type": "string", "pattern": r"^(\*|[a-z_]+\.(\*|[a-z_]+)|\*\.[a-z_]+)$"},
+        "description": "Codes of the catalog and patterns: lead.* (every event of leads), *.stage_changed (that "
+        "change on every entity), * (every event). Each event reaches the hook once, however many match it",
+        "examples": [["lead.*", "sale.created"]],
+    },
     "url": {
         "type": "string",
         "maxLength": MAX_URL,
@@ -144,18 +158,20 @@ SCHEMAS: dict[str, Any] = {
     },
     "HookCreate": {
         "type": "object",
-        "required": ["name", "event", "url"],
+        "required": ["name", "url"],
+        "description": "Give event or events (not both)",
         "additionalProperties": False,
         "properties": _HOOK_FIELDS,
     },
     "HookUpdate": {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": _HOOK_FIELDS},
     "Hook": {
         "type": "object",
-        "required": ["id", "name", "event", "url", "method", "enabled", "status", "secret", "updated_at"],
+        "required": ["id", "name", "event", "events", "url", "method", "enabled", "status", "secret", "updated_at"],
         "properties": {
             "id": {"type": "integer"},
             **{k: v for k, v in _HOOK_FIELDS.items() if k != "event"},
-            "event": {"type": "string"},
+            "event": {"type": "string", "description": "The first code events stands for"},
+            "events": {"type": "array", "items": {"type": "string"}},
             "event_label": {"type": "object", "properties": {"en": {"type": "string"}, "pt_BR": {"type": "string"}}},
             "status": {"type": "string", "enum": ["never_run", "succeeded", "failing", "disabled"]},
             "status_detail": {"type": "string"},
@@ -397,7 +413,10 @@ def document(server: str) -> dict[str, Any]:
                         LIMIT,
                         _param("after", "query", low=0),
                         _text_param("search", "Text in the name or URL, in any case (% and _ are themselves)"),
-                        {**_text_param("event", "Only hooks of this event"), "schema": _HOOK_FIELDS["event"]},
+                        {
+                            **_text_param("event", "Only the hooks this event reaches (by its code or their patterns)"),
+                            "schema": _HOOK_FIELDS["event"],
+                        },
                         {
                             **_text_param("status", "Only hooks in this status"),
                             "schema": {"type": "string", "enum": list(HOOK_STATUSES)},

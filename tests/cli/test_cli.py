@@ -49,6 +49,24 @@ def test_update_disable_enable_delete(cli, add_hook) -> None:
     assert cli.json("hooks", "list") == []
 
 
+def test_a_hook_of_several_events_from_the_command_line(cli) -> None:
+    added = cli.json(
+        "hooks", "add", "--name", "many", "--event", "lead.*", "--event", "sale.created", "--url", "http://127.0.0.1/x"
+    )
+    assert added["events"] == ["lead.*", "sale.created"]
+    hid = str(added["id"])
+    assert [h["id"] for h in cli.json("hooks", "list", "--event", "lead.tagged")] == [added["id"]]
+    assert cli.json("hooks", "list", "--event", "client.tagged") == []
+    shown = cli("hooks", "show", hid).stdout
+    assert "lead.*, sale.created (Nova venda)" in shown
+    assert "lead.*, sale.created" in cli("hooks", "list").stdout
+    # Updating other fields keeps the events; --event replaces them all.
+    assert cli.json("hooks", "update", hid, "--name", "renamed")["events"] == ["lead.*", "sale.created"]
+    assert cli.json("hooks", "update", hid, "--event", "*.stage_changed")["events"] == ["*.stage_changed"]
+    wrong = cli("hooks", "update", hid, "--event", "lead.*", "--event", "house.*")
+    assert wrong.exit_code == 1 and wrong.stderr.startswith("error: events: 'house.*': no such entity")
+
+
 def test_test_send_exit_code_follows_the_result(cli, add_hook, webhook_receiver) -> None:
     hook = add_hook("sale.created")
     ok = cli("hooks", "test", str(hook["id"]))
@@ -253,7 +271,7 @@ BAD = [
     (
         ["hooks", "add", "--name", "x", "--event", "nope", "--url", "http://127.0.0.1/x"],
         1,
-        "error: event: 'nope' is not an event of the catalog",
+        "error: events: 'nope' is not an event of the catalog",
     ),
     (
         ["hooks", "add", "--name", "x", "--event", "lead.created", "--url", "ftp://x"],

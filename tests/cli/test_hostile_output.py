@@ -107,7 +107,7 @@ def test_a_hostile_value_in_an_error_is_shown_as_text(cli) -> None:
     result = cli(
         "hooks", "add", "--name", "x\x1b[2J", "--event", "lead.created\x1b[2J[/]", "--url", "http://127.0.0.1/x"
     )
-    assert result.exit_code == 1 and result.stderr.startswith("error: event: ")
+    assert result.exit_code == 1 and result.stderr.startswith("error: events: ")
     assert_inert(result.stderr)
     assert "\\x1b[2J[/]" in result.stderr
 

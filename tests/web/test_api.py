@@ -71,6 +71,24 @@ def test_create_returns_the_secret_once_and_a_location(api, webhooks) -> None:
     assert shown["secret"] != hook.secret and "s3cret-value" not in str(shown)
 
 
+def test_a_hook_of_several_events_and_patterns_through_the_api(api, webhooks) -> None:
+    fields = {k: v for k, v in GOOD.items() if k != "event"}
+    created = api.call("POST", "/api/v1/hooks", json={**fields, "events": ["lead.*", "sale.created"]})
+    assert created.status_code == 201, created.json
+    assert (created.json["events"], created.json["event"]) == (["lead.*", "sale.created"], "lead.created")
+    hook_id = created.json["id"]
+    assert [h["id"] for h in api.call("GET", "/api/v1/hooks?event=lead.tagged").json["data"]] == [hook_id]
+    assert api.call("GET", "/api/v1/hooks?event=client.tagged").json["data"] == []
+    changed = api.call("PATCH", f"/api/v1/hooks/{hook_id}", json={"event": "client.created"})
+    assert changed.json["events"] == ["client.created"] and webhooks.get_hook(hook_id).events == ("client.created",)
+    both = api.call("PATCH", f"/api/v1/hooks/{hook_id}", json={"event": "lead.created", "events": ["lead.*"]})
+    assert both.status_code == 422 and both.json["error"]["field"] == "events"
+    wrong = api.call("PATCH", f"/api/v1/hooks/{hook_id}", json={"events": ["lead.*", "house.*", 7]})
+    assert wrong.status_code == 422
+    assert [e["field"] for e in wrong.json["error"]["errors"]] == ["events", "events"]
+    assert webhooks.get_hook(hook_id).events == ("client.created",)
+
+
 BAD = [
     ({"name": ""}, "name"),
     ({"event": "nope"}, "event"),
@@ -83,12 +101,16 @@ BAD = [
     ({"colour": "red"}, "colour"),
     ({"name": None}, "name"),
     ({"ordering": "fifo"}, "ordering"),
+    ({"events": "lead.*"}, "events"),
+    ({"events": []}, "events"),
+    ({"events": ["lead.*"], "event": "lead.created"}, "events"),
 ]
 
 
 @pytest.mark.parametrize(("change", "field"), BAD, ids=[f for _, f in BAD])
 def test_bad_fields_are_422_naming_the_field_and_store_nothing(api, webhooks, change, field) -> None:
-    response = api.call("POST", "/api/v1/hooks", json={**GOOD, **change})
+    fields = {k: v for k, v in GOOD.items() if not (k == "event" and "events" in change)}
+    response = api.call("POST", "/api/v1/hooks", json={**fields, **change})
     assert response.status_code == 422
     assert response.json["error"]["field"] == field and response.json["error"]["message"].startswith(f"{field}: ")
     assert webhooks.list_hooks() == []

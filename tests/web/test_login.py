@@ -64,6 +64,7 @@ ELSEWHERE = [
 ]
 
 
+@pytest.mark.one_database
 @pytest.mark.parametrize("target", ELSEWHERE)
 def test_a_login_leads_only_to_a_path_of_this_site(browser, target) -> None:
     response = browser.login(next=target)

@@ -96,6 +96,7 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
+@pytest.mark.one_database
 @pytest.mark.parametrize(("field", "change", "message"), BAD, ids=[f"{f}-{i}" for i, (f, _, _) in enumerate(BAD)])
 def test_bad_input_names_the_field_and_stores_nothing(
     crm, webhooks, field: str, change: dict[str, Any], message: str
@@ -110,6 +111,7 @@ def test_bad_input_names_the_field_and_stores_nothing(
     assert count_hooks(crm) == (1 if field == "colour" else 0)
 
 
+@pytest.mark.one_database
 @pytest.mark.parametrize(
     ("field", "change", "message"), BAD[:-1], ids=[f"{f}-{i}" for i, (f, _, _) in enumerate(BAD[:-1])]
 )
@@ -244,6 +246,7 @@ def test_masked_view_hides_value_and_secret(webhooks) -> None:
     assert hook.to_dict(reveal=True)["value"] == "a-long-api-key-value"
 
 
+@pytest.mark.one_database
 @pytest.mark.parametrize(
     ("options", "field"),
     [

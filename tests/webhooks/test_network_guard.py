@@ -82,6 +82,7 @@ SAVED_URLS = [
 ]
 
 
+@pytest.mark.one_database
 @pytest.mark.parametrize("allow_private", [False, True], ids=["default", "private networks allowed"])
 @pytest.mark.parametrize(("url", "strict", "lenient", "message"), SAVED_URLS, ids=[c[0] for c in SAVED_URLS])
 def test_a_refused_or_disguised_address_is_refused_when_the_hook_is_saved(

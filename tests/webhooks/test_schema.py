@@ -380,3 +380,39 @@ def test_a_0_3_0_database_keeps_its_attempts_and_its_hooks_start_from_their_crea
         schema.upgrade(crm.engine)
         assert differences(crm.engine) == []
         assert wh.get_delivery(1).attempts[0].response_body == "thanks"
+
+
+def test_a_0_4_0_hook_takes_its_one_event_and_can_take_more(database_url: str, webhook_receiver) -> None:
+    with old_database(database_url, "0008", "0.4.0") as conn:
+        for name, event in (("leads", "lead.created"), ("sales", "sale.created")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO webhook_hooks (name, event, url, method, ordering, enabled, secret, created_at,"
+                    " updated_at, consecutive_failures) VALUES (:name, :event, :url, 'POST', 'record', :on,"
+                    " :secret, '2026-11-01 10:00:00', '2026-11-01 10:00:00', 0)"
+                ),
+                {
+                    "name": name,
+                    "event": event,
+                    "url": webhook_receiver.url,
+                    "on": True,
+                    "secret": encryption.for_new_secrets().encrypt(new_secret()),
+                },
+            )
+    with CRM(database_url) as crm:
+        wh = crm.addons["crm_webhooks"]
+        assert differences(crm.engine) == []
+        leads, sales = wh.list_hooks()
+        assert (leads.events, sales.events) == (("lead.created",), ("sale.created",))
+        crm.leads.create("After the upgrade")
+        wh.run_pending()
+        assert [r.json["type"] for r in webhook_receiver.requests] == ["lead.created"]
+        wh.update_hook(sales.id, events=["sale.created", "lead.*"])
+        with crm.engine.begin() as conn:  # back to 0.4.0: each hook keeps its first event
+            command.downgrade(schema.config(conn), "0008")
+            kept = conn.execute(sa.text("SELECT name, event FROM webhook_hooks ORDER BY id")).all()
+        assert [tuple(row) for row in kept] == [("leads", "lead.created"), ("sales", "sale.created")]
+        assert differences(crm.engine) != []
+        schema.upgrade(crm.engine)
+        assert differences(crm.engine) == []
+        assert [h.events for h in wh.list_hooks()] == [("lead.created",), ("sale.created",)]
