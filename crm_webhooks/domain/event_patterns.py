@@ -103,13 +103,26 @@ def validate_events(value: object) -> tuple[str, ...]:
 def describe(pattern: str) -> Message:
     """A pattern in words; a code's label comes from the catalog instead."""
     if pattern == EVERY:
-        return Message(N_("every event"))
+        return Message(N_("Every event"))
     entity, _, action = pattern.partition(".")
     if action == EVERY:
-        return Message(N_("every event of %(entity)s"), {"entity": Message(ENTITY_WORDS[entity])})
-    return Message(N_("every %(action)s event"), {"action": action.replace("_", " ")})
+        return Message(N_("Every event of %(entity)s"), {"entity": Message(ENTITY_WORDS[entity])})
+    return Message(N_("Every “%(action)s” event"), {"action": Message(ACTION_WORDS[action])})
 
 
+ACTION_WORDS = {
+    "created": N_("created"),
+    "updated": N_("edited"),
+    "stage_changed": N_("stage changed"),
+    "reassigned": N_("reassigned"),
+    "follow_up_added": N_("follow-up"),
+    "tagged": N_("tagged"),
+    "shared": N_("shared"),
+    "unshared": N_("unshared"),
+    "archived": N_("archived"),
+    "discarded": N_("discarded"),
+    "reactivated": N_("reactivated"),
+}
 ENTITY_WORDS = {
     "lead": N_("leads"),
     "client": N_("clients"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -17,6 +19,7 @@ from crm_stub.web.security import ascii_int
 from ..deliveries import STATUSES as DELIVERY_STATUSES
 from ..domain.attempt_errors import read
 from ..domain.catalog import BY_CODE, GROUPED
+from ..domain.event_patterns import EVERY, describe
 from ..domain.hooks import FIELDS, METHODS
 from ..domain.messages import Message
 from ..exceptions import ValidationError
@@ -106,16 +109,46 @@ def attempt_error(attempt: Any) -> str:
     return translate(read(error)) if error else ""
 
 
-def event_groups() -> list[tuple[str, list[tuple[str, str]]]]:
-    """The catalog grouped by entity, labelled in the page's language, for the event <select>."""
-    names = {
+def _entity_names() -> dict[str, str]:
+    return {
         "lead": _("Leads"),
         "client": _("Clients"),
         "opportunity": _("Sales opportunities"),
         "quote": _("Quotes"),
         "sale": _("Sales"),
     }
-    return [(names[entity], [(e.code, event_label(e.code)) for e in events]) for entity, events in GROUPED]
+
+
+def event_groups() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The catalog grouped by entity, labelled in the page's language, for the list's event filter."""
+    return [(choice.name, choice.events) for choice in event_choices()]
+
+
+@dataclass(frozen=True)
+class EventChoice:
+    """An entity's boxes in the form: "all" (its pattern) and each of its events."""
+
+    name: str
+    pattern: str
+    events: list[tuple[str, str]]
+
+
+def event_choices() -> list[EventChoice]:
+    names = _entity_names()
+    return [
+        EventChoice(names[entity], f"{entity}.*", [(e.code, event_label(e.code)) for e in events])
+        for entity, events in GROUPED
+    ]
+
+
+# What the form's boxes say; any other pattern goes in its text box.
+BOXED = frozenset({EVERY, *(f"{entity}.*" for entity, _ in GROUPED), *(e.code for _, g in GROUPED for e in g)})
+
+
+@bp.app_template_filter("pattern_label")
+def pattern_label(pattern: str) -> str:
+    """A code's label, or a pattern in words, in the page's language."""
+    return event_label(pattern) if pattern in BY_CODE else translate(describe(pattern))
 
 
 @bp.errorhandler(NotFound)
@@ -149,8 +182,13 @@ def index() -> Any:
 
 
 def _form_fields(*, editing: bool = False) -> dict[str, Any]:
-    names = ("name", "event", "method", "url", "key", "value", "ordering")
-    fields = {name: request.form.get(name, "").strip() for name in names}
+    names = ("name", "method", "url", "key", "value", "ordering")
+    fields: dict[str, Any] = {name: request.form.get(name, "").strip() for name in names}
+    if "events" in request.form or "more_events" in request.form:
+        typed = [p for p in re.split(r"[,\s]+", request.form.get("more_events", "")) if p]
+        fields["events"] = [*(e for e in request.form.getlist("events") if e.strip()), *typed]
+    else:  # one code, as the form of 0.4.0 and the scripts written against it post it
+        fields["event"] = request.form.get("event", "").strip()
     if not fields["ordering"]:
         del fields["ordering"]  # a form without the choice keeps the default, or what the hook has
     if not fields["key"] and not fields["value"]:
@@ -169,7 +207,13 @@ def _render_form(hook: Any, values: dict[str, Any], error: ValidationError | Non
         errors.setdefault(found.field, translate(found.message))
     status = 422 if error else 200
     return render_template(
-        "webhooks/form.html", hook=hook, values=values, errors=errors, groups=event_groups(), methods=METHODS
+        "webhooks/form.html",
+        hook=hook,
+        values=values,
+        errors=errors,
+        event_choices=event_choices(),
+        boxed=BOXED,
+        methods=METHODS,
     ), status
 
 
@@ -197,7 +241,8 @@ def new() -> Any:
 def edit(hook_id: int) -> Any:
     hook = webhooks().get_hook(hook_id)
     if request.method == "GET":
-        return _render_form(hook, {name: getattr(hook, name) for name in FIELDS if name != "value"})
+        values = {name: getattr(hook, name) for name in FIELDS if name != "value"}
+        return _render_form(hook, {**values, "events": list(hook.events)})
     fields = _form_fields(editing=True)
     try:
         webhooks().update_hook(hook_id, **fields)

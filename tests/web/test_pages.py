@@ -99,7 +99,7 @@ def test_edit_disable_enable_and_delete(admin, webhooks, webhook_receiver) -> No
     add(admin, webhook_receiver)
     hook = webhooks.list_hooks()[0]
     form = admin.get(f"{BASE}/{hook.id}/edit").get_data(as_text=True)
-    assert 'value="venda"' in form and '<option value="sale.created" selected>' in form
+    assert 'value="venda"' in form and 'value="sale.created" checked>' in form
     saved = admin.post(
         f"{BASE}/{hook.id}/edit", {**GOOD, "url": webhook_receiver.url, "name": "vendas", "method": "PUT"}
     )
@@ -152,11 +152,40 @@ def test_an_attempt_folds_the_response_headers_as_text(admin, webhooks, webhook_
     assert "X-Evil: &lt;b&gt;bold&lt;/b&gt;" in folded and "<b>" not in folded
 
 
-def test_the_event_list_is_grouped_by_entity(admin) -> None:
+def test_the_events_are_boxes_grouped_by_entity_each_with_all(admin) -> None:
     form = admin.get(f"{BASE}/new").get_data(as_text=True)
-    assert form.count("<optgroup") == 5 and '<optgroup label="Leads">' in form
-    events = form[form.index('<select id="event"') : form.index("</select>", form.index('<select id="event"'))]
-    assert len(re.findall(r'<option value="[a-z]', events)) == 30  # plus the empty "choose one"
+    assert form.count('<fieldset class="event-group">') == 5 and "<legend>Leads</legend>" in form
+    codes = re.findall(r'name="events" value="([a-z_]+\.[a-z_]+)"', form)
+    assert len(codes) == 30 == len(set(codes))
+    assert re.findall(r'name="events" value="([a-z*]+\.\*|\*)"', form) == [
+        "*",
+        "lead.*",
+        "client.*",
+        "opportunity.*",
+        "quote.*",
+        "sale.*",
+    ]
+
+
+def test_boxes_and_typed_patterns_make_one_hook_and_come_back_checked(admin, webhooks, webhook_receiver) -> None:
+    form = {k: v for k, v in GOOD.items() if k != "event"}
+    sent = admin.post(
+        f"{BASE}/new",
+        {**form, "url": webhook_receiver.url, "events": ["lead.*", "sale.created"], "more_events": "*.stage_changed,"},
+    )
+    assert sent.status_code == 303
+    (hook,) = webhooks.list_hooks()
+    assert hook.events == ("lead.*", "sale.created", "*.stage_changed")
+    page = admin.get(f"{BASE}/{hook.id}/edit").get_data(as_text=True)
+    assert 'value="lead.*" checked>' in page and 'value="sale.created" checked>' in page
+    assert 'value="lead.created" checked>' not in page  # covered by "All", not ticked itself
+    assert 'id="more_events" name="more_events" placeholder="*.stage_changed" value="*.stage_changed"' in page
+    listed = admin.get(f"{BASE}/").get_data(as_text=True)
+    assert "Every event of leads" in listed and "New sale" in listed and "Every “stage changed” event" in listed
+    # Unticking everything is an error beside the boxes, and changes nothing.
+    refused = admin.post(f"{BASE}/{hook.id}/edit", {**form, "url": webhook_receiver.url, "more_events": ""})
+    assert refused.status_code == 422 and 'id="events-error"' in refused.get_data(as_text=True)
+    assert webhooks.get_hook(hook.id).events == hook.events
 
 
 def test_send_test_then_last_execution_shows_request_and_response(admin, webhooks, webhook_receiver) -> None:
@@ -223,7 +252,7 @@ def test_portuguese_from_the_browser_and_a_switch(admin, webhook_receiver) -> No
     # The choice sticks for the session.
     assert "Add Webhook" in admin.get(f"{BASE}/", headers={"Accept-Language": "pt-BR"}).get_data(as_text=True)
     form = admin.get(f"{BASE}/new?lang=pt_BR").get_data(as_text=True)
-    assert '<optgroup label="Prospectos">' in form and "Mudança de fase do prospecto" in form
+    assert "<legend>Prospectos</legend>" in form and "Mudança de fase do prospecto" in form
     for wrong in ("Conduz", "Folheto", "Brochura"):
         assert wrong not in form
 
