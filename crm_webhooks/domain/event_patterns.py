@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 from ..exceptions import Problems, ValidationError
 from .catalog import BY_CODE, CATALOG, ENTITIES, GROUPED
+from .inputs import shown
 from .messages import N_, Message
-from .quoting import shown
 
 EVERY = "*"
 MAX_EVENTS = len(CATALOG) * 2  # every code and every pattern fit, and a little more

@@ -12,8 +12,11 @@ from ..exceptions import Problems, ValidationError
 from .addresses import disguised_ipv4, parse_ip, refusal
 from .catalog import BY_CODE
 from .event_patterns import codes_of_all, validate_events
+from .inputs import at_most as _at_most
+from .inputs import kind as _kind
+from .inputs import shown
+from .inputs import text as _text
 from .messages import N_, Message, Np_, as_message
-from .quoting import shown
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -180,40 +183,6 @@ def mask(value: str | None) -> str | None:
     if len(value) <= 8:
         return "•" * len(value)
     return f"{value[:4]}…({len(value)})"
-
-
-def _kind(value: object) -> str:
-    """What a JSON value is, in a message id of its own (each translated whole)."""
-    if value is None:
-        return N_("expected text, got null")
-    if isinstance(value, bool):
-        return N_("expected text, got true or false")
-    if isinstance(value, int | float):
-        return N_("expected text, got a number")
-    if isinstance(value, list | tuple):
-        return N_("expected text, got a list")
-    if isinstance(value, dict):
-        return N_("expected text, got an object")
-    return N_("expected text")
-
-
-def _text(field: str, value: object, *, required: bool = True) -> str:
-    """``value`` as stripped text, or the error saying why it is none."""
-    if isinstance(value, str):
-        if value.strip() or not required:
-            return value.strip()
-        raise ValidationError(field, N_("required"))
-    if value is None and required:
-        raise ValidationError(field, N_("required"))
-    raise ValidationError(field, _kind(value))
-
-
-def _at_most(field: str, value: str, limit: int) -> str:
-    if len(value) > limit:
-        raise ValidationError(
-            field, N_("at most %(limit)s characters (got %(length)s)"), limit=limit, length=len(value)
-        )
-    return value
 
 
 def validate_name(value: object) -> str:
