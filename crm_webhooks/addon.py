@@ -110,12 +110,28 @@ class WebhooksAddon:
         value: str | None = None,
         enabled: bool = True,
         ordering: str = "record",
+        condition: str | None = None,
+        body_template: str | None = None,
+        content_type: str | None = None,
     ) -> Hook:
         """``event``: one code; or ``events``: codes and patterns (``lead.*``, ``*.stage_changed``, ``*``).
-        ``ordering``: "record" (a record's events arrive in commit order) or "none"."""
+        ``ordering``: "record" (a record's events arrive in commit order) or "none".
+        ``condition``: a Jinja2 expression over ``object``, ``previous`` and ``event``; only the
+        events it is true of are sent.  ``body_template``: a Jinja2 template for the body, sent as
+        ``content_type`` (default ``application/json``) instead of the envelope."""
         chosen = {name: v for name, v in (("event", event), ("events", events)) if v is not None}
         return self.hooks.create(
-            name=name, url=url, method=method, key=key, value=value, enabled=enabled, ordering=ordering, **chosen
+            name=name,
+            url=url,
+            method=method,
+            key=key,
+            value=value,
+            enabled=enabled,
+            ordering=ordering,
+            condition=condition,
+            body_template=body_template,
+            content_type=content_type,
+            **chosen,
         )
 
     def list_hooks(self, **filters: Any) -> list[Hook]:

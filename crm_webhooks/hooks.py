@@ -17,6 +17,7 @@ from .domain.hooks import BY_ADMIN, CREATED_DISABLED, FIELDS, Hook, validate_eve
 from .domain.messages import N_
 from .domain.options import Options
 from .domain.secrets import grace_ends, retire
+from .domain.templating import DEFAULT_CONTENT_TYPE
 from .engine.fanout import fan_out_all
 from .engine.signing import new_secret
 from .exceptions import ValidationError
@@ -44,6 +45,10 @@ def to_hook(row: HookRow) -> Hook:
         previous_secret_expires_at=grace_ends(row.retired_secrets, utcnow()),
         ordering=row.ordering,
         events=tuple(row.events or (row.event,)),
+        condition=row.condition,
+        skipped_by_condition=row.skipped_by_condition,
+        body_template=row.body_template,
+        content_type=row.content_type or DEFAULT_CONTENT_TYPE,
     )
 
 
@@ -138,6 +143,8 @@ class HookService:
                 cleaned["events"] = list(cleaned["events"])
             enabled = cleaned.pop("enabled", row.enabled)
             reordered = cleaned.get("ordering", row.ordering) != row.ordering
+            if cleaned.get("condition", row.condition) != row.condition:
+                row.skipped_by_condition = 0  # what it counts is the new condition's doing
             if enabled != row.enabled or any(getattr(row, name) != value for name, value in cleaned.items()):
                 row.updated_at = utcnow()  # saved unchanged, it was not changed
             for name, value in cleaned.items():

@@ -45,6 +45,13 @@ class HookRow(WebhooksBase):
     event: Mapped[str] = mapped_column(String(60))
     # Codes and patterns (``lead.*``) as written; HookEventRow holds the codes they stand for.
     events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A sandboxed Jinja2 expression (domain/templating.py); NULL: every event it takes goes.
+    condition: Mapped[str | None] = mapped_column(Text, default=None)
+    # Events its condition turned away since the condition was last set.
+    skipped_by_condition: Mapped[int] = mapped_column(default=0, server_default="0")
+    # A sandboxed Jinja2 template for the body and its media type; NULL: the envelope, as JSON.
+    body_template: Mapped[str | None] = mapped_column(Text, default=None)
+    content_type: Mapped[str | None] = mapped_column(String(200), default=None)
     url: Mapped[str] = mapped_column(String(2048))
     method: Mapped[str] = mapped_column(String(10))
     # "record" or "none" (domain/hooks.py ORDERINGS).

@@ -17,6 +17,7 @@ from .inputs import kind as _kind
 from .inputs import shown
 from .inputs import text as _text
 from .messages import N_, Message, Np_, as_message
+from .templating import DEFAULT_CONTENT_TYPE, validate_body_template, validate_condition
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -54,6 +55,12 @@ class Hook:
     updated_at: dt.datetime | None = None
     # Codes and patterns (``lead.*``) as written; ``event`` is the first code they stand for.
     events: tuple[str, ...] = ()
+    # Sent only for the events it is true of (domain/templating.py); None: every event.
+    condition: str | None = None
+    skipped_by_condition: int = 0
+    # The body as this template renders it, of this media type; None: the envelope, as JSON.
+    body_template: str | None = None
+    content_type: str = DEFAULT_CONTENT_TYPE
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -114,6 +121,10 @@ class Hook:
             "url": self.url,
             "method": self.method,
             "ordering": self.ordering,
+            "condition": self.condition,
+            "skipped_by_condition": self.skipped_by_condition,
+            "body_template": self.body_template,
+            "content_type": self.content_type,
             "key": self.key,
             "value": self.value if reveal else mask(self.value),
             "enabled": self.enabled,
@@ -311,7 +322,20 @@ def validate_ordering(value: object) -> str:
     return str(value)
 
 
-FIELDS = ("name", "event", "events", "url", "method", "key", "value", "enabled", "ordering")
+FIELDS = (
+    "name",
+    "event",
+    "events",
+    "url",
+    "method",
+    "key",
+    "value",
+    "enabled",
+    "ordering",
+    "condition",
+    "body_template",
+    "content_type",
+)
 
 
 def validate_fields(
@@ -363,5 +387,11 @@ def validate_fields(
         clean("enabled", validate_enabled, merged.get("enabled", True))
     if current is None or "ordering" in fields:
         clean("ordering", validate_ordering, merged.get("ordering", "record"))
+    if current is None or "condition" in fields:
+        clean("condition", validate_condition, merged.get("condition"))
+    if current is None or "body_template" in fields or "content_type" in fields:
+        shaped = problems.check(validate_body_template, merged.get("body_template"), merged.get("content_type"))
+        if shaped is not None:
+            cleaned["body_template"], cleaned["content_type"] = shaped
     problems.raise_any()
     return cleaned
