@@ -15,14 +15,22 @@ them, and there ``plan()`` decides in Python (round trips cost nothing there).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+import json
+from collections import Counter
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, exists, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from ..models import DeliveryRow, EventRow, HookRow
+from crm_stub.models import utcnow
 
-D, E, H = DeliveryRow.__table__.c, EventRow.__table__.c, HookRow.__table__.c
+from ..domain.messages import Message
+from ..domain.templating import TemplateError, condition
+from ..models import AttemptRow, DeliveryRow, EventRow, HookRow
+
+A, D, E, H = AttemptRow.__table__.c, DeliveryRow.__table__.c, EventRow.__table__.c, HookRow.__table__.c
 
 # Enough to drain a burst in a few claims without holding the write lock for long.
 BATCH = 1000
@@ -47,22 +55,113 @@ def plan(
     The deliveries of ``ordered`` hooks (``ordering`` = 'record') name the event's
     record, which the claim keeps in order.
     """
+    return [
+        delivery_row(event_id, hook_id, created_at, record, enabled=enabled[hook_id], ordered=hook_id in ordered)
+        for event_id, fanout, created_at, record in events
+        for hook_id in parse_ids(fanout)
+        if hook_id in enabled
+    ]
+
+
+def delivery_row(
+    event_id: str, hook_id: int, created_at: dt.datetime, record: str | None, *, enabled: bool, ordered: bool
+) -> dict[str, object]:
+    """A new pending delivery, held (no ``next_attempt_at``) while its hook is disabled."""
+    return {
+        "event_id": event_id,
+        "hook_id": hook_id,
+        "status": "pending",
+        "attempt_count": 0,
+        "next_attempt_at": created_at if enabled else None,
+        "created_at": created_at,
+        "record": record if ordered else None,
+    }
+
+
+# -- conditions -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conditioned:
+    """An event for a hook with a condition: written only if the condition holds for it."""
+
+    event_id: str
+    hook_id: int
+    created_at: dt.datetime
+    record: str | None
+    enabled: bool
+    ordered: bool
+    condition: str
+    body: str
+
+    def delivery(self) -> dict[str, object]:
+        return delivery_row(
+            self.event_id, self.hook_id, self.created_at, self.record, enabled=self.enabled, ordered=self.ordered
+        )
+
+
+def judge(text: str, envelope: dict[str, Any]) -> bool | Message:
+    """Whether the condition ``text`` holds for the event, or why it could not be evaluated."""
+    data = envelope.get("data") or {}
+    try:
+        return condition(text).matches(
+            data.get("object") or {}, data.get("previous_attributes") or {}, str(envelope.get("type", ""))
+        )
+    except TemplateError as exc:
+        return exc.message
+
+
+def decide_conditioned(conn: Connection | Session, pairs: Iterable[Conditioned]) -> None:
+    """Write the deliveries whose hook's condition holds; count those it turned away; and make
+    a failed delivery, with the error, of each event the condition could not be evaluated on
+    (a silent skip would hide a broken condition, and a crash would stop every hook's fan-out)."""
     rows: list[dict[str, object]] = []
-    for event_id, fanout, created_at, record in events:
-        for hook_id in parse_ids(fanout):
-            if hook_id in enabled:
-                rows.append(
-                    {
-                        "event_id": event_id,
-                        "hook_id": hook_id,
-                        "status": "pending",
-                        "attempt_count": 0,
-                        "next_attempt_at": created_at if enabled[hook_id] else None,
-                        "created_at": created_at,
-                        "record": record if hook_id in ordered else None,
-                    }
-                )
-    return rows
+    skipped: Counter[int] = Counter()
+    broken: list[tuple[Conditioned, Message]] = []
+    envelopes: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        if pair.event_id not in envelopes:
+            envelopes[pair.event_id] = json.loads(pair.body)
+        verdict = judge(pair.condition, envelopes[pair.event_id])
+        if verdict is True:
+            rows.append(pair.delivery())
+        elif verdict is False:
+            skipped[pair.hook_id] += 1
+        else:
+            broken.append((pair, verdict))
+    if rows:
+        conn.execute(insert(DeliveryRow.__table__), rows)
+    for hook_id, count in skipped.items():
+        conn.execute(update(HookRow).where(H.id == hook_id).values(skipped_by_condition=H.skipped_by_condition + count))
+    if broken:
+        _fail_broken(conn, broken)
+
+
+def _fail_broken(conn: Connection | Session, broken: list[tuple[Conditioned, Message]]) -> None:
+    now = utcnow()
+    for pair, why in broken:
+        error = f"condition: {why}"
+        delivery_id = conn.execute(
+            insert(DeliveryRow.__table__)
+            .values(
+                event_id=pair.event_id,
+                hook_id=pair.hook_id,
+                status="failed",
+                attempt_count=1,
+                next_attempt_at=None,
+                created_at=pair.created_at,
+                finished_at=now,
+                last_error=error,
+            )
+            .returning(D.id)
+        ).scalar_one()
+        conn.execute(
+            insert(AttemptRow.__table__).values(
+                delivery_id=delivery_id, attempted_at=now, error=error, duration_ms=0.0, request_headers={}
+            )
+        )
+    failed_hooks = {pair.hook_id for pair, _ in broken}
+    conn.execute(update(HookRow).where(H.id.in_(failed_hooks)).values(last_run_at=now, last_result="failed"))
 
 
 def pending(conn: Connection | Session) -> bool:
@@ -91,16 +190,24 @@ WITH lock AS (
     SELECT done.id AS event_id, done.created_at, done.record, x.hook_id
     FROM done CROSS JOIN LATERAL unnest(string_to_array(done.fanout, ',')::bigint[]) AS x(hook_id)
 ), hooks AS (
-    SELECT id, enabled, ordering FROM webhook_hooks WHERE id IN (SELECT hook_id FROM pairs) FOR SHARE
+    SELECT id, enabled, ordering, condition FROM webhook_hooks WHERE id IN (SELECT hook_id FROM pairs) FOR SHARE
 ), inserted AS (
     INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, next_attempt_at, created_at, record)
     SELECT p.event_id, h.id, 'pending', 0, CASE WHEN h.enabled THEN p.created_at END, p.created_at,
            CASE WHEN h.ordering = 'record' THEN p.record END
     FROM pairs p JOIN hooks h ON h.id = p.hook_id
+    WHERE h.condition IS NULL
     ORDER BY p.event_id, h.id
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM done), (SELECT got FROM lock)
+SELECT 0 AS kind, (SELECT count(*) FROM done) AS written, (SELECT got FROM lock) AS got,
+       NULL AS event_id, NULL::bigint AS hook_id, NULL::timestamp AS created_at, NULL AS record,
+       NULL::boolean AS enabled, NULL::boolean AS ordered, NULL AS condition, NULL AS body
+UNION ALL
+SELECT 1, NULL, NULL, p.event_id, h.id, p.created_at, p.record, h.enabled, h.ordering = 'record', h.condition, e.body
+FROM pairs p JOIN hooks h ON h.id = p.hook_id JOIN webhook_events e ON e.id = p.event_id
+WHERE h.condition IS NOT NULL
+ORDER BY kind, event_id, hook_id
 """)
 
 SKIPPED = -1  # another transaction is fanning out (PostgreSQL): what it writes, it writes
@@ -111,8 +218,9 @@ def fan_out(conn: Connection | Session, *, limit: int | None = None) -> int:
     events, or ``SKIPPED`` while another transaction fans out."""
     bind = conn.get_bind() if isinstance(conn, Session) else conn
     if bind.dialect.name == "postgresql":
-        written, got = conn.execute(_FAN_OUT_PG, {"limit": limit or BATCH}).one()
-        return int(written) if got else SKIPPED
+        head, *rows = conn.execute(_FAN_OUT_PG, {"limit": limit or BATCH}).all()
+        decide_conditioned(conn, (_conditioned(r) for r in rows))
+        return int(head.written) if head.got else SKIPPED
     # SQLite: BEGIN IMMEDIATE has serialised fan-outs already, so no row locks here.
     events = conn.execute(
         select(E.id, E.fanout, E.created_at, E.record).where(E.fanout.is_not(None)).order_by(E.id).limit(limit or BATCH)
@@ -120,15 +228,41 @@ def fan_out(conn: Connection | Session, *, limit: int | None = None) -> int:
     if not events:
         return 0
     hook_ids = {hook_id for e in events for hook_id in parse_ids(e.fanout)}
-    hooks = conn.execute(select(H.id, H.enabled, H.ordering).where(H.id.in_(hook_ids))).all()
-    enabled: dict[int, bool] = {h.id: h.enabled for h in hooks}
+    hooks = conn.execute(select(H.id, H.enabled, H.ordering, H.condition).where(H.id.in_(hook_ids))).all()
+    enabled: dict[int, bool] = {h.id: h.enabled for h in hooks if h.condition is None}
     ordered = {h.id for h in hooks if h.ordering == "record"}
     rows = plan([(e.id, e.fanout, e.created_at, e.record) for e in events], enabled, ordered)
     if rows:
         # Core, not the ORM: ORM bulk inserts treat an explicit None as "use the default".
         conn.execute(insert(DeliveryRow.__table__), rows)
+    conditions = {h.id: h for h in hooks if h.condition is not None}
+    if conditions:
+        wanted = [(e, hook_id) for e in events for hook_id in parse_ids(e.fanout) if hook_id in conditions]
+        bodies = dict(conn.execute(select(E.id, E.body).where(E.id.in_({e.id for e, _ in wanted}))).all())
+        decide_conditioned(
+            conn,
+            (
+                Conditioned(
+                    e.id,
+                    hook_id,
+                    e.created_at,
+                    e.record,
+                    conditions[hook_id].enabled,
+                    hook_id in ordered,
+                    conditions[hook_id].condition,
+                    bodies[e.id],
+                )
+                for e, hook_id in wanted
+            ),
+        )
     conn.execute(update(EventRow).where(E.id.in_([e[0] for e in events])).values(fanout=None))
     return len(events)
+
+
+def _conditioned(row: Any) -> Conditioned:
+    return Conditioned(
+        row.event_id, row.hook_id, row.created_at, row.record, row.enabled, row.ordered, row.condition, row.body
+    )
 
 
 def fan_out_all(conn: Connection | Session) -> None:
