@@ -40,6 +40,7 @@ from .domain.durations import format_duration, parse_duration, parse_since
 from .domain.hooks import METHODS, ORDERINGS, Hook
 from .domain.options import DISPATCHERS, Options
 from .domain.replay import MAX_REPLAY
+from .domain.templating import MAX_TEMPLATE
 from .exceptions import ValidationError
 from .stop_signals import StopSignals
 
@@ -111,6 +112,22 @@ class Duration(click.ParamType):
             return parse_duration(value)
         except ValidationError as exc:
             self.fail(exc.reason, param, ctx)
+
+
+class TemplateText(click.ParamType):
+    """Text as given, or ``@FILE``: that file's text (UTF-8), since templates run to many lines."""
+
+    name = "text|@file"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        if not isinstance(value, str) or not value.startswith("@"):
+            return value
+        path = value[1:]
+        try:
+            with open(path, encoding="utf-8") as file:
+                return file.read(MAX_TEMPLATE + 1)  # more than that is refused by validation, naming the field
+        except (OSError, UnicodeDecodeError) as exc:
+            self.fail(f"cannot read {path!r}: {getattr(exc, 'strerror', None) or exc.__class__.__name__}", param, ctx)
 
 
 # -- the command tree -------------------------------------------------------------
@@ -210,6 +227,10 @@ def _hook_table(items: list[Hook]) -> Table:
     return table
 
 
+# Lines of `hooks show` left out while what they describe is not set.
+OPTIONAL_LINES = {"condition": "condition", "skipped_by_condition": "condition", "body_template": "body_template"}
+
+
 def _show_hook(app: App, hook: Hook, *, reveal: bool, as_json: bool, secret_once: bool = False) -> None:
     shown = hook.to_dict(reveal=reveal)
     if secret_once:
@@ -227,13 +248,19 @@ def _show_hook(app: App, hook: Hook, *, reveal: bool, as_json: bool, secret_once
         "url",
         "key",
         "value",
+        "condition",
+        "skipped_by_condition",
+        "content_type",
+        "body_template",
         "status_detail",
         "last_run_at",
         "secret",
     )
     for key in keys:
-        label = {"status_detail": "status", "last_run_at": "last run"}.get(key, key)
+        label = {"status_detail": "status", "last_run_at": "last run"}.get(key, key).replace("_", " ")
         value = shown[key]
+        if key in OPTIONAL_LINES and not shown[OPTIONAL_LINES[key]]:
+            continue  # nothing set: no line
         if key == "events":
             value = ", ".join(f"{e} ({BY_CODE[e].label_pt})" if e in BY_CODE else e for e in value)
         elif key == "last_run_at":
@@ -284,6 +311,17 @@ def _hook_fields(required: bool) -> list[Any]:
         click.option("--method", type=click.Choice(METHODS, case_sensitive=False), help="HTTP method."),
         click.option("--key", help="Header name that authenticates the call (e.g. X-Api-Key)."),
         click.option("--value", help="Its value."),
+        click.option(
+            "--condition",
+            help="Only events this Jinja2 expression is true of, e.g. 'object.amount|float > 1000' "
+            "(names: object, previous, event); empty: every event.",
+        ),
+        click.option(
+            "--body-template",
+            type=TemplateText(),
+            help="A Jinja2 template for the body, or @FILE to read it from a file; empty: the standard envelope.",
+        ),
+        click.option("--content-type", help="The body's media type [default: application/json]."),
         click.option(
             "--ordering",
             type=click.Choice(ORDERINGS),
@@ -336,6 +374,7 @@ def hooks_update(app: App, hook_id: int, no_auth: bool, as_json: bool, **fields:
     if not fields:
         raise click.UsageError(
             "nothing to change: give at least one of --name --event --url --method --key --value --ordering"
+            " --condition --body-template --content-type"
         )
     _show_hook(app, app.webhooks.update_hook(hook_id, **fields), reveal=False, as_json=as_json)
 

@@ -13,6 +13,7 @@ from ..domain.hooks import MAX_KEY, MAX_NAME, MAX_URL, MAX_VALUE, METHODS, ORDER
 from ..domain.replay import MAX_REPLAY
 from ..domain.replay import STATUSES as REPLAYED_STATUSES
 from ..domain.schemas import components, envelope_name
+from ..domain.templating import MAX_CONDITION, MAX_CONTENT_TYPE, MAX_TEMPLATE
 from ..hooks import STATUSES as HOOK_STATUSES
 
 
@@ -100,6 +101,26 @@ _HOOK_FIELDS: dict[str, Any] = {
         "description": "Its value, given with the key (masked when read); required again when the URL changes",
     },
     "enabled": {"type": "boolean", "default": True},
+    "condition": {
+        "type": ["string", "null"],
+        "maxLength": MAX_CONDITION,
+        "description": "A Jinja2 expression over object (the record), previous (the old values of what changed) "
+        "and event (the code), evaluated in a sandbox: only the events it is true of are delivered; null or "
+        "empty: every event",
+        "examples": ['object.stage == "won" and previous.stage != "won" and object.amount|float > 1000'],
+    },
+    "body_template": {
+        "type": ["string", "null"],
+        "maxLength": MAX_TEMPLATE,
+        "description": "A Jinja2 template for the body (object, previous, event, hook, id, timestamp), signed as "
+        "rendered; null or empty: the standard envelope. Not for GET or DELETE, which carry no body",
+    },
+    "content_type": {
+        "type": ["string", "null"],
+        "maxLength": MAX_CONTENT_TYPE,
+        "default": "application/json",
+        "description": "The body's media type; a JSON one must render valid JSON",
+    },
     "ordering": {
         "type": "string",
         "enum": list(ORDERINGS),
@@ -175,6 +196,10 @@ SCHEMAS: dict[str, Any] = {
             "event_label": {"type": "object", "properties": {"en": {"type": "string"}, "pt_BR": {"type": "string"}}},
             "status": {"type": "string", "enum": ["never_run", "succeeded", "failing", "disabled"]},
             "status_detail": {"type": "string"},
+            "skipped_by_condition": {
+                "type": "integer",
+                "description": "Events its condition turned away since the condition was last set",
+            },
             "last_run_at": _NULLABLE_TIME,
             "consecutive_failures": {"type": "integer"},
             "disabled_reason": {"type": ["string", "null"]},

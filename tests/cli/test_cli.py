@@ -67,6 +67,40 @@ def test_a_hook_of_several_events_from_the_command_line(cli) -> None:
     assert wrong.exit_code == 1 and wrong.stderr.startswith("error: events: 'house.*': no such entity")
 
 
+def test_a_condition_and_a_template_from_the_command_line(cli, tmp_path) -> None:
+    template = tmp_path / "sale.j2"
+    template.write_text('{"cliente": {{ object.name | tojson }}}\n', encoding="utf-8")
+    added = cli.json(
+        "hooks",
+        "add",
+        "--name",
+        "pos",
+        "--event",
+        "lead.created",
+        "--url",
+        "http://127.0.0.1/x",
+        "--condition",
+        'object.name != "test"',
+        "--body-template",
+        f"@{template}",
+    )
+    assert (added["condition"], added["body_template"]) == (
+        'object.name != "test"',
+        '{"cliente": {{ object.name | tojson }}}',
+    )
+    assert added["content_type"] == "application/json"
+    hid = str(added["id"])
+    shown = cli("hooks", "show", hid).stdout
+    assert re.search(r'condition +object\.name != "test"', shown) and re.search(r"skipped by condition +0", shown)
+    assert cli.json("hooks", "update", hid, "--condition", "")["condition"] is None
+    assert "condition" not in cli("hooks", "show", hid).stdout
+    wrong = cli("hooks", "update", hid, "--condition", "object.name ==")
+    assert wrong.exit_code == 1 and wrong.stderr.startswith("error: condition: line 1:")
+    missing = cli("hooks", "update", hid, "--body-template", f"@{tmp_path / 'nope.j2'}")
+    assert missing.exit_code == 2 and "cannot read" in missing.stderr and "No such file" in missing.stderr
+    assert cli.json("hooks", "show", hid)["body_template"] == '{"cliente": {{ object.name | tojson }}}'
+
+
 def test_test_send_exit_code_follows_the_result(cli, add_hook, webhook_receiver) -> None:
     hook = add_hook("sale.created")
     ok = cli("hooks", "test", str(hook["id"]))

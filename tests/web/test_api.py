@@ -104,6 +104,10 @@ BAD = [
     ({"events": "lead.*"}, "events"),
     ({"events": []}, "events"),
     ({"events": ["lead.*"], "event": "lead.created"}, "events"),
+    ({"condition": "object.name =="}, "condition"),
+    ({"condition": "secret == 1"}, "condition"),
+    ({"body_template": "{{ object.name"}, "body_template"),
+    ({"content_type": "json"}, "content_type"),
 ]
 
 
