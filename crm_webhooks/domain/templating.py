@@ -516,7 +516,11 @@ class Condition:
         template = self._template
 
         def evaluate() -> bool:
-            context = template.new_context({"object": object, "previous": previous, "event": event})
+            # Shared: the globals come in the one dict instead of a merge of three mappings per call,
+            # which was half of an evaluation's cost (a fan-out makes one per event and hook).
+            context = template.new_context(
+                {**_ENV.globals, "object": object, "previous": previous, "event": event}, shared=True
+            )
             for _ in template.root_render_func(context):
                 pass
             return bool(context.vars["result"])

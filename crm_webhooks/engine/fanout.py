@@ -17,9 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Collection, Iterable, Iterator
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, exists, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -81,8 +80,7 @@ def delivery_row(
 # -- conditions -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Conditioned:
+class Conditioned(NamedTuple):
     """An event for a hook with a condition: written only if the condition holds for it."""
 
     event_id: str
@@ -119,10 +117,15 @@ def decide_conditioned(conn: Connection | Session, pairs: Iterable[Conditioned])
     skipped: Counter[int] = Counter()
     broken: list[tuple[Conditioned, Message]] = []
     envelopes: dict[str, dict[str, Any]] = {}
+    # Hooks that share a condition share its verdict on an event: evaluated once.
+    verdicts: dict[tuple[str, str], bool | Message] = {}
     for pair in pairs:
         if pair.event_id not in envelopes:
             envelopes[pair.event_id] = json.loads(pair.body)
-        verdict = judge(pair.condition, envelopes[pair.event_id])
+        key = (pair.event_id, pair.condition)
+        if key not in verdicts:
+            verdicts[key] = judge(pair.condition, envelopes[pair.event_id])
+        verdict = verdicts[key]
         if verdict is True:
             rows.append(pair.delivery())
         elif verdict is False:
@@ -130,11 +133,33 @@ def decide_conditioned(conn: Connection | Session, pairs: Iterable[Conditioned])
         else:
             broken.append((pair, verdict))
     if rows:
-        conn.execute(insert(DeliveryRow.__table__), rows)
+        _insert(conn, rows)
     for hook_id, count in skipped.items():
         conn.execute(update(HookRow).where(H.id == hook_id).values(skipped_by_condition=H.skipped_by_condition + count))
     if broken:
         _fail_broken(conn, broken)
+
+
+# PostgreSQL: the rows as columns of arrays, one statement, instead of a round of the pipeline each.
+_INSERT_PG = text("""
+INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, next_attempt_at, created_at, record)
+SELECT v.event_id, v.hook_id, 'pending', 0, v.next_attempt_at, v.created_at, v.record
+FROM unnest(CAST(:event_ids AS text[]), CAST(:hook_ids AS bigint[]), CAST(:due AS timestamp[]),
+            CAST(:created AS timestamp[]), CAST(:records AS text[]))
+     AS v(event_id, hook_id, next_attempt_at, created_at, record)
+ORDER BY v.event_id, v.hook_id
+""")
+
+
+def _insert(conn: Connection | Session, rows: list[dict[str, object]]) -> None:
+    bind = conn.get_bind() if isinstance(conn, Session) else conn
+    if bind.dialect.name != "postgresql":
+        # Core, not the ORM: ORM bulk inserts treat an explicit None as "use the default".
+        conn.execute(insert(DeliveryRow.__table__), rows)
+        return
+    columns = {"event_ids": "event_id", "hook_ids": "hook_id", "due": "next_attempt_at", "created": "created_at"}
+    params = {name: [r[column] for r in rows] for name, column in columns.items()}
+    conn.execute(_INSERT_PG, {**params, "records": [r["record"] for r in rows]})
 
 
 def _fail_broken(conn: Connection | Session, broken: list[tuple[Conditioned, Message]]) -> None:
@@ -200,14 +225,18 @@ WITH lock AS (
     ORDER BY p.event_id, h.id
     RETURNING 1
 )
-SELECT 0 AS kind, (SELECT count(*) FROM done) AS written, (SELECT got FROM lock) AS got,
-       NULL AS event_id, NULL::bigint AS hook_id, NULL::timestamp AS created_at, NULL AS record,
-       NULL::boolean AS enabled, NULL::boolean AS ordered, NULL AS condition, NULL AS body
+SELECT 0 AS kind, (SELECT count(*) FROM done) AS n, (SELECT got FROM lock) AS got,
+       NULL AS id, NULL::bigint AS hook_id, NULL::timestamp AS created_at, NULL AS text
+UNION ALL  -- each event-hook pair a condition decides, small: its event's body and its hook's condition come once
+SELECT 1, NULL, NULL, p.event_id, p.hook_id, p.created_at, p.record
+FROM pairs p JOIN hooks h ON h.id = p.hook_id WHERE h.condition IS NOT NULL
 UNION ALL
-SELECT 1, NULL, NULL, p.event_id, h.id, p.created_at, p.record, h.enabled, h.ordering = 'record', h.condition, e.body
-FROM pairs p JOIN hooks h ON h.id = p.hook_id JOIN webhook_events e ON e.id = p.event_id
-WHERE h.condition IS NOT NULL
-ORDER BY kind, event_id, hook_id
+SELECT 2, CASE WHEN h.ordering = 'record' THEN 1 ELSE 0 END, h.enabled, NULL, h.id, NULL, h.condition
+FROM hooks h WHERE h.condition IS NOT NULL
+UNION ALL
+SELECT 3, NULL, NULL, e.id, NULL, NULL, e.body FROM webhook_events e
+WHERE e.id IN (SELECT p.event_id FROM pairs p JOIN hooks h ON h.id = p.hook_id WHERE h.condition IS NOT NULL)
+ORDER BY kind, id, hook_id
 """)
 
 SKIPPED = -1  # another transaction is fanning out (PostgreSQL): what it writes, it writes
@@ -219,8 +248,9 @@ def fan_out(conn: Connection | Session, *, limit: int | None = None) -> int:
     bind = conn.get_bind() if isinstance(conn, Session) else conn
     if bind.dialect.name == "postgresql":
         head, *rows = conn.execute(_FAN_OUT_PG, {"limit": limit or BATCH}).all()
-        decide_conditioned(conn, (_conditioned(r) for r in rows))
-        return int(head.written) if head.got else SKIPPED
+        if rows:
+            decide_conditioned(conn, _conditioned(rows))
+        return int(head.n) if head.got else SKIPPED
     # SQLite: BEGIN IMMEDIATE has serialised fan-outs already, so no row locks here.
     events = conn.execute(
         select(E.id, E.fanout, E.created_at, E.record).where(E.fanout.is_not(None)).order_by(E.id).limit(limit or BATCH)
@@ -233,8 +263,7 @@ def fan_out(conn: Connection | Session, *, limit: int | None = None) -> int:
     ordered = {h.id for h in hooks if h.ordering == "record"}
     rows = plan([(e.id, e.fanout, e.created_at, e.record) for e in events], enabled, ordered)
     if rows:
-        # Core, not the ORM: ORM bulk inserts treat an explicit None as "use the default".
-        conn.execute(insert(DeliveryRow.__table__), rows)
+        _insert(conn, rows)
     conditions = {h.id: h for h in hooks if h.condition is not None}
     if conditions:
         wanted = [(e, hook_id) for e in events for hook_id in parse_ids(e.fanout) if hook_id in conditions]
@@ -259,10 +288,15 @@ def fan_out(conn: Connection | Session, *, limit: int | None = None) -> int:
     return len(events)
 
 
-def _conditioned(row: Any) -> Conditioned:
-    return Conditioned(
-        row.event_id, row.hook_id, row.created_at, row.record, row.enabled, row.ordered, row.condition, row.body
-    )
+def _conditioned(rows: list[Any]) -> Iterator[Conditioned]:
+    """The pairs of ``_FAN_OUT_PG``'s rows, each with its hook's condition and its event's body."""
+    hooks = {r.hook_id: r for r in rows if r.kind == 2}
+    bodies = {r.id: r.text for r in rows if r.kind == 3}
+    for kind, _, _, event_id, hook_id, created_at, record in rows:
+        if kind == 1:
+            hook = hooks[hook_id]
+            body = bodies[event_id]
+            yield Conditioned(event_id, hook_id, created_at, record, hook.got, bool(hook.n), hook.text, body)
 
 
 def fan_out_all(conn: Connection | Session) -> None:
