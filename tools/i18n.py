@@ -162,6 +162,7 @@ TRANSLATIONS = {
     "%(value)s is not one of %(choices)s": "%(value)s não é um de %(choices)s",
     # conditions and body templates (crm_webhooks/domain/templating.py)
     "%(tag)s is not available in a body template": "%(tag)s não está disponível em um modelo de corpo",
+    "a %(method)s request carries no body: use POST, PUT or PATCH, or remove the template": "uma requisição %(method)s não leva corpo: use POST, PUT ou PATCH, ou remova o modelo",
     "%(value)s is not a media type (e.g. application/json)": "%(value)s não é um tipo de mídia (ex.: application/json)",
     "a number would have more than %(limit)s bits": "um número teria mais de %(limit)s bits",
     "a value would be longer than %(limit)s characters": "um valor teria mais de %(limit)s caracteres",
@@ -324,6 +325,7 @@ TRANSLATIONS = {
     "TLS certificate not accepted: %(why)s": "certificado TLS não aceito: %(why)s",
     "TLS handshake failed: %(why)s": "falha no handshake TLS: %(why)s",
     "TLS handshake failed: %(why)s (does the receiver speak HTTPS?)": "falha no handshake TLS: %(why)s (o receptor fala HTTPS?)",
+    "body template: %(why)s": "modelo de corpo: %(why)s",
     "connection refused": "conexão recusada",
     "could not resolve the host: %(why)s": "não foi possível resolver o host: %(why)s",
     "failed to connect to %(host)s:%(port)s: %(why)s": "falha ao conectar a %(host)s:%(port)s: %(why)s",

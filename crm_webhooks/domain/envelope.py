@@ -162,6 +162,20 @@ def new_event(
     return NewEvent(event_id, object_id, env["timestamp"], encode(env), record_of(code, obj))
 
 
+def template_variables(body: str, hook_id: int, hook_name: str) -> dict[str, Any]:
+    """What a hook's body template is rendered with (domain/templating.py), from the stored envelope."""
+    envelope = json.loads(body)
+    data = envelope["data"]
+    return {
+        "object": data["object"],
+        "previous": data.get("previous_attributes") or {},
+        "event": envelope["type"],
+        "hook": {"id": hook_id, "name": hook_name},
+        "id": envelope["id"],
+        "timestamp": envelope["timestamp"],
+    }
+
+
 def query_params(event_id: str, code: str, timestamp: str, object_id: Any, *, test: bool = False) -> dict[str, str]:
     """What a GET or DELETE carries instead of a body (``test=true`` only on test sends)."""
     params = {

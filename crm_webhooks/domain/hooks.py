@@ -393,5 +393,14 @@ def validate_fields(
         shaped = problems.check(validate_body_template, merged.get("body_template"), merged.get("content_type"))
         if shaped is not None:
             cleaned["body_template"], cleaned["content_type"] = shaped
+    if not problems.has("method") and not problems.has("body_template"):
+        # Either may change: the method of a templated hook, or the template of a GET hook.
+        method = cleaned.get("method", merged.get("method"))
+        if method not in BODY_METHODS and cleaned.get("body_template", merged.get("body_template")) is not None:
+            problems.add(
+                "body_template",
+                N_("a %(method)s request carries no body: use POST, PUT or PATCH, or remove the template"),
+                method=method,
+            )
     problems.raise_any()
     return cleaned

@@ -24,7 +24,8 @@ treated as hostile:
 
 A missing key (``previous.stage`` when nothing changed) is Jinja's default Undefined: false,
 equal to no value, printed as empty text; doing arithmetic or reading a key of it is an error.
-For a dict, ``object.x`` is its key ``x`` even when ``x`` is a dict method's name (``items``).
+For a dict, ``object.x`` is its key ``x`` even when ``x`` is a dict method's name (``items``);
+without that key it is the method (``object.items()``), while ``object["items"]`` is undefined.
 
 Every error at evaluation or rendering is a ``TemplateError`` whose ``message`` says what and on
 which line; no other exception comes out of ``matches`` or ``render``.
@@ -376,6 +377,10 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         _tick()
         if not (isinstance(obj, dict) and argument in obj):
             _refuse_internal(obj, argument)
+            if isinstance(obj, dict):
+                # A subscript is a key: a missing one is undefined, not the dict method of that
+                # name (a sale has no "items", and `object["items"]|default([])` must say so).
+                return self.undefined(obj=obj, name=argument)
         return super().getitem(obj, argument)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:

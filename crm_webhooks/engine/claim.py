@@ -64,6 +64,10 @@ class Claimed:
     secrets: tuple[str, ...]
     enabled: bool
     record: str | None = None  # its record, when its hook keeps per-record order
+    # The hook as it is at this attempt: a template fixed after a failed render is used by the retry.
+    hook_name: str = ""
+    body_template: str | None = None  # None: the envelope is the body
+    content_type: str | None = None  # None: application/json
 
     @property
     def held(self) -> bool:
@@ -97,6 +101,9 @@ _EVENT_AND_HOOK = (
     H.secret,
     H.retired_secrets,
     H.enabled,
+    H.name.label("hook_name"),
+    H.body_template,
+    H.content_type,
 )
 
 
@@ -254,6 +261,9 @@ def _claimed(rows: Iterable[Row[Any]], now: dt.datetime) -> list[Claimed]:
                 signing_secrets(r.secret, r.retired_secrets, now),
                 r.enabled,
                 r.record,
+                r.hook_name,
+                r.body_template,
+                r.content_type,
             )
         )
     return claimed

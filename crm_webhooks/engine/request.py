@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote, urlencode
 
-from ..domain.envelope import query_params
+from ..domain.attempt_errors import BODY_TEMPLATE, written
+from ..domain.envelope import query_params, template_variables
 from ..domain.hooks import BODY_METHODS, mask
+from ..domain.templating import DEFAULT_CONTENT_TYPE, TemplateError, template
 from ..version import __version__
 from .claim import Claimed
 from .retry import next_attempt_at, parse_retry_after
@@ -27,6 +29,8 @@ class Request:
     url: str
     headers: dict[str, str]
     body: bytes | None
+    # Why it could not be made (its body template failed to render): then nothing is sent.
+    error: str | None = None
 
     def masked_headers(self, key: str | None) -> dict[str, str]:
         """The headers as recorded in history: the hook's value and the signature masked."""
@@ -51,11 +55,22 @@ def _split_query(url: str) -> tuple[str, str]:
 
 
 def build_request(c: Claimed, timestamp: int) -> Request:
-    """Method, URL, headers and body exactly as CONTRACT section 3 describes them."""
+    """Method, URL, headers and body exactly as CONTRACT section 3 describes them.
+
+    A hook's body template is rendered here, at each attempt, from the hook as claimed: a
+    template that fails gives a request with an ``error`` and no headers (nothing was signed).
+    """
     headers = {"User-Agent": USER_AGENT, "webhook-id": c.event_id, "webhook-timestamp": str(timestamp)}
     if c.method in BODY_METHODS:
-        body, url = c.body, c.url
-        headers["Content-Type"] = "application/json"
+        url = c.url
+        if c.body_template is None:
+            body, headers["Content-Type"] = c.body, "application/json"
+        else:
+            headers["Content-Type"] = c.content_type or DEFAULT_CONTENT_TYPE
+            try:
+                body = _render(c, c.body_template, headers["Content-Type"])
+            except TemplateError as exc:
+                return Request(c.method, c.url, {}, None, error=written(BODY_TEMPLATE, why=str(exc)))
     else:
         # No body: the raw query string is the signed payload, so a replay with another
         # type or object_id fails verification like a tampered body would.
@@ -67,6 +82,12 @@ def build_request(c: Claimed, timestamp: int) -> Request:
     if c.key:
         headers[c.key] = c.value or ""
     return Request(c.method, url, headers, body.encode() if c.method in BODY_METHODS else None)
+
+
+def _render(c: Claimed, text: str, content_type: str) -> str:
+    """What template ``text`` makes of ``c``'s event; TemplateError when it cannot."""
+    variables = template_variables(c.body, c.hook_id, c.hook_name)
+    return template(text).render(variables, content_type).decode()
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from dataclasses import dataclass
@@ -32,14 +33,24 @@ class Sent:
 def send(c: Claimed, transport: Transport, options: Options) -> Sent:
     """The attempt through the synchronous transport (``run_pending``, tests and redeliveries)."""
     request = build_request(c, int(time.time()))
-    return answered(c, request, transport.send(request.method, request.url, request.headers, request.body), options)
+    response = unsent(request) or transport.send(request.method, request.url, request.headers, request.body)
+    return answered(c, request, response, options)
 
 
 async def send_async(c: Claimed, transport: AsyncTransport, options: Options) -> Sent:
     """The attempt on a worker's event loop, through its ``AsyncTransport``."""
-    request = build_request(c, int(time.time()))
-    response = await transport.send(request.method, request.url, request.headers, request.body)
+    if c.body_template is None:
+        request = build_request(c, int(time.time()))
+    else:
+        # A template may run until its deadline: in a thread, not on the loop every slot shares.
+        request = await asyncio.to_thread(build_request, c, int(time.time()))
+    response = unsent(request) or await transport.send(request.method, request.url, request.headers, request.body)
     return answered(c, request, response, options)
+
+
+def unsent(request: Request) -> Response | None:
+    """A request that could not be made is a failed attempt with no HTTP answer, retried like one."""
+    return None if request.error is None else Response(None, 0.0, error=request.error)
 
 
 def answered(c: Claimed, request: Request, response: Response, options: Options) -> Sent:

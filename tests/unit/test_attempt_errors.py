@@ -8,6 +8,7 @@ import pytest
 from babel.support import Translations
 
 from crm_webhooks.domain.attempt_errors import (
+    BODY_TEMPLATE,
     BROKEN_BODY,
     NOT_HTTPS,
     REDIRECT_TO,
@@ -39,6 +40,11 @@ PT = Translations.load(Path(__file__).resolve().parents[2] / "crm_webhooks" / "t
             written(BROKEN_BODY, why=written(TIMED_OUT, seconds="10")),
             "falha ao ler a resposta: tempo esgotado após 10 s",
         ),
+        (
+            written(BODY_TEMPLATE, why="line 2: ZeroDivisionError: division by zero"),
+            "modelo de corpo: linha 2: ZeroDivisionError: division by zero",
+        ),
+        (written(BODY_TEMPLATE, why="took longer than 200 ms"), "modelo de corpo: took longer"),
         ("a receiver's own 100% words", "a receiver's own 100% words"),  # no kind of ours: as it was stored
         ("", ""),
     ],

@@ -8,6 +8,7 @@ import hmac
 import json
 import re
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
@@ -145,6 +146,23 @@ def test_post_request_exactly_as_the_contract_says() -> None:
     ).decode()
     assert req.headers["webhook-signature"] == f"v1,{expected}"
     assert verify(req.body, req.headers, SECRET)["type"] == "lead.created"
+
+
+def test_a_templated_request_sends_and_signs_what_the_template_renders() -> None:
+    template = "{{ object.name }} / {{ hook.name }} / {{ previous | length }} / {{ id }} at {{ timestamp }}"
+    c = replace(claimed(), hook_name="avisos", body_template=template, content_type="text/plain; charset=utf-8")
+    req = build_request(c, int(time.time()))
+    assert req.body == b"ACME / avisos / 0 / evt_1 at 2026-01-01T12:00:00.000Z"
+    assert req.headers["Content-Type"] == "text/plain; charset=utf-8" and req.headers["X-Api-Key"] == "s3cret"
+    assert req.error is None
+    verify(req.body, req.headers, SECRET)
+
+
+def test_a_template_that_fails_makes_no_request_and_says_where() -> None:
+    c = replace(claimed(), body_template='{"id": {{ object.id }},\n "x": {{ object.id / 0 }}}')
+    req = build_request(c, int(time.time()))
+    assert req.error == "body template: line 2: ZeroDivisionError: division by zero"
+    assert (req.headers, req.body) == ({}, None)  # nothing signed
 
 
 @pytest.mark.parametrize("method", ["GET", "DELETE"])

@@ -60,6 +60,9 @@ def variables(record: dict | None = None, **more: object) -> dict:
         ("object.amount|float >= 1500 and object.tags|length == 2", WON, {}, "x.created", True),
         ('object.name.lower().startswith("joão")', WON, {}, "x.created", True),
         ("object.items|length == 2", {"items": [{"sku": 1}, {"sku": 2}]}, {}, "sale.created", True),
+        # A subscript is a key: without one, undefined (not the dict's `items` method)
+        ('object["items"] is defined', {"id": 1}, {}, "sale.created", False),
+        ("object.items() | list | length == 1", {"id": 1}, {}, "sale.created", True),
     ],
 )
 def test_a_condition_says_whether_an_event_is_delivered(text, record, previous, event, delivered) -> None:
@@ -167,6 +170,13 @@ def test_the_chat_message_and_the_flat_sale_read_as_intended() -> None:
         "evento": "opportunity.updated",
         "id": "evt_1",
     }
+
+
+def test_the_flat_sale_of_a_sale_as_the_crm_sends_it() -> None:
+    # What a sale's record holds: no client name and no items.
+    sale = {"id": 3, "opportunity_id": 2, "client_id": 5, "quote_id": None, "amount": "1500.50"}
+    flat = json.loads(template(FLAT_SALE).render(variables(sale), "application/json"))
+    assert (flat["cliente"], flat["valor"], flat["itens"]) == (5, 1500.5, [])
 
 
 def test_a_body_is_utf8_bytes_and_other_content_types_need_not_be_json() -> None:
