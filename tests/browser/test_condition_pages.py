@@ -72,6 +72,8 @@ def test_boxes_a_condition_and_an_example_body_make_the_hook(
     assert tab.input_value("#body_template") == FLAT_SALE
     look(tab, f"condition-edit-{lang}")
 
+    long = webhook_receiver.url_for("/integrations/erp/v2/webhooks/crm-events/sales-and-leads/receive")
+    webhooks.create_hook(name="ERP", events=["sale.*", "*.stage_changed"], url=long)  # beside one without
     tab.goto(f"{served}{BASE}/")
     condition = tab.locator(f"tr[data-hook-id='{hook.id}'] .if-condition")
     assert condition.inner_text() == words["if"] + WON and condition.get_attribute("title") == WON
