@@ -335,6 +335,28 @@ TRANSLATIONS = {
     "refused by the network guard: %(why)s": "recusado pela proteção de rede: %(why)s",
     "timed out after %(seconds)s s": "tempo esgotado após %(seconds)s s",
     "All webhooks": "Todos os webhooks",
+    # the form's condition and body, the summary's and the list's word on them
+    "Advanced: condition and body": "Avançado: condição e corpo",
+    "Condition": "Condição",
+    "Only the events it is true of are sent; empty: every event. For example:": "Só os eventos para os quais ela é verdadeira são enviados; em branco: todos os eventos. Por exemplo:",
+    "object: the record as sent; previous: the old values of what changed; event: the event code, such as lead.created.": "object: o registro como é enviado; previous: os valores antigos do que mudou; event: o código do evento, como lead.created.",
+    "Body": "Corpo",
+    "Template": "Modelo",
+    "Empty: the standard signed envelope. Otherwise a Jinja2 template over object, previous, event, hook, id and timestamp, sent as the body; the signature headers go with it.": "Em branco: o envelope assinado padrão. Senão, um modelo Jinja2 sobre object, previous, event, hook, id e timestamp, enviado como corpo; os cabeçalhos de assinatura vão junto.",
+    "Content type": "Tipo de conteúdo",
+    "Examples": "Exemplos",
+    "Use this example": "Usar este exemplo",
+    "Chat message": "Mensagem de chat",
+    'One line in a chat channel (Slack and others whose incoming webhooks take {"text": …}): the event, the record\'s name and its stage.': 'Uma linha num canal de chat (Slack e outros cujos webhooks de entrada recebem {"text": …}): o evento, o nome do registro e sua fase.',
+    "Flat sale for a point of sale": "Venda simplificada para ponto de venda",
+    "For sale events: the customer, the value and the items' names, as a point-of-sale system takes them.": "Para eventos de venda: o cliente, o valor e os nomes dos itens, como um sistema de ponto de venda os recebe.",
+    "Template (%(type)s)": "Modelo (%(type)s)",
+    "Standard envelope": "Envelope padrão",
+    ("%(num)d event skipped by its condition", "%(num)d events skipped by its condition"): (
+        "%(num)d evento ignorado pela condição",
+        "%(num)d eventos ignorados pela condição",
+    ),
+    "if %(condition)s": "se %(condition)s",
 }
 
 PACKAGES = {"crm_stub": ROOT / "crm_stub" / "web", "crm_webhooks": ROOT / "crm_webhooks"}

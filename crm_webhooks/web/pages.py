@@ -22,6 +22,7 @@ from ..domain.catalog import BY_CODE, GROUPED
 from ..domain.event_patterns import EVERY, describe
 from ..domain.hooks import FIELDS, METHODS
 from ..domain.messages import Message
+from ..domain.templating import CHAT_MESSAGE, DEFAULT_CONTENT_TYPE, FLAT_SALE
 from ..exceptions import ValidationError
 from ..hooks import STATUSES as HOOK_STATUSES
 from . import once, reveal
@@ -151,6 +152,46 @@ def pattern_label(pattern: str) -> str:
     return event_label(pattern) if pattern in BY_CODE else translate(describe(pattern))
 
 
+# The advanced part of the form: folded unless one of them is set or wrong.
+ADVANCED = ("condition", "body_template", "content_type")
+
+
+@dataclass(frozen=True)
+class Example:
+    """A ready-made body the form offers, with what it is for in the page's language."""
+
+    slug: str
+    name: str
+    purpose: str
+    template: str
+
+
+def examples() -> list[Example]:
+    return [
+        Example(
+            "chat",
+            _("Chat message"),
+            _(
+                'One line in a chat channel (Slack and others whose incoming webhooks take {"text": …}):'
+                " the event, the record's name and its stage."
+            ),
+            CHAT_MESSAGE,
+        ),
+        Example(
+            "flat-sale",
+            _("Flat sale for a point of sale"),
+            _("For sale events: the customer, the value and the items' names, as a point-of-sale system takes them."),
+            FLAT_SALE,
+        ),
+    ]
+
+
+def _advanced_open(values: dict[str, Any], errors: dict[str, str]) -> bool:
+    typed = values.get("condition") or values.get("body_template")
+    other_type = (values.get("content_type") or DEFAULT_CONTENT_TYPE).strip() != DEFAULT_CONTENT_TYPE
+    return bool(typed or other_type or any(name in errors for name in ADVANCED))
+
+
 @bp.errorhandler(NotFound)
 def not_found(exc: NotFound) -> Any:
     return render_template("error.html", message=missing(exc)), 404
@@ -198,6 +239,10 @@ def _form_fields(*, editing: bool = False) -> dict[str, Any]:
         # The stored value is never sent to the page, so an empty field means "keep it"
         # (a new URL still asks for it: see domain.hooks.validate_fields).
         del fields["value"]
+    for name in ADVANCED:
+        if name in request.form:  # a form without them (scripts written for 0.4.0) keeps what the hook has
+            # A textarea sends its lines ended by CRLF: the template is stored as it was typed.
+            fields[name] = request.form[name].replace("\r\n", "\n")
     return fields
 
 
@@ -214,6 +259,9 @@ def _render_form(hook: Any, values: dict[str, Any], error: ValidationError | Non
         event_choices=event_choices(),
         boxed=BOXED,
         methods=METHODS,
+        examples=examples(),
+        advanced_open=_advanced_open(values, errors),
+        default_content_type=DEFAULT_CONTENT_TYPE,
     ), status
 
 
@@ -242,6 +290,8 @@ def edit(hook_id: int) -> Any:
     hook = webhooks().get_hook(hook_id)
     if request.method == "GET":
         values = {name: getattr(hook, name) for name in FIELDS if name != "value"}
+        if hook.content_type == DEFAULT_CONTENT_TYPE:
+            values["content_type"] = ""  # the placeholder says it: a value would read as a choice made
         return _render_form(hook, {**values, "events": list(hook.events)})
     fields = _form_fields(editing=True)
     try:

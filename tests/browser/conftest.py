@@ -102,6 +102,16 @@ def page(chromium) -> Iterator[Any]:
         yield tab
 
 
+@pytest.fixture
+def scriptless(chromium) -> Iterator[Any]:
+    """A phone-sized tab with script turned off: every page must work without it."""
+    context = chromium.new_context(viewport={"width": 390, "height": 800}, java_script_enabled=False)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 @pytest.fixture(params=["en", "pt_BR"])
 def lang(request) -> str:
     return request.param
@@ -127,3 +137,18 @@ def log_in(page, site: str, password: str = PASSWORD) -> None:
     page.fill("#password", password)
     page.click("main button[type=submit]")
     page.wait_for_load_state()
+
+
+def no_sideways_scroll(page) -> None:
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 800})
+        wide, inner = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+        assert wide <= inner, (page.url, width, wide, inner)
+        assert page.locator("header.top button").bounding_box()["height"] < 40  # "Log out" on one line
+    page.set_viewport_size({"width": 1366, "height": 800})
+
+
+def look(page, name: str) -> None:
+    """Photographed at every width, and fitting each."""
+    shoot(page, name)
+    no_sideways_scroll(page)

@@ -26,7 +26,7 @@ def test_the_form_offers_record_order_and_saves_the_choice(tab, served, lang, we
     assert words["hint"] in tab.inner_text("#ordering-hint")
     shoot(tab, f"ordering-form-{lang}")
     tab.fill("#name", "Leads")
-    tab.select_option("#event", "lead.updated")
+    tab.check("input[name=events][value='lead.updated']")
     tab.fill("#url", webhook_receiver.url)
     tab.select_option("#ordering", "none")
     tab.click("main button[type=submit]")

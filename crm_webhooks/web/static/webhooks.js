@@ -1,6 +1,6 @@
-// The webhooks page's row menus and copy buttons. Served as a file: the page's policy allows no
-// inline script. Without it the page still works: a menu (<details>) opens and closes on its own
-// button, and a secret is plain text to select.
+// The webhooks page's row menus, copy buttons and the form's examples. Served as a file: the page's
+// policy allows no inline script. Without it the page still works: a menu (<details>) opens and
+// closes on its own button, a secret is plain text to select, and an example's text is there to copy.
 (function () {
   "use strict";
 
@@ -88,11 +88,25 @@
     }
   }
 
-  document.querySelectorAll("button.copy[data-copy]").forEach(function (button) {
-    button.hidden = false;
-    button.addEventListener("click", function () {
-      copy(button);
+  // Buttons that only work with this script are hidden in the page, and shown here.
+  function offer(selector, action) {
+    document.querySelectorAll(selector).forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        action(button);
+      });
     });
+  }
+
+  offer("button.copy[data-copy]", copy);
+
+  // "Use this example": the example's text into the body's box (without script it is there to copy).
+  offer("button.use-example[data-example]", function (button) {
+    var box = document.getElementById("body_template");
+    box.value = document.getElementById(button.dataset.example).textContent;
+    box.focus();
+    box.setSelectionRange(0, 0);
+    box.scrollTop = 0;
   });
   // "Add Webhook" goes once: a second click while the first is on its way would make a second hook.
   document.addEventListener("submit", function (event) {
