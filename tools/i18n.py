@@ -326,6 +326,7 @@ TRANSLATIONS = {
     "TLS handshake failed: %(why)s": "falha no handshake TLS: %(why)s",
     "TLS handshake failed: %(why)s (does the receiver speak HTTPS?)": "falha no handshake TLS: %(why)s (o receptor fala HTTPS?)",
     "body template: %(why)s": "modelo de corpo: %(why)s",
+    "condition: %(why)s": "condição: %(why)s",
     "connection refused": "conexão recusada",
     "could not resolve the host: %(why)s": "não foi possível resolver o host: %(why)s",
     "failed to connect to %(host)s:%(port)s: %(why)s": "falha ao conectar a %(host)s:%(port)s: %(why)s",

@@ -27,16 +27,18 @@ HANDSHAKE = N_("TLS handshake failed: %(why)s")
 GUARDED = N_("refused by the network guard: %(why)s")
 # The hook's body template failed to render (nothing was sent); ``why`` is the template's own error.
 BODY_TEMPLATE = N_("body template: %(why)s")
+# The hook's condition could not be evaluated on the event (the fan-out made a failed delivery of it).
+CONDITION = N_("condition: %(why)s")
 # How a template's error names its line (domain/templating.py): read inside BODY_TEMPLATE's ``why``.
 AT_LINE = N_("line %(line)s: %(reason)s")
 
 # The more specific of two that share a beginning comes first.
 _KINDS = (REFUSED, TIMED_OUT, UNRESOLVED, NO_CONNECTION, BROKEN_BODY, REDIRECT_TO, REDIRECT, CERTIFICATE, NOT_HTTPS)
-_KINDS += (HANDSHAKE, GUARDED, BODY_TEMPLATE, AT_LINE)
+_KINDS += (HANDSHAKE, GUARDED, BODY_TEMPLATE, CONDITION, AT_LINE)
 _PLACEHOLDER = re.compile(r"%\\\((\w+)\\\)s")
 _PATTERNS = [(kind, re.compile(_PLACEHOLDER.sub(r"(?P<\1>.+?)", re.escape(kind)), re.S)) for kind in _KINDS]
 # Whose ``why`` is itself an attempt error worth reading.
-_NESTED = {BROKEN_BODY, BODY_TEMPLATE}
+_NESTED = {BROKEN_BODY, BODY_TEMPLATE, CONDITION}
 
 
 def written(kind: str, **params: Any) -> str:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from crm_stub.models import utcnow
 
+from ..domain.attempt_errors import CONDITION, written
 from ..domain.messages import Message
 from ..domain.templating import TemplateError, condition
 from ..models import AttemptRow, DeliveryRow, EventRow, HookRow
@@ -165,7 +166,7 @@ def _insert(conn: Connection | Session, rows: list[dict[str, object]]) -> None:
 def _fail_broken(conn: Connection | Session, broken: list[tuple[Conditioned, Message]]) -> None:
     now = utcnow()
     for pair, why in broken:
-        error = f"condition: {why}"
+        error = written(CONDITION, why=str(why))
         delivery_id = conn.execute(
             insert(DeliveryRow.__table__)
             .values(

@@ -10,6 +10,7 @@ from babel.support import Translations
 from crm_webhooks.domain.attempt_errors import (
     BODY_TEMPLATE,
     BROKEN_BODY,
+    CONDITION,
     NOT_HTTPS,
     REDIRECT_TO,
     REFUSED,
@@ -45,6 +46,10 @@ PT = Translations.load(Path(__file__).resolve().parents[2] / "crm_webhooks" / "t
             "modelo de corpo: linha 2: ZeroDivisionError: division by zero",
         ),
         (written(BODY_TEMPLATE, why="took longer than 200 ms"), "modelo de corpo: took longer"),
+        (
+            written(CONDITION, why="line 1: TypeError: unsupported operand"),
+            "condição: linha 1: TypeError: unsupported operand",
+        ),
         ("a receiver's own 100% words", "a receiver's own 100% words"),  # no kind of ours: as it was stored
         ("", ""),
     ],
