@@ -139,7 +139,7 @@ class WebhookReceiver:
     # -- checking -------------------------------------------------------------------
 
     def verify(self, request: Request, hook: Hook) -> dict[str, Any]:
-        """Check ``request``'s signature with the hook's secret; returns its envelope.
+        """Check ``request``'s signature with the hook's secret; returns its envelope (see ``envelope_of``).
 
         The signed payload is the body, or for GET and DELETE the raw query
         string, as any Standard Webhooks receiver passes it.  When it does not
@@ -210,7 +210,13 @@ def signed_payload(request: Request) -> bytes:
 
 
 def envelope_of(request: Request) -> dict[str, Any]:
+    """The envelope a request carries: its JSON body, its query's fields (GET, DELETE), or, for a
+    hook whose body template makes something else, ``{"body": <the text>}``."""
     data = request.get_data()
-    if data:
-        return json.loads(data)
-    return dict(request.args)
+    if not data:
+        return dict(request.args)
+    try:
+        found = json.loads(data)
+    except ValueError:
+        found = None
+    return found if isinstance(found, dict) else {"body": data.decode("utf-8", "replace")}

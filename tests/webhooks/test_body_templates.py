@@ -68,6 +68,9 @@ def test_a_text_template_is_sent_as_text(crm, webhooks, webhook_receiver, event:
     assert request.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert request.get_data().decode() == text
     verify(request.get_data(), request.headers, hook.secret)
+    # The QA plugin's receiver takes a body that is no JSON too: as text.
+    assert webhook_receiver.verify(request, hook) == {"body": text}
+    assert webhook_receiver.envelopes == [{"body": text}]
 
 
 def test_the_event_id_and_timestamp_are_the_envelopes(crm, webhooks, webhook_receiver) -> None:
