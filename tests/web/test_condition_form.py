@@ -158,6 +158,8 @@ def test_the_summary_counts_what_the_condition_turned_away(admin, crm, webhooks,
     webhooks.run_pending()
     page = admin.get(f"{BASE}/{hook.id}/edit?lang={lang}").get_data(as_text=True)
     assert f'id="summary-skipped">{said}<' in summary(page)
+    history = admin.get(f"{BASE}/{hook.id}/history?lang={lang}").get_data(as_text=True)
+    assert f'id="history-skipped">{said}: <code>' in history
 
 
 def test_they_speak_portuguese(admin, webhooks, webhook_receiver) -> None:
