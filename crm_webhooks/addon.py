@@ -169,9 +169,10 @@ class WebhooksAddon:
         ``hook_id``: a saved hook, ``fields`` changing it as ``update_hook`` would (not saved); without
         it, a new hook of ``fields`` as ``create_hook`` takes them.  The event: ``record`` (``"lead:42"``)
         as it is now, as ``event`` (default: the hook's first event of that entity), or else the latest
-        stored event of the hook's events (of ``event`` when given).
+        stored event of the hook's events (of ``event`` when given).  A new hook given no ``events``
+        takes ``event`` as its one event too.
         """
-        return self.previews.preview(hook_id, record=record, event=event, **fields)
+        return self.previews.preview(hook_id, fields, record=record, event=event)
 
     # -- deliveries -------------------------------------------------------------
 

@@ -96,14 +96,18 @@ class PreviewService:
         self._options = options
 
     def preview(
-        self, hook_id: int | None = None, *, record: str | None = None, event: str | None = None, **fields: Any
+        self,
+        hook_id: int | None,
+        fields: dict[str, Any],
+        *,
+        record: str | None = None,
+        event: str | None = None,
     ) -> Preview:
         """``hook_id``'s hook (with ``fields`` changed, as ``update_hook`` would take them) or a new one
-        (``fields`` as ``create_hook`` takes them), for ``record``'s current state or the latest stored event.
-
-        ``event`` is the event previewed; a new hook given no ``events`` takes it as its one event too.
-        """
-        if hook_id is None and "events" not in fields and event is not None:
+        (``fields`` as ``create_hook`` takes them), for ``record``'s current state or the latest stored event
+        (of ``event``, one of the hook's codes, when given).  A new hook given neither ``event`` nor
+        ``events`` takes ``event`` as its one event."""
+        if hook_id is None and event is not None and not {"event", "events"} & set(fields):
             fields = {**fields, "event": event}
         hook, secrets = self._hook(hook_id, fields)
         codes = codes_of_all(hook["events"])

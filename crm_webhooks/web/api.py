@@ -250,7 +250,7 @@ def preview_hook() -> Any:
     else:
         problems.add("hook", N_("expected an object of hook fields"))
     problems.raise_any()
-    preview = webhooks().preview(hook_id, record=data.get("record"), event=data.get("event"), **fields)
+    preview = webhooks().previews.preview(hook_id, fields, record=data.get("record"), event=data.get("event"))
     return jsonify(preview.to_dict())
 
 

@@ -77,6 +77,7 @@ BAD = [
     ({"event": "sale.created"}, "event"),
     ({"hook": {"url": "ftp://x"}}, "url"),
     ({"hook": {"name": "\ud800"}}, "name"),
+    ({"hook": {"event": "lead.exploded"}}, "event"),  # the hook's own field, beside the event previewed
 ]
 
 
