@@ -267,6 +267,18 @@ TRANSLATIONS = {
     "%(value)s is neither a duration like 2h, 30m, 7d nor an ISO 8601 date/time": "%(value)s não é uma duração como 2h, 30m, 7d nem uma data/hora ISO 8601",
     "a hook id (a whole number from 1), or null for every hook": "um id de webhook (um número inteiro a partir de 1), ou null para todos",
     "not a field of this operation": "não é um campo desta operação",
+    "%(value)s is not an event of %(entity)s records": "%(value)s não é um evento de registros %(entity)s",
+    "%(value)s is not entity:id, e.g. lead:42": "%(value)s não está no formato entidade:id, por exemplo lead:42",
+    "%(value)s is not one of this hook's events (%(codes)s)": "%(value)s não é um dos eventos deste webhook (%(codes)s)",
+    "a follow-up is a record of its own: leave out record to preview the latest one stored": (
+        "um seguimento é um registro próprio: omita o registro para ver o último armazenado"
+    ),
+    "expected a whole number, got %(value)s": "esperado um número inteiro, recebido %(value)s",
+    "expected an object of hook fields": "esperado um objeto com campos do webhook",
+    "no event of this hook's events is stored yet: name a record, e.g. lead:42": (
+        "nenhum evento deste webhook foi armazenado ainda: indique um registro, por exemplo lead:42"
+    ),
+    "this hook takes no event of %(entity)s records": "este webhook não recebe eventos de registros %(entity)s",
     "Replay failed…": "Reenviar as que falharam…",
     "Replay failed deliveries": "Reenviar entregas com falha",
     "Replay failed": "Reenviar as que falharam",
