@@ -160,8 +160,7 @@ class PreviewService:
         """The hook's fields as they would be after ``fields``, and the secrets it signs with."""
         allow = self._options.allow_private_networks
         if hook_id is None:
-            cleaned = validate_fields(fields, allow_private=allow)
-            return {"content_type": None, **cleaned}, (new_secret(),)  # the signature is masked anyway
+            return validate_fields(fields, allow_private=allow), (new_secret(),)  # the signature is masked anyway
         with self._crm._read() as session:
             row = self._hooks._row(session, hook_id)
             current = {name: getattr(row, name) for name in FIELDS}
