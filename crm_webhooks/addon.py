@@ -28,6 +28,7 @@ from .engine.worker import Worker
 from .hooks import HookService
 from .models import MetaRow
 from .outbox import Outbox
+from .preview import Preview, PreviewService
 from .replay import ReplayService
 from .signals import hook_disabled
 from .stats import StatsService
@@ -52,6 +53,7 @@ class WebhooksAddon:
         self.deliveries = DeliveryService(crm, self.hooks, self.deliverer)
         self.replays = ReplayService(crm, self.hooks, self.deliverer)
         self.stats = StatsService(crm, self.hooks)
+        self.previews = PreviewService(crm, self.hooks, self.options)
         self._dispatcher: Worker | None = None
         self.outbox = Outbox(crm, on_commit=self._wake)
 
@@ -158,6 +160,19 @@ class WebhooksAddon:
 
     def rotate_secret(self, hook_id: int) -> Hook:
         return self.hooks.rotate_secret(hook_id)
+
+    def preview(
+        self, hook_id: int | None = None, *, record: str | None = None, event: str | None = None, **fields: Any
+    ) -> Preview:
+        """What the hook would send, sending and storing nothing: the condition's verdict and the request.
+
+        ``hook_id``: a saved hook, ``fields`` changing it as ``update_hook`` would (not saved); without
+        it, a new hook of ``fields`` as ``create_hook`` takes them.  The event: ``record`` (``"lead:42"``)
+        as it is now, as ``event`` (default: the hook's first event of that entity), or else the latest
+        stored event of the hook's events (of ``event`` when given).  A new hook given no ``events``
+        takes ``event`` as its one event too.
+        """
+        return self.previews.preview(hook_id, fields, record=record, event=event)
 
     # -- deliveries -------------------------------------------------------------
 

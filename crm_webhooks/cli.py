@@ -427,6 +427,32 @@ def hooks_test(app: App, hook_id: int, as_json: bool) -> int:
     return 0 if delivery.status == "succeeded" else 1
 
 
+@hooks.command("preview")
+@click.argument("hook_id", type=int)
+@click.option("--record", help="A record as it is now, as entity:id (e.g. lead:42); default: the latest stored event.")
+@click.option("--event", help="Which of the hook's events (default: its first of the record's, or any).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def hooks_preview(app: App, hook_id: int, record: str | None, event: str | None, as_json: bool) -> None:
+    """Show what the hook would send for an event: sends nothing, stores nothing."""
+    preview = app.webhooks.preview(hook_id, record=record, event=event)
+    if as_json:
+        app.json(preview.to_dict())
+        return
+    app.say(f"event: {preview.event} {preview.event_id} ({preview.record or 'the latest stored'})")
+    if preview.condition_error is not None:
+        app.say(f"condition: cannot be evaluated, nothing would be sent: {preview.condition_error}")
+    elif preview.matches is not None:
+        app.say("condition: true" if preview.matches else "condition: false, nothing would be sent")
+    if preview.error is not None:
+        app.say(f"nothing would be sent: {preview.error}")
+        return
+    app.say(f"{preview.method} {preview.url}")
+    app.console.print(_header_lines("headers (masked)", preview.headers.items()))
+    if preview.body is not None:
+        app.console.print(plain(f"body:\n{preview.body}", newlines=True))
+
+
 @hooks.command("rotate-secret")
 @click.argument("hook_id", type=int)
 @pass_app

@@ -267,6 +267,29 @@ TRANSLATIONS = {
     "%(value)s is neither a duration like 2h, 30m, 7d nor an ISO 8601 date/time": "%(value)s não é uma duração como 2h, 30m, 7d nem uma data/hora ISO 8601",
     "a hook id (a whole number from 1), or null for every hook": "um id de webhook (um número inteiro a partir de 1), ou null para todos",
     "not a field of this operation": "não é um campo desta operação",
+    "Empty: the latest stored event of the hook's events. Preview sends nothing and saves nothing.": (
+        "Vazio: o último evento armazenado dos eventos do webhook. A pré-visualização não envia nem salva nada."
+    ),
+    "Nothing would be sent: %(error)s": "Nada seria enviado: %(error)s",
+    "Preview": "Pré-visualizar",
+    "Record to preview": "Registro a pré-visualizar",
+    "The condition cannot be evaluated: %(error)s": "A condição não pode ser avaliada: %(error)s",
+    "The condition is false: nothing would be sent.": "A condição é falsa: nada seria enviado.",
+    "The condition is true.": "A condição é verdadeira.",
+    "What would be sent": "O que seria enviado",
+    "the latest stored event": "o último evento armazenado",
+    "%(value)s is not an event of %(entity)s records": "%(value)s não é um evento de registros %(entity)s",
+    "%(value)s is not entity:id, e.g. lead:42": "%(value)s não está no formato entidade:id, por exemplo lead:42",
+    "%(value)s is not one of this hook's events (%(codes)s)": "%(value)s não é um dos eventos deste webhook (%(codes)s)",
+    "a follow-up is a record of its own: leave out record to preview the latest one stored": (
+        "um seguimento é um registro próprio: omita o registro para ver o último armazenado"
+    ),
+    "expected a whole number, got %(value)s": "esperado um número inteiro, recebido %(value)s",
+    "expected an object of hook fields": "esperado um objeto com campos do webhook",
+    "no event of this hook's events is stored yet: name a record, e.g. lead:42": (
+        "nenhum evento deste webhook foi armazenado ainda: indique um registro, por exemplo lead:42"
+    ),
+    "this hook takes no event of %(entity)s records": "este webhook não recebe eventos de registros %(entity)s",
     "Replay failed…": "Reenviar as que falharam…",
     "Replay failed deliveries": "Reenviar entregas com falha",
     "Replay failed": "Reenviar as que falharam",

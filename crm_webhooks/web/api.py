@@ -125,12 +125,17 @@ def body() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadBody(N_("expected a JSON object (Content-Type: application/json)"))
     problems = Problems()
-    for name, value in data.items():
-        # JSON may escape half of a surrogate pair ("\ud800"): no database stores that.
-        if isinstance(value, str) and not _encodable(value):
-            problems.add(name if _encodable(name) else "body", N_("not valid Unicode text (a lone surrogate)"))
+    check_text(problems, data)
     problems.raise_any()
     return data
+
+
+def check_text(problems: Problems, data: dict[str, Any]) -> None:
+    """Note each text field of ``data`` that is not valid Unicode."""
+    for name, value in data.items():
+        # JSON may escape half of a surrogate pair ("\ud800"): no database stores that, nor does UTF-8.
+        if isinstance(value, str) and not _encodable(value):
+            problems.add(name if _encodable(name) else "body", N_("not valid Unicode text (a lone surrogate)"))
 
 
 def _encodable(text: str) -> bool:
@@ -220,6 +225,33 @@ def create_hook() -> Any:
     response = jsonify(hook_json(hook, secret=True))
     response.headers["Location"] = url_for(".get_hook", hook_id=hook.id)
     return response, 201
+
+
+PREVIEW_FIELDS = ("hook_id", "hook", "record", "event")
+
+
+@bp.post("/hooks/preview")
+@token_required(READ)
+def preview_hook() -> Any:
+    """What a hook (saved, changed, or not saved yet) would send for an event: sends and stores nothing.
+
+    webhooks:read is enough, and needed: nothing changes, and the answer shows the event's data
+    (as a delivery's payload does) with the header value and signature masked.
+    """
+    data = body()
+    problems = Problems()
+    for name in sorted(set(data) - set(PREVIEW_FIELDS)):
+        problems.add(name, N_("not a field of this operation"))
+    hook_id, fields = data.get("hook_id"), data.get("hook") or {}
+    if hook_id is not None and (isinstance(hook_id, bool) or not isinstance(hook_id, int)):
+        problems.add("hook_id", N_("expected a whole number, got %(value)s"), value=repr(hook_id))
+    if isinstance(fields, dict):
+        check_text(problems, fields)  # the body is rendered and signed as UTF-8
+    else:
+        problems.add("hook", N_("expected an object of hook fields"))
+    problems.raise_any()
+    preview = webhooks().previews.preview(hook_id, fields, record=data.get("record"), event=data.get("event"))
+    return jsonify(preview.to_dict())
 
 
 @bp.get("/hooks/<int:hook_id>")

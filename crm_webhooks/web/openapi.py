@@ -303,6 +303,66 @@ SCHEMAS: dict[str, Any] = {
             "queued_at": {**_NULLABLE_TIME, "description": "When they were queued; null on a dry run"},
         },
     },
+    "PreviewRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "A saved hook (`hook_id`), with `hook` fields changed as PATCH would take them (not saved), "
+        "or a hook not saved yet (`hook` alone, as POST /hooks takes it); for `record` as it is now, or else "
+        "for the latest stored event of the hook's events",
+        "properties": {
+            "hook_id": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID},
+            "hook": {"type": ["object", "null"], "additionalProperties": False, "properties": _HOOK_FIELDS},
+            "record": {
+                "type": ["string", "null"],
+                "pattern": "^[a-z_]+:[0-9]{1,19}$",
+                "description": "entity:id, the record as it is now (no previous values); null: the latest event stored",
+                "examples": ["lead:42"],
+            },
+            "event": {
+                "type": ["string", "null"],
+                "enum": [*(e.code for e in CATALOG), None],
+                "description": "Which of the hook's events (default: its first of the record's entity, or any of "
+                "them); a hook not saved yet that gives no events takes it as its event",
+            },
+        },
+    },
+    "Preview": {
+        "type": "object",
+        "required": ["hook_id", "event", "event_id", "record", "condition", "would_send", "request"],
+        "properties": {
+            "hook_id": {"type": ["integer", "null"], "description": "null: a hook not saved yet"},
+            "event": {"type": "string"},
+            "event_id": {"type": "string", "description": "The stored event's id, or a new one for a record"},
+            "record": {"type": ["string", "null"]},
+            "condition": {
+                "type": "object",
+                "required": ["matches", "error"],
+                "properties": {
+                    "matches": {"type": ["boolean", "null"], "description": "null: no condition, or an error"},
+                    "error": {"type": ["string", "null"], "description": "Why it cannot be evaluated"},
+                },
+            },
+            "would_send": {
+                "type": "boolean",
+                "description": "The condition holds (or there is none) and the body renders",
+            },
+            "request": {
+                "type": "object",
+                "required": ["method", "url", "headers", "body", "error"],
+                "properties": {
+                    "method": {"type": "string", "enum": list(METHODS)},
+                    "url": {"type": "string", "description": "With the query string GET and DELETE carry"},
+                    "headers": {
+                        "type": "object",
+                        "additionalProperties": {"type": "string"},
+                        "description": "As history records them: the key/value header's value and the signature masked",
+                    },
+                    "body": {"type": ["string", "null"], "description": "null for GET and DELETE, or on an error"},
+                    "error": {"type": ["string", "null"], "description": "Why the body template cannot render"},
+                },
+            },
+        },
+    },
     **components(),
 }
 
@@ -455,6 +515,24 @@ def document(server: str) -> dict[str, Any]:
                     write,
                     {"201": _json(_ref("Hook"), "Created"), **_errors("400", "401", "403", "422")},
                     requestBody={"required": True, "content": {"application/json": {"schema": _ref("HookCreate")}}},
+                ),
+            },
+            "/hooks/preview": {
+                "post": _op(
+                    "preview_hook",
+                    "hooks",
+                    "What a hook would send for an event (sends and stores nothing)",
+                    read,
+                    {
+                        "200": _json(_ref("Preview"), "The condition's verdict and the request that would go"),
+                        **_errors("400", "401", "403", "404", "422"),
+                    },
+                    description="The request is made as a delivery makes it, so its body is what the receiver "
+                    "would get byte for byte; only the timestamp and the signature of a real attempt differ.",
+                    requestBody={
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("PreviewRequest")}},
+                    },
                 ),
             },
             "/hooks/{hook_id}": {

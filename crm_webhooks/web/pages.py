@@ -25,6 +25,7 @@ from ..domain.messages import Message
 from ..domain.templating import CHAT_MESSAGE, DEFAULT_CONTENT_TYPE, FLAT_SALE
 from ..exceptions import ValidationError
 from ..hooks import STATUSES as HOOK_STATUSES
+from ..preview import Preview
 from . import once, reveal
 from .words import missing, translate
 
@@ -246,7 +247,9 @@ def _form_fields(*, editing: bool = False) -> dict[str, Any]:
     return fields
 
 
-def _render_form(hook: Any, values: dict[str, Any], error: ValidationError | None = None) -> Any:
+def _render_form(
+    hook: Any, values: dict[str, Any], error: ValidationError | None = None, preview: Preview | None = None
+) -> Any:
     errors: dict[str, str] = {}
     for found in error.errors if error else ():
         errors.setdefault(found.field, translate(found.message))
@@ -254,8 +257,9 @@ def _render_form(hook: Any, values: dict[str, Any], error: ValidationError | Non
     return render_template(
         "webhooks/form.html",
         hook=hook,
-        values=values,
+        values={**values, "preview_record": request.form.get("preview_record", "")},
         errors=errors,
+        preview=preview,
         event_choices=event_choices(),
         boxed=BOXED,
         methods=METHODS,
@@ -275,6 +279,8 @@ def new() -> Any:
     if done is not None:  # this very form was sent before: show what it made
         return redirect(url_for(".secret", hook_id=done), 303)
     fields = _form_fields()
+    if "preview" in request.form:
+        return _preview(None, fields, {**fields, "once": form_token or once.token()})
     try:
         hook = webhooks().create_hook(**fields)
     except ValidationError as exc:
@@ -294,12 +300,26 @@ def edit(hook_id: int) -> Any:
             values["content_type"] = ""  # the placeholder says it: a value would read as a choice made
         return _render_form(hook, {**values, "events": list(hook.events)})
     fields = _form_fields(editing=True)
+    if "preview" in request.form:
+        return _preview(hook, fields, fields)
     try:
         webhooks().update_hook(hook_id, **fields)
     except ValidationError as exc:
         return _render_form(hook, fields, exc)
     flash(_("Webhook “%(name)s” saved.", name=fields["name"]))
     return redirect(url_for(".index"))
+
+
+def _preview(hook: Any, fields: dict[str, Any], values: dict[str, Any]) -> Any:
+    """The form again, as typed, with what it would send (nothing is sent or saved)."""
+    record = request.form.get("preview_record", "").strip() or None
+    try:
+        found = webhooks().previews.preview(hook and hook.id, fields, record=record)
+    except ValidationError as exc:
+        return _render_form(hook, values, exc)
+    except NotFound as exc:  # the record named: said beside its box, not as a page of its own
+        return _render_form(hook, values, ValidationError("record", Message.verbatim(missing(exc))))
+    return _render_form(hook, values, preview=found)
 
 
 def _confirm(hook: Any, action: str, question: str, explanation: str) -> Any:

@@ -28,6 +28,7 @@ BY_MODULE = {
     "hooks": "services",
     "deliveries": "services",
     "replay": "services",
+    "preview": "services",
     "stats": "services",
     # The object install_addon returns is the Python surface (CONTRACT section 2): thin over
     # the services, and where the host asks for the web pages.
