@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -32,7 +33,9 @@ def workers(pg: CRM) -> Iterator[Callable[..., subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
 
     def start(*args: str) -> subprocess.Popen[str]:
-        env = {**os.environ, "CRM_DATABASE_URL": pg.database_url}
+        # Named, so that a test killing "the workers' connections" kills theirs only, not those of
+        # tests running beside it on the same server.
+        env = {**os.environ, "CRM_DATABASE_URL": pg.database_url, "PGAPPNAME": start.application_name}
         proc = subprocess.Popen(
             [sys.executable, "-m", "crm_webhooks.cli", "worker", *args],
             stdout=subprocess.DEVNULL,
@@ -50,6 +53,7 @@ def workers(pg: CRM) -> Iterator[Callable[..., subprocess.Popen[str]]]:
         threading.Thread(target=proc.stderr.read, daemon=True).start()  # type: ignore[union-attr]
         return proc
 
+    start.application_name = f"crm-test-worker-{uuid.uuid4().hex[:12]}"  # type: ignore[attr-defined]
     yield start
     for proc in started:
         if proc.poll() is None:
