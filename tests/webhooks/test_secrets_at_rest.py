@@ -94,6 +94,8 @@ def make_hook(database_url: str) -> dict[str, str]:
         ("not-a-key", "CRM_WEBHOOKS_ENCRYPTION_KEYS: key 1 is not a Fernet key"),
         (f"{OTHER_KEY},", "CRM_WEBHOOKS_ENCRYPTION_KEYS: key 2 is empty"),
     ],
+    # Not the key itself: it is made afresh in each process, and pytest-xdist needs the same ids in each.
+    ids=["another key", "no key", "not a key", "an empty second key"],
 )
 def test_a_missing_or_wrong_key_is_one_clear_error_at_start(database_url, keys, later, message) -> None:
     keys(OLD_KEY)
