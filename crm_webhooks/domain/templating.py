@@ -197,12 +197,21 @@ def _check_join(separator: object, items: list[Any]) -> None:
         raise _too_big()
 
 
-def _check_format(text: object) -> None:
-    if isinstance(text, str):
-        for match in _FORMAT_WIDTH.finditer(text):
-            for number in match.groups():
-                if number == "*" or (number and int(number) > MAX_VALUE):
-                    raise _too_big()
+def _check_format(text: object, arguments: object = ()) -> None:
+    if not isinstance(text, str):
+        return
+    fields = 0
+    for match in _FORMAT_WIDTH.finditer(text):
+        fields += 1
+        for number in match.groups():
+            if number == "*" or (number and int(number) > MAX_VALUE):
+                raise _too_big()
+    # Every `%(key)s` may name the same value: measuring the mapping once would let a format
+    # of many fields over one large value allocate gigabytes in one C call.
+    if isinstance(arguments, Mapping) and arguments:
+        largest = max(_size(value) for value in arguments.values())
+        if len(text) + fields * largest > MAX_VALUE:
+            raise _too_big()
 
 
 def _check_binop(operator: str, left: Any, right: Any) -> None:
@@ -222,7 +231,7 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
         if not (isinstance(left, numbers) and isinstance(right, numbers)) and _size(left) + _size(right) > MAX_VALUE:
             raise _too_big()
     elif operator == "%":
-        _check_format(left)
+        _check_format(left, right)
         _check_arguments([right])
 
 
@@ -277,7 +286,8 @@ def _check_sum(environment: Any, iterable: Any, attribute: Any = None, start: An
 
 
 def _check_filter_format(value: object, *args: Any, **kwargs: Any) -> None:
-    _check_format(value)
+    # Jinja's format takes keywords as the mapping, else the positional arguments.
+    _check_format(value, kwargs or args)
 
 
 def _words(text: str) -> frozenset[str]:

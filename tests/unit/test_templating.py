@@ -7,6 +7,7 @@ test must not depend on the machine's speed.
 from __future__ import annotations
 
 import json
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,26 @@ def test_a_hostile_or_broken_condition_fails_with_the_domain_error(text, says) -
     with pytest.raises(TemplateError) as failed:
         condition(text).matches(WON, {}, "opportunity.updated")
     assert says in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '("%(a)s" * 1000) % {"a": "x" * 200000}',
+        '("%(a)s" * 1000)|format(a="x" * 200000)',
+    ],
+)
+def test_a_format_naming_one_large_value_many_times_is_refused_before_it_is_made(text) -> None:
+    # Made and then measured, it would be hundreds of megabytes (gigabytes with a longer format).
+    tracemalloc.start()
+    try:
+        with pytest.raises(TemplateError) as failed:
+            condition(text).matches(WON, {}, "opportunity.updated")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "a value would be longer than" in str(failed.value)
+    assert peak < 20 * MAX_OUTPUT
 
 
 def test_a_condition_is_compiled_once_per_text() -> None:
