@@ -515,13 +515,11 @@ class Condition:
                 raise TemplateSyntaxError(
                     f"unexpected {describe_token(extra)!r}: a condition is one expression", extra.lineno
                 )
-        except (TemplateSyntaxError, RecursionError, MemoryError) as exc:
-            raise _syntax(exc) from None
-        # An expression declares nothing: every name it reads comes from outside.
-        _refuse_unknown((n.name for n in expression.find_all(nodes.Name)), CONDITION_NAMES)
-        tree = nodes.Template([nodes.Assign(nodes.Name("result", "store"), expression)], lineno=1)
-        tree.set_environment(_ENV)
-        try:
+            # An expression declares nothing: every name it reads comes from outside.  Walking the
+            # tree recurses as deep as it is: a long flat `1+1+...` is a deep tree.
+            _refuse_unknown((n.name for n in expression.find_all(nodes.Name)), CONDITION_NAMES)
+            tree = nodes.Template([nodes.Assign(nodes.Name("result", "store"), expression)], lineno=1)
+            tree.set_environment(_ENV)
             self._template = _ENV.from_string(tree)
         except (TemplateSyntaxError, SyntaxError, RecursionError, MemoryError) as exc:
             raise _syntax(exc) from None

@@ -95,6 +95,9 @@ def test_no_condition_or_the_text_stripped(value, expected) -> None:
         (["event"], "expected text, got a list"),
         ("(" * 3000, "at most 2000 characters"),
         ("(" * 1000 + ")" * 1000, "too complex to compile"),
+        # Flat to read, but a tree a thousand deep
+        ("+".join(["1"] * 1000), "too complex to compile"),
+        ("1" + "-1" * 999, "too complex to compile"),
     ],
 )
 def test_a_condition_that_cannot_be_is_refused_at_save(value, says) -> None:
