@@ -52,7 +52,7 @@ from jinja2.runtime import LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 
 from ..exceptions import ValidationError
-from .inputs import at_most, kind
+from .inputs import at_most, kind, storable
 from .messages import N_, Message
 
 CONDITION_NAMES = ("object", "previous", "event")
@@ -630,7 +630,7 @@ def _optional_text(field: str, value: object, limit: int) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValidationError(field, kind(value))
-    return at_most(field, value.strip(), limit) or None
+    return at_most(field, storable(field, value).strip(), limit) or None
 
 
 def validate_condition(value: object) -> str | None:
