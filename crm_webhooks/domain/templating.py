@@ -574,7 +574,11 @@ class BodyTemplate:
         text = _run_bounded(template, TEMPLATE_SECONDS, produce)
         if is_json(content_type):
             _check_json(text)
-        return text.encode("utf-8")
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            # `"%c" % 55296` makes half a surrogate pair, which no UTF-8 body can carry.
+            raise TemplateError(Message(N_("not valid Unicode text (a lone surrogate)"))) from None
 
 
 def _refuse_constant(name: str) -> Any:
