@@ -38,7 +38,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, ItemsView, Iterable, KeysView, Mapping, ValuesView
 from types import BuiltinMethodType, TracebackType
 from typing import Any
 
@@ -126,7 +126,9 @@ def _size(value: object, limit: int = MAX_VALUE) -> int:
             total += 2 + 4 * len(item)
             stack.extend(item.keys())
             stack.extend(item.values())
-        elif isinstance(item, list | tuple | set | frozenset):
+        elif isinstance(item, list | tuple | set | frozenset | KeysView | ValuesView | ItemsView):
+            # A dict's views print all they show: counted as one opaque value, `"%s" % (view,)`
+            # repeated made gigabytes.
             total += 2 + 2 * len(item)
             stack.extend(item)
         else:

@@ -148,9 +148,11 @@ def test_a_hostile_or_broken_condition_fails_with_the_domain_error(text, says) -
     [
         '("%(a)s" * 1000) % {"a": "x" * 200000}',
         '("%(a)s" * 1000)|format(a="x" * 200000)',
+        '("%s" * 1000) % ((dict(a="x" * 200000).values(),) * 1000)',
+        '("%s" * 1000)|format(*((dict(a="x" * 200000).items(),) * 1000))',
     ],
 )
-def test_a_format_naming_one_large_value_many_times_is_refused_before_it_is_made(text) -> None:
+def test_a_format_printing_one_large_value_many_times_is_refused_before_it_is_made(text) -> None:
     # Made and then measured, it would be hundreds of megabytes (gigabytes with a longer format).
     tracemalloc.start()
     try:
