@@ -44,7 +44,6 @@ def storable(field: str, value: str) -> str:
 def text(field: str, value: object, *, required: bool = True) -> str:
     """``value`` as stripped text, or the error saying why it is none."""
     if isinstance(value, str):
-        storable(field, value)
         if value.strip() or not required:
             return value.strip()
         raise ValidationError(field, N_("required"))
