@@ -227,6 +227,7 @@ TRANSLATIONS = {
     "must be from %(low)s to %(high)s": "deve estar entre %(low)s e %(high)s",
     "not a query parameter of this operation": "não é um parâmetro de consulta desta operação",
     "not valid Unicode text (a lone surrogate)": "não é texto Unicode válido (um substituto isolado)",
+    "must not contain NUL characters": "não pode conter caracteres NUL",
     # charts (issue 15, "something to look at"): the hook's last 24 hours and the list's sparklines
     "Last 24 hours": "Últimas 24 horas",
     "Last 24 h: %(succeeded)s delivered, %(failed)s failed, %(pending)s pending.": "Últimas 24 h: %(succeeded)s com sucesso, %(failed)s com falha, %(pending)s em espera.",

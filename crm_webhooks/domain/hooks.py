@@ -14,7 +14,7 @@ from .catalog import BY_CODE
 from .event_patterns import codes_of_all, validate_events
 from .inputs import at_most as _at_most
 from .inputs import kind as _kind
-from .inputs import shown
+from .inputs import shown, storable
 from .inputs import text as _text
 from .messages import N_, Message, Np_, as_message
 from .templating import DEFAULT_CONTENT_TYPE, validate_body_template, validate_condition
@@ -197,7 +197,8 @@ def mask(value: str | None) -> str | None:
 
 
 def validate_name(value: object) -> str:
-    return _at_most("name", _text("name", value), MAX_NAME)
+    # The other texts refuse control characters in their own words; a name has no other rule.
+    return _at_most("name", storable("name", _text("name", value)), MAX_NAME)
 
 
 def validate_event(value: object) -> str:

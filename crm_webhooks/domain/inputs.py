@@ -34,6 +34,13 @@ def shown(value: object) -> str:
     return text if len(text) <= 40 else text[:40] + "…"
 
 
+def storable(field: str, value: str) -> str:
+    """``value`` unless it holds a NUL, which PostgreSQL's text refuses (a 500 at save, not a 422)."""
+    if "\x00" in value:
+        raise ValidationError(field, N_("must not contain NUL characters"))
+    return value
+
+
 def text(field: str, value: object, *, required: bool = True) -> str:
     """``value`` as stripped text, or the error saying why it is none."""
     if isinstance(value, str):

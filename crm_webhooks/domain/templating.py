@@ -38,7 +38,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, ItemsView, Iterable, KeysView, Mapping, ValuesView
 from types import BuiltinMethodType, TracebackType
 from typing import Any
 
@@ -52,7 +52,7 @@ from jinja2.runtime import LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 
 from ..exceptions import ValidationError
-from .inputs import at_most, kind
+from .inputs import at_most, kind, storable
 from .messages import N_, Message
 
 CONDITION_NAMES = ("object", "previous", "event")
@@ -126,7 +126,9 @@ def _size(value: object, limit: int = MAX_VALUE) -> int:
             total += 2 + 4 * len(item)
             stack.extend(item.keys())
             stack.extend(item.values())
-        elif isinstance(item, list | tuple | set | frozenset):
+        elif isinstance(item, list | tuple | set | frozenset | KeysView | ValuesView | ItemsView):
+            # A dict's views print all they show: counted as one opaque value, `"%s" % (view,)`
+            # repeated made gigabytes.
             total += 2 + 2 * len(item)
             stack.extend(item)
         else:
@@ -197,12 +199,21 @@ def _check_join(separator: object, items: list[Any]) -> None:
         raise _too_big()
 
 
-def _check_format(text: object) -> None:
-    if isinstance(text, str):
-        for match in _FORMAT_WIDTH.finditer(text):
-            for number in match.groups():
-                if number == "*" or (number and int(number) > MAX_VALUE):
-                    raise _too_big()
+def _check_format(text: object, arguments: object = ()) -> None:
+    if not isinstance(text, str):
+        return
+    fields = 0
+    for match in _FORMAT_WIDTH.finditer(text):
+        fields += 1
+        for number in match.groups():
+            if number == "*" or (number and int(number) > MAX_VALUE):
+                raise _too_big()
+    # Every `%(key)s` may name the same value: measuring the mapping once would let a format
+    # of many fields over one large value allocate gigabytes in one C call.
+    if isinstance(arguments, Mapping) and arguments:
+        largest = max(_size(value) for value in arguments.values())
+        if len(text) + fields * largest > MAX_VALUE:
+            raise _too_big()
 
 
 def _check_binop(operator: str, left: Any, right: Any) -> None:
@@ -222,7 +233,7 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
         if not (isinstance(left, numbers) and isinstance(right, numbers)) and _size(left) + _size(right) > MAX_VALUE:
             raise _too_big()
     elif operator == "%":
-        _check_format(left)
+        _check_format(left, right)
         _check_arguments([right])
 
 
@@ -277,7 +288,8 @@ def _check_sum(environment: Any, iterable: Any, attribute: Any = None, start: An
 
 
 def _check_filter_format(value: object, *args: Any, **kwargs: Any) -> None:
-    _check_format(value)
+    # Jinja's format takes keywords as the mapping, else the positional arguments.
+    _check_format(value, kwargs or args)
 
 
 def _words(text: str) -> frozenset[str]:
@@ -505,13 +517,11 @@ class Condition:
                 raise TemplateSyntaxError(
                     f"unexpected {describe_token(extra)!r}: a condition is one expression", extra.lineno
                 )
-        except (TemplateSyntaxError, RecursionError, MemoryError) as exc:
-            raise _syntax(exc) from None
-        # An expression declares nothing: every name it reads comes from outside.
-        _refuse_unknown((n.name for n in expression.find_all(nodes.Name)), CONDITION_NAMES)
-        tree = nodes.Template([nodes.Assign(nodes.Name("result", "store"), expression)], lineno=1)
-        tree.set_environment(_ENV)
-        try:
+            # An expression declares nothing: every name it reads comes from outside.  Walking the
+            # tree recurses as deep as it is: a long flat `1+1+...` is a deep tree.
+            _refuse_unknown((n.name for n in expression.find_all(nodes.Name)), CONDITION_NAMES)
+            tree = nodes.Template([nodes.Assign(nodes.Name("result", "store"), expression)], lineno=1)
+            tree.set_environment(_ENV)
             self._template = _ENV.from_string(tree)
         except (TemplateSyntaxError, SyntaxError, RecursionError, MemoryError) as exc:
             raise _syntax(exc) from None
@@ -566,7 +576,11 @@ class BodyTemplate:
         text = _run_bounded(template, TEMPLATE_SECONDS, produce)
         if is_json(content_type):
             _check_json(text)
-        return text.encode("utf-8")
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            # `"%c" % 55296` makes half a surrogate pair, which no UTF-8 body can carry.
+            raise TemplateError(Message(N_("not valid Unicode text (a lone surrogate)"))) from None
 
 
 def _refuse_constant(name: str) -> Any:
@@ -622,7 +636,7 @@ def _optional_text(field: str, value: object, limit: int) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValidationError(field, kind(value))
-    return at_most(field, value.strip(), limit) or None
+    return at_most(field, storable(field, value).strip(), limit) or None
 
 
 def validate_condition(value: object) -> str | None:

@@ -7,6 +7,7 @@ test must not depend on the machine's speed.
 from __future__ import annotations
 
 import json
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,9 @@ def test_no_condition_or_the_text_stripped(value, expected) -> None:
         (["event"], "expected text, got a list"),
         ("(" * 3000, "at most 2000 characters"),
         ("(" * 1000 + ")" * 1000, "too complex to compile"),
+        # Flat to read, but a tree a thousand deep
+        ("+".join(["1"] * 1000), "too complex to compile"),
+        ("1" + "-1" * 999, "too complex to compile"),
     ],
 )
 def test_a_condition_that_cannot_be_is_refused_at_save(value, says) -> None:
@@ -137,6 +141,28 @@ def test_a_hostile_or_broken_condition_fails_with_the_domain_error(text, says) -
     with pytest.raises(TemplateError) as failed:
         condition(text).matches(WON, {}, "opportunity.updated")
     assert says in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '("%(a)s" * 1000) % {"a": "x" * 200000}',
+        '("%(a)s" * 1000)|format(a="x" * 200000)',
+        '("%s" * 1000) % ((dict(a="x" * 200000).values(),) * 1000)',
+        '("%s" * 1000)|format(*((dict(a="x" * 200000).items(),) * 1000))',
+    ],
+)
+def test_a_format_printing_one_large_value_many_times_is_refused_before_it_is_made(text) -> None:
+    # Made and then measured, it would be hundreds of megabytes (gigabytes with a longer format).
+    tracemalloc.start()
+    try:
+        with pytest.raises(TemplateError) as failed:
+            condition(text).matches(WON, {}, "opportunity.updated")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "a value would be longer than" in str(failed.value)
+    assert peak < 20 * MAX_OUTPUT
 
 
 def test_a_condition_is_compiled_once_per_text() -> None:

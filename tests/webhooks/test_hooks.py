@@ -91,6 +91,10 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("value", {"value": "nul\x00"}, "control characters"),
     ("value", {"value": "x" * 4097}, "at most 4096"),
     ("value", {"value": "emoji 🎉"}, "Latin-1"),
+    # PostgreSQL's text refuses NUL: without this, a database error at save on PostgreSQL only
+    ("name", {"name": "a\x00b"}, "must not contain NUL characters"),
+    ("condition", {"condition": "event != '\x00'"}, "must not contain NUL characters"),
+    ("body_template", {"body_template": "x\x00", "content_type": "text/plain"}, "must not contain NUL"),
     ("enabled", {"enabled": "yes"}, "true or false"),
     ("colour", {"colour": "red"}, "not a hook field"),
 ]
