@@ -107,9 +107,7 @@ def test_a_worker_survives_its_connections_being_killed(pg, workers, webhook_rec
     admin = sa.create_engine(postgres_database_url.split("?")[0], isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         killed = conn.scalar(
-            sa.text(
-                "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = :name"
-            ),
+            sa.text("select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = :name"),
             {"name": workers.application_name},
         )
     admin.dispose()
