@@ -77,6 +77,7 @@ TRANSLATIONS = {
     "%(value)s: no such entity (entities: %(choices)s)": "%(value)s: entidade inexistente (entidades: %(choices)s)",
     "a list of event codes or patterns, e.g. ['lead.*', 'sale.created']": "uma lista de códigos ou padrões de eventos, p. ex. ['lead.*', 'sale.created']",
     "at least one event": "ao menos um evento",
+    "the body is sent as UTF-8: charset=%(charset)s cannot be": "o corpo é enviado em UTF-8: charset=%(charset)s não é possível",
     "at most %(limit)s events (got %(count)s)": "no máximo %(limit)s eventos (recebidos %(count)s)",
     "each event is a code or a pattern such as 'lead.*', got %(value)s": "cada evento é um código ou um padrão como 'lead.*'; recebido %(value)s",
     "give either event (one code) or events (a list), not both": "informe event (um código) ou events (uma lista), não os dois",

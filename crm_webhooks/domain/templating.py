@@ -76,6 +76,7 @@ _MEDIA_TYPE = re.compile(
     r"(?P<type>[!#$%&'*+\-.^_`|~0-9A-Za-z]+)/(?P<subtype>[!#$%&'*+\-.^_`|~0-9A-Za-z]+)"
     r"(?:[ \t]*;[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+=(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|\"[ !#-\[\]-~]*\"))*"
 )
+_CHARSET = re.compile(r";[ \t]*charset=(?P<name>[^;]+)", re.IGNORECASE)
 # A %-format's field with a width or precision: the number (or `*`) decides how much it allocates.
 _FORMAT_WIDTH = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|[0-9]+)?(?:\.(\*|[0-9]+))?")
 
@@ -658,6 +659,12 @@ def validate_content_type(value: object) -> str:
     if not _MEDIA_TYPE.fullmatch(text):
         raise ValidationError(
             "content_type", N_("%(value)s is not a media type (e.g. application/json)"), value=repr(text[:40])
+        )
+    charset = _CHARSET.search(text)
+    if charset and charset["name"].strip('"').lower() not in ("utf-8", "utf8"):
+        # The body is always encoded as UTF-8: a receiver told otherwise would read é as Ã©.
+        raise ValidationError(
+            "content_type", N_("the body is sent as UTF-8: charset=%(charset)s cannot be"), charset=charset["name"]
         )
     return text
 

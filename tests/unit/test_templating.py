@@ -319,6 +319,8 @@ def test_the_body_template_and_content_type_at_save() -> None:
         ("{}", "text/plain; charset=utf-8; q", [("content_type", "is not a media type")]),
         ("{}", "a/" + "b" * 200, [("content_type", "at most 200 characters")]),
         ("{}", 1, [("content_type", "expected text, got a number")]),
+        ("{}", "text/plain; charset=latin-1", [("content_type", "the body is sent as UTF-8: charset=latin-1")]),
+        ("{}", 'text/plain; CHARSET="iso-8859-1"', [("content_type", "the body is sent as UTF-8")]),
         ("{{", "json", [("body_template", "line 1"), ("content_type", "is not a media type")]),
     ],
 )
@@ -332,7 +334,13 @@ def test_a_body_template_or_content_type_that_cannot_be_is_refused_at_save(body,
 
 
 @pytest.mark.parametrize(
-    "content_type", ["application/json", "text/plain;charset=UTF-8", 'multipart/form-data; boundary="a b"']
+    "content_type",
+    [
+        "application/json",
+        "text/plain;charset=UTF-8",
+        'text/plain; charset="utf8"',
+        'multipart/form-data; boundary="a b"',
+    ],
 )
 def test_media_types_with_parameters_are_kept_as_given(content_type) -> None:
     assert validate_content_type(content_type) == content_type
