@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from typing import Any, NamedTuple
@@ -34,6 +35,9 @@ A, D, E, H = AttemptRow.__table__.c, DeliveryRow.__table__.c, EventRow.__table__
 
 # Enough to drain a burst in a few claims without holding the write lock for long.
 BATCH = 1000
+# SQLite: a fan-out holds the database's one write lock, which the CRM's own writes wait for (30 s
+# at most): conditions that each run to their deadline must not keep it much past this.
+CONDITIONS_BUDGET_S = 1.0
 
 
 def parse_ids(text: str) -> list[int]:
@@ -110,35 +114,53 @@ def judge(text: str, envelope: dict[str, Any]) -> bool | Message:
         return exc.message
 
 
-def decide_conditioned(conn: Connection | Session, pairs: Iterable[Conditioned]) -> None:
-    """Write the deliveries whose hook's condition holds; count those it turned away; and make
-    a failed delivery, with the error, of each event the condition could not be evaluated on
-    (a silent skip would hide a broken condition, and a crash would stop every hook's fan-out)."""
-    rows: list[dict[str, object]] = []
-    skipped: Counter[int] = Counter()
-    broken: list[tuple[Conditioned, Message]] = []
-    envelopes: dict[str, dict[str, Any]] = {}
-    # Hooks that share a condition share its verdict on an event: evaluated once.
-    verdicts: dict[tuple[str, str], bool | Message] = {}
-    for pair in pairs:
-        if pair.event_id not in envelopes:
-            envelopes[pair.event_id] = json.loads(pair.body)
+class Decisions:
+    """What conditions decide, one pair at a time, then written at once.
+
+    A true condition gets its delivery; a false one counts in the hook's ``skipped_by_condition``;
+    one that cannot be evaluated becomes a failed delivery saying why (a silent skip would hide a
+    broken condition, and a crash would stop every hook's fan-out).
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, object]] = []
+        self.skipped: Counter[int] = Counter()
+        self.broken: list[tuple[Conditioned, Message]] = []
+        self._envelopes: dict[str, dict[str, Any]] = {}
+        # Hooks that share a condition share its verdict on an event: evaluated once.
+        self._verdicts: dict[tuple[str, str], bool | Message] = {}
+
+    def add(self, pair: Conditioned) -> None:
+        if pair.event_id not in self._envelopes:
+            self._envelopes[pair.event_id] = json.loads(pair.body)
         key = (pair.event_id, pair.condition)
-        if key not in verdicts:
-            verdicts[key] = judge(pair.condition, envelopes[pair.event_id])
-        verdict = verdicts[key]
+        if key not in self._verdicts:
+            self._verdicts[key] = judge(pair.condition, self._envelopes[pair.event_id])
+        verdict = self._verdicts[key]
         if verdict is True:
-            rows.append(pair.delivery())
+            self.rows.append(pair.delivery())
         elif verdict is False:
-            skipped[pair.hook_id] += 1
+            self.skipped[pair.hook_id] += 1
         else:
-            broken.append((pair, verdict))
-    if rows:
-        _insert(conn, rows)
-    for hook_id, count in skipped.items():
-        conn.execute(update(HookRow).where(H.id == hook_id).values(skipped_by_condition=H.skipped_by_condition + count))
-    if broken:
-        _fail_broken(conn, broken)
+            self.broken.append((pair, verdict))
+
+    def write(self, conn: Connection | Session) -> None:
+        if self.rows:
+            _insert(conn, self.rows)
+        for hook_id, count in self.skipped.items():
+            conn.execute(
+                update(HookRow).where(H.id == hook_id).values(skipped_by_condition=H.skipped_by_condition + count)
+            )
+        if self.broken:
+            _fail_broken(conn, self.broken)
+
+
+def decide_conditioned(conn: Connection | Session, pairs: Iterable[Conditioned]) -> None:
+    """Decide every pair (see ``Decisions``) and write what they decided."""
+    decisions = Decisions()
+    for pair in pairs:
+        decisions.add(pair)
+    decisions.write(conn)
 
 
 # PostgreSQL: the rows as columns of arrays, one statement, instead of a round of the pipeline each.
@@ -243,9 +265,13 @@ ORDER BY kind, id, hook_id
 SKIPPED = -1  # another transaction is fanning out (PostgreSQL): what it writes, it writes
 
 
-def fan_out(conn: Connection | Session, *, limit: int | None = None) -> int:
+def fan_out(conn: Connection | Session, *, limit: int | None = None, budget: float = CONDITIONS_BUDGET_S) -> int:
     """Write the delivery rows of up to ``limit`` events (default ``BATCH``); returns how many
-    events, or ``SKIPPED`` while another transaction fans out."""
+    events, or ``SKIPPED`` while another transaction fans out.
+
+    On SQLite, once conditions have taken ``budget`` seconds, the events after the one being
+    decided are left for the next fan-out, and it returns ``BATCH`` (more to come).
+    """
     bind = conn.get_bind() if isinstance(conn, Session) else conn
     if bind.dialect.name == "postgresql":
         head, *rows = conn.execute(_FAN_OUT_PG, {"limit": limit or BATCH}).all()
@@ -253,40 +279,51 @@ def fan_out(conn: Connection | Session, *, limit: int | None = None) -> int:
             decide_conditioned(conn, _conditioned(rows))
         return int(head.n) if head.got else SKIPPED
     # SQLite: BEGIN IMMEDIATE has serialised fan-outs already, so no row locks here.
-    events = conn.execute(
+    events = all_events = conn.execute(
         select(E.id, E.fanout, E.created_at, E.record).where(E.fanout.is_not(None)).order_by(E.id).limit(limit or BATCH)
     ).all()
     if not events:
         return 0
     hook_ids = {hook_id for e in events for hook_id in parse_ids(e.fanout)}
     hooks = conn.execute(select(H.id, H.enabled, H.ordering, H.condition).where(H.id.in_(hook_ids))).all()
-    enabled: dict[int, bool] = {h.id: h.enabled for h in hooks if h.condition is None}
     ordered = {h.id for h in hooks if h.ordering == "record"}
+    conditions = {h.id: h for h in hooks if h.condition is not None}
+    taken = len(events)
+    if conditions:
+        taken = _decide_within(conn, events, conditions, ordered, budget)
+        events = events[:taken]
+    enabled: dict[int, bool] = {h.id: h.enabled for h in hooks if h.condition is None}
     rows = plan([(e.id, e.fanout, e.created_at, e.record) for e in events], enabled, ordered)
     if rows:
         _insert(conn, rows)
-    conditions = {h.id: h for h in hooks if h.condition is not None}
-    if conditions:
-        wanted = [(e, hook_id) for e in events for hook_id in parse_ids(e.fanout) if hook_id in conditions]
-        bodies = dict(conn.execute(select(E.id, E.body).where(E.id.in_({e.id for e, _ in wanted}))).all())
-        decide_conditioned(
-            conn,
-            (
-                Conditioned(
-                    e.id,
-                    hook_id,
-                    e.created_at,
-                    e.record,
-                    conditions[hook_id].enabled,
-                    hook_id in ordered,
-                    conditions[hook_id].condition,
-                    bodies[e.id],
-                )
-                for e, hook_id in wanted
-            ),
-        )
     conn.execute(update(EventRow).where(E.id.in_([e[0] for e in events])).values(fanout=None))
-    return len(events)
+    # Stopped early: as a full batch does, it says there is more to fan out, soon.
+    return BATCH if taken < len(all_events) else len(events)
+
+
+def _decide_within(
+    conn: Connection | Session, events: list[Any], conditions: dict[int, Any], ordered: set[int], budget: float
+) -> int:
+    """Decide the conditioned pairs of ``events`` in order, stopping after the event during which
+    ``budget`` ran out; write what was decided and return how many events it covers."""
+    wanted = [(e, [h for h in parse_ids(e.fanout) if h in conditions]) for e in events]
+    ids = {e.id for e, hook_ids in wanted if hook_ids}
+    bodies = dict(conn.execute(select(E.id, E.body).where(E.id.in_(ids))).all()) if ids else {}
+    decisions = Decisions()
+    started = time.monotonic()
+    taken = 0
+    for e, hook_ids in wanted:
+        taken += 1
+        for hook_id in hook_ids:
+            hook = conditions[hook_id]
+            pair = Conditioned(
+                e.id, hook_id, e.created_at, e.record, hook.enabled, hook_id in ordered, hook.condition, bodies[e.id]
+            )
+            decisions.add(pair)
+        if time.monotonic() - started >= budget:
+            break
+    decisions.write(conn)
+    return taken
 
 
 def _conditioned(rows: list[Any]) -> Iterator[Conditioned]:
@@ -300,7 +337,10 @@ def _conditioned(rows: list[Any]) -> Iterator[Conditioned]:
             yield Conditioned(event_id, hook_id, created_at, record, hook.got, bool(hook.n), hook.text, body)
 
 
-def fan_out_all(conn: Connection | Session) -> None:
-    """Fan out every event this transaction can take (those other workers hold are theirs)."""
-    while fan_out(conn) == BATCH:
+def fan_out_all(conn: Connection | Session, *, budget: float = CONDITIONS_BUDGET_S) -> None:
+    """Fan out every event this transaction can take (those other workers hold are theirs).
+
+    Each pass decides at least one event, so it ends whatever ``budget`` says.
+    """
+    while fan_out(conn, budget=budget) == BATCH:
         pass

@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from crm_webhooks import ValidationError
+from crm_webhooks.engine.fanout import BATCH, fan_out, fan_out_all, pending
 
 WON_OVER_1000 = 'object.stage == "won" and previous.stage != "won" and object.amount|float > 1000'
 
@@ -173,3 +174,25 @@ def test_a_hostile_condition_fails_its_own_delivery_never_the_fan_out(crm, webho
     assert webhooks.last_delivery(hooks["slow"].id).status in ("succeeded", "failed")  # either way, it ended
     assert webhooks.last_delivery(other.id).status == "succeeded"
     assert "/escape" not in [r.path for r in webhook_receiver.requests]
+
+
+# Runs to the 50 ms deadline on any machine: ten million steps of Python.
+SLOW = "range(100000)" + '|map("abs")' * 100 + "|list|length"
+
+
+@pytest.mark.one_database  # SQLite: the fan-out holds the write lock the CRM's writes wait for
+def test_slow_conditions_hold_the_fan_out_for_its_budget_then_leave_the_rest_for_later(crm, webhooks) -> None:
+    hook = webhooks.create_hook(name="slow", event="lead.created", url="http://127.0.0.1:9/x", condition=SLOW)
+    for n in range(10):
+        crm.leads.create(f"Lead {n}")
+    with crm.engine.begin() as conn:
+        # Each evaluation takes 50 ms or more: a 0.2 s budget ends after at most 5 of the 10 events.
+        assert fan_out(conn, budget=0.2) == BATCH  # "more to come", as a full batch says
+        done = conn.execute(sa.text("select count(*) from webhook_events where fanout is null")).scalar()
+        assert 1 <= done <= 5 and pending(conn)
+        fan_out_all(conn, budget=0.0)  # one event per pass: slow, but every event gets its turn
+        assert not pending(conn)
+    history = webhooks.history(hook.id)
+    assert len(history) == 10 and {d.status for d in history} == {"failed"}
+    assert all("took longer than 50 ms" in d.attempts[0].error for d in history)
+    assert [d.payload["data"]["object"]["name"] for d in reversed(history)] == [f"Lead {n}" for n in range(10)]
