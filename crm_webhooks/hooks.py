@@ -44,12 +44,22 @@ def to_hook(row: HookRow) -> Hook:
         disabled_at=row.disabled_at,
         previous_secret_expires_at=grace_ends(row.retired_secrets, utcnow()),
         ordering=row.ordering,
-        events=tuple(row.events or (row.event,)),
+        events=patterns_of(row),
         condition=row.condition,
         skipped_by_condition=row.skipped_by_condition,
         body_template=row.body_template,
         content_type=row.content_type or DEFAULT_CONTENT_TYPE,
     )
+
+
+def patterns_of(row: HookRow) -> tuple[str, ...]:
+    """A hook's events as written; one a process older than 0.5.0 made has only its ``event``."""
+    return tuple(row.events or (row.event,))
+
+
+def current_fields(row: HookRow) -> dict[str, Any]:
+    """A stored hook's fields, as ``validate_fields`` takes them for a change (``current``)."""
+    return {**{name: getattr(row, name) for name in FIELDS}, "events": patterns_of(row)}
 
 
 # Hook.status, as SQL: what the list can be filtered by.
@@ -137,7 +147,7 @@ class HookService:
     def update(self, hook_id: int, /, **fields: Any) -> Hook:
         with self._crm.transaction() as session:
             row = self._row(session, hook_id, lock=True)
-            current = {name: getattr(row, name) for name in FIELDS}
+            current = current_fields(row)
             cleaned = validate_fields(fields, allow_private=self._options.allow_private_networks, current=current)
             if "events" in cleaned:
                 cleaned["events"] = list(cleaned["events"])

@@ -21,7 +21,7 @@ from crm_stub.models import utcnow
 from .domain import envelope
 from .domain.catalog import BY_CODE
 from .domain.event_patterns import codes_of_all
-from .domain.hooks import FIELDS, validate_event, validate_fields
+from .domain.hooks import validate_event, validate_fields
 from .domain.inputs import shown
 from .domain.messages import N_
 from .domain.options import Options
@@ -31,7 +31,7 @@ from .engine.fanout import judge
 from .engine.request import build_request
 from .engine.signing import new_secret
 from .exceptions import ValidationError
-from .hooks import HookService
+from .hooks import HookService, current_fields
 from .models import EventRow
 
 # The CRM's service of each entity that has events.
@@ -119,7 +119,10 @@ class PreviewService:
                 value=code,
                 codes=", ".join(codes),
             )
-        found = self._from_record(record, code, codes) if record is not None else self._latest(code or codes)
+        if record is not None:
+            found = self._from_record(record, code, codes)
+        else:
+            found = self._latest((code,) if code else codes)
         verdict = None if hook["condition"] is None else judge(hook["condition"], json.loads(found.body))
         claimed = Claimed(
             delivery_id=0,
@@ -163,16 +166,15 @@ class PreviewService:
             return validate_fields(fields, allow_private=allow), (new_secret(),)  # the signature is masked anyway
         with self._crm._read() as session:
             row = self._hooks._row(session, hook_id)
-            current = {name: getattr(row, name) for name in FIELDS}
+            current = current_fields(row)
             secrets = signing_secrets(row.secret, row.retired_secrets, utcnow())
-        current["events"] = tuple(current["events"] or (current["event"],))
         return {**current, **validate_fields(fields, allow_private=allow, current=current)}, secrets
 
-    def _latest(self, codes: str | tuple[str, ...]) -> _Event:
-        wanted = (codes,) if isinstance(codes, str) else codes
+    def _latest(self, codes: tuple[str, ...]) -> _Event:
+        """The latest stored event of one of ``codes`` (test sends aside)."""
         stmt = (
             select(EventRow)
-            .where(EventRow.type.in_(wanted), EventRow.test.is_(False))
+            .where(EventRow.type.in_(codes), EventRow.test.is_(False))
             .order_by(EventRow.id.desc())
             .limit(1)
         )

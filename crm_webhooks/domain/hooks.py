@@ -63,9 +63,14 @@ class Hook:
     content_type: str = DEFAULT_CONTENT_TYPE
 
     @property
+    def patterns(self) -> tuple[str, ...]:
+        """``events``, or the one ``event`` of a Hook made without them."""
+        return self.events or (self.event,)
+
+    @property
     def codes(self) -> tuple[str, ...]:
         """Every code of the catalog this hook takes."""
-        return codes_of_all(self.events or (self.event,))
+        return codes_of_all(self.patterns)
 
     @property
     def status(self) -> str:
@@ -117,7 +122,7 @@ class Hook:
             "id": self.id,
             "name": self.name,
             "event": self.event,
-            "events": list(self.events or (self.event,)),
+            "events": list(self.patterns),
             "url": self.url,
             "method": self.method,
             "ordering": self.ordering,
