@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import time
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, exists, insert, select, text, update
@@ -49,6 +49,7 @@ def plan(
     events: list[tuple[str, str, dt.datetime, str | None]],
     enabled: dict[int, bool],
     ordered: Collection[int] = (),
+    decided: Decisions | None = None,
 ) -> list[dict[str, object]]:
     """The delivery rows for ``(event id, fanout, created_at, record)``, given which hooks exist now.
 
@@ -57,13 +58,15 @@ def plan(
     no later hook can inherit its id's events); a hook disabled since gets its
     delivery held (``next_attempt_at`` NULL), as the deliveries it already had are.
     The deliveries of ``ordered`` hooks (``ordering`` = 'record') name the event's
-    record, which the claim keeps in order.
+    record, which the claim keeps in order.  A hook with a condition gets a delivery
+    only where ``decided`` says its condition held.
     """
+    conditioned, passed = (decided.conditions, decided.allowed()) if decided else ({}, {})
     return [
         delivery_row(event_id, hook_id, created_at, record, enabled=enabled[hook_id], ordered=hook_id in ordered)
         for event_id, fanout, created_at, record in events
         for hook_id in parse_ids(fanout)
-        if hook_id in enabled
+        if hook_id in enabled and (hook_id not in conditioned or hook_id in passed.get(event_id, ()))
     ]
 
 
@@ -85,119 +88,87 @@ def delivery_row(
 # -- conditions -----------------------------------------------------------------------------
 
 
-class Conditioned(NamedTuple):
-    """An event for a hook with a condition: written only if the condition holds for it."""
+class Waiting(NamedTuple):
+    """An event, and the hooks whose conditions decide whether it is delivered to them."""
 
-    event_id: str
-    hook_id: int
+    id: str
     created_at: dt.datetime
     record: str | None
-    enabled: bool
-    ordered: bool
-    condition: str
     body: str
-
-    def delivery(self) -> dict[str, object]:
-        return delivery_row(
-            self.event_id, self.hook_id, self.created_at, self.record, enabled=self.enabled, ordered=self.ordered
-        )
+    hook_ids: list[int]
 
 
 def judge(text: str, envelope: dict[str, Any]) -> bool | Message:
     """Whether the condition ``text`` holds for the event, or why it could not be evaluated."""
+    return _judge(text, *_names(envelope))
+
+
+def _names(envelope: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """What a condition reads of an envelope: ``object``, ``previous`` and ``event``."""
     data = envelope.get("data") or {}
+    return data.get("object") or {}, data.get("previous_attributes") or {}, str(envelope.get("type", ""))
+
+
+def _judge(text: str, object: dict[str, Any], previous: dict[str, Any], event: str) -> bool | Message:
     try:
-        return condition(text).matches(
-            data.get("object") or {}, data.get("previous_attributes") or {}, str(envelope.get("type", ""))
-        )
+        return condition(text).matches(object, previous, event)
     except TemplateError as exc:
         return exc.message
 
 
 class Decisions:
-    """What conditions decide, one pair at a time, then written at once.
+    """What hooks' conditions decide about events, without I/O; written at once afterwards.
 
     A true condition gets its delivery; a false one counts in the hook's ``skipped_by_condition``;
     one that cannot be evaluated becomes a failed delivery saying why (a silent skip would hide a
     broken condition, and a crash would stop every hook's fan-out).
     """
 
-    def __init__(self) -> None:
-        self.rows: list[dict[str, object]] = []
+    def __init__(self, conditions: dict[int, str]) -> None:
+        self.conditions = conditions
+        self.passed: list[tuple[Waiting, list[int]]] = []
         self.skipped: Counter[int] = Counter()
-        self.broken: list[tuple[Conditioned, Message]] = []
-        self._envelopes: dict[str, dict[str, Any]] = {}
+        self.broken: list[tuple[Waiting, int, Message]] = []
+
+    def decide(self, event: Waiting) -> None:
+        names = _names(json.loads(event.body))
         # Hooks that share a condition share its verdict on an event: evaluated once.
-        self._verdicts: dict[tuple[str, str], bool | Message] = {}
+        verdicts: dict[str, bool | Message] = {}
+        passed = []
+        for hook_id in event.hook_ids:
+            text = self.conditions[hook_id]
+            verdict = verdicts.get(text)
+            if verdict is None:
+                verdict = verdicts[text] = _judge(text, *names)
+            if verdict is True:
+                passed.append(hook_id)
+            elif verdict is False:
+                self.skipped[hook_id] += 1
+            else:
+                self.broken.append((event, hook_id, verdict))
+        if passed:
+            self.passed.append((event, passed))
 
-    def add(self, pair: Conditioned) -> None:
-        if pair.event_id not in self._envelopes:
-            self._envelopes[pair.event_id] = json.loads(pair.body)
-        key = (pair.event_id, pair.condition)
-        if key not in self._verdicts:
-            self._verdicts[key] = judge(pair.condition, self._envelopes[pair.event_id])
-        verdict = self._verdicts[key]
-        if verdict is True:
-            self.rows.append(pair.delivery())
-        elif verdict is False:
-            self.skipped[pair.hook_id] += 1
-        else:
-            self.broken.append((pair, verdict))
-
-    def write(self, conn: Connection | Session) -> None:
-        if self.rows:
-            _insert(conn, self.rows)
-        for hook_id, count in self.skipped.items():
-            conn.execute(
-                update(HookRow).where(H.id == hook_id).values(skipped_by_condition=H.skipped_by_condition + count)
-            )
-        if self.broken:
-            _fail_broken(conn, self.broken)
+    def allowed(self) -> dict[str, set[int]]:
+        """Each decided event's hooks whose condition let it through."""
+        return {event.id: set(hook_ids) for event, hook_ids in self.passed}
 
 
-def decide_conditioned(conn: Connection | Session, pairs: Iterable[Conditioned]) -> None:
-    """Decide every pair (see ``Decisions``) and write what they decided."""
-    decisions = Decisions()
-    for pair in pairs:
-        decisions.add(pair)
-    decisions.write(conn)
-
-
-# PostgreSQL: the rows as columns of arrays, one statement, instead of a round of the pipeline each.
-_INSERT_PG = text("""
-INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, next_attempt_at, created_at, record)
-SELECT v.event_id, v.hook_id, 'pending', 0, v.next_attempt_at, v.created_at, v.record
-FROM unnest(CAST(:event_ids AS text[]), CAST(:hook_ids AS bigint[]), CAST(:due AS timestamp[]),
-            CAST(:created AS timestamp[]), CAST(:records AS text[]))
-     AS v(event_id, hook_id, next_attempt_at, created_at, record)
-ORDER BY v.event_id, v.hook_id
-""")
-
-
-def _insert(conn: Connection | Session, rows: list[dict[str, object]]) -> None:
-    bind = conn.get_bind() if isinstance(conn, Session) else conn
-    if bind.dialect.name != "postgresql":
-        # Core, not the ORM: ORM bulk inserts treat an explicit None as "use the default".
-        conn.execute(insert(DeliveryRow.__table__), rows)
+def _fail_broken(conn: Connection | Session, broken: list[tuple[Waiting, int, Message]]) -> None:
+    if not broken:
         return
-    columns = {"event_ids": "event_id", "hook_ids": "hook_id", "due": "next_attempt_at", "created": "created_at"}
-    params = {name: [r[column] for r in rows] for name, column in columns.items()}
-    conn.execute(_INSERT_PG, {**params, "records": [r["record"] for r in rows]})
-
-
-def _fail_broken(conn: Connection | Session, broken: list[tuple[Conditioned, Message]]) -> None:
     now = utcnow()
-    for pair, why in broken:
+    for event, hook_id, why in broken:
         error = written(CONDITION, why=str(why))
         delivery_id = conn.execute(
             insert(DeliveryRow.__table__)
             .values(
-                event_id=pair.event_id,
-                hook_id=pair.hook_id,
+                event_id=event.id,
+                hook_id=hook_id,
                 status="failed",
                 attempt_count=1,
                 next_attempt_at=None,
-                created_at=pair.created_at,
+                created_at=event.created_at,
                 finished_at=now,
                 last_error=error,
             )
@@ -208,7 +179,7 @@ def _fail_broken(conn: Connection | Session, broken: list[tuple[Conditioned, Mes
                 delivery_id=delivery_id, attempted_at=now, error=error, duration_ms=0.0, request_headers={}
             )
         )
-    failed_hooks = {pair.hook_id for pair, _ in broken}
+    failed_hooks = {hook_id for _, hook_id, _ in broken}
     conn.execute(update(HookRow).where(H.id.in_(failed_hooks)).values(last_run_at=now, last_result="failed"))
 
 
@@ -238,28 +209,37 @@ WITH lock AS (
     SELECT done.id AS event_id, done.created_at, done.record, x.hook_id
     FROM done CROSS JOIN LATERAL unnest(string_to_array(done.fanout, ',')::bigint[]) AS x(hook_id)
 ), hooks AS (
-    SELECT id, enabled, ordering, condition FROM webhook_hooks WHERE id IN (SELECT hook_id FROM pairs) FOR SHARE
+    SELECT id, enabled, ordering, condition IS NOT NULL AS conditioned FROM webhook_hooks
+    WHERE id IN (SELECT hook_id FROM pairs) FOR SHARE
 ), inserted AS (
     INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, next_attempt_at, created_at, record)
     SELECT p.event_id, h.id, 'pending', 0, CASE WHEN h.enabled THEN p.created_at END, p.created_at,
            CASE WHEN h.ordering = 'record' THEN p.record END
     FROM pairs p JOIN hooks h ON h.id = p.hook_id
-    WHERE h.condition IS NULL
+    WHERE NOT h.conditioned
     ORDER BY p.event_id, h.id
     RETURNING 1
+), waiting AS (  -- one row per event that conditions decide, with the hooks they decide it for
+    SELECT p.event_id, min(p.created_at) AS created_at, min(p.record) AS record,
+           string_agg(p.hook_id::text, ',' ORDER BY p.hook_id) AS hook_ids
+    FROM pairs p JOIN hooks h ON h.id = p.hook_id WHERE h.conditioned GROUP BY p.event_id
 )
-SELECT 0 AS kind, (SELECT count(*) FROM done) AS n, (SELECT got FROM lock) AS got,
-       NULL AS id, NULL::bigint AS hook_id, NULL::timestamp AS created_at, NULL AS text
-UNION ALL  -- each event-hook pair a condition decides, small: its event's body and its hook's condition come once
-SELECT 1, NULL, NULL, p.event_id, p.hook_id, p.created_at, p.record
-FROM pairs p JOIN hooks h ON h.id = p.hook_id WHERE h.condition IS NOT NULL
-UNION ALL
-SELECT 2, CASE WHEN h.ordering = 'record' THEN 1 ELSE 0 END, h.enabled, NULL, h.id, NULL, h.condition
-FROM hooks h WHERE h.condition IS NOT NULL
-UNION ALL
-SELECT 3, NULL, NULL, e.id, NULL, NULL, e.body FROM webhook_events e
-WHERE e.id IN (SELECT p.event_id FROM pairs p JOIN hooks h ON h.id = p.hook_id WHERE h.condition IS NOT NULL)
-ORDER BY kind, id, hook_id
+SELECT l.got, (SELECT count(*) FROM done) AS n, w.event_id, w.created_at, w.record, e.body, w.hook_ids
+FROM lock l LEFT JOIN waiting w ON true LEFT JOIN webhook_events e ON e.id = w.event_id
+ORDER BY w.event_id
+""")
+
+# PostgreSQL: the deliveries conditions let through, one statement for a batch; the hooks are
+# locked (FOR SHARE) since _FAN_OUT_PG, so their state is the one the verdicts were made on.
+_INSERT_PASSED_PG = text("""
+INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, next_attempt_at, created_at, record)
+SELECT e.id, h.id, 'pending', 0, CASE WHEN h.enabled THEN e.created_at END, e.created_at,
+       CASE WHEN h.ordering = 'record' THEN e.record END
+FROM unnest(CAST(:event_ids AS text[]), CAST(:hook_ids AS text[])) AS v(event_id, hook_ids)
+JOIN webhook_events e ON e.id = v.event_id
+CROSS JOIN LATERAL unnest(string_to_array(v.hook_ids, ',')::bigint[]) AS x(hook_id)
+JOIN webhook_hooks h ON h.id = x.hook_id
+ORDER BY e.id, h.id
 """)
 
 SKIPPED = -1  # another transaction is fanning out (PostgreSQL): what it writes, it writes
@@ -274,10 +254,7 @@ def fan_out(conn: Connection | Session, *, limit: int | None = None, budget: flo
     """
     bind = conn.get_bind() if isinstance(conn, Session) else conn
     if bind.dialect.name == "postgresql":
-        head, *rows = conn.execute(_FAN_OUT_PG, {"limit": limit or BATCH}).all()
-        if rows:
-            decide_conditioned(conn, _conditioned(rows))
-        return int(head.n) if head.got else SKIPPED
+        return _fan_out_pg(conn, limit or BATCH)
     # SQLite: BEGIN IMMEDIATE has serialised fan-outs already, so no row locks here.
     events = all_events = conn.execute(
         select(E.id, E.fanout, E.created_at, E.record).where(E.fanout.is_not(None)).order_by(E.id).limit(limit or BATCH)
@@ -286,55 +263,66 @@ def fan_out(conn: Connection | Session, *, limit: int | None = None, budget: flo
         return 0
     hook_ids = {hook_id for e in events for hook_id in parse_ids(e.fanout)}
     hooks = conn.execute(select(H.id, H.enabled, H.ordering, H.condition).where(H.id.in_(hook_ids))).all()
-    ordered = {h.id for h in hooks if h.ordering == "record"}
-    conditions = {h.id: h for h in hooks if h.condition is not None}
-    taken = len(events)
+    conditions = {h.id: h.condition for h in hooks if h.condition is not None}
+    decided = None
     if conditions:
-        taken = _decide_within(conn, events, conditions, ordered, budget)
+        decided, taken = _decide_within(conn, events, conditions, budget)
         events = events[:taken]
-    enabled: dict[int, bool] = {h.id: h.enabled for h in hooks if h.condition is None}
-    rows = plan([(e.id, e.fanout, e.created_at, e.record) for e in events], enabled, ordered)
+    enabled = {h.id: h.enabled for h in hooks}
+    ordered = {h.id for h in hooks if h.ordering == "record"}
+    rows = plan([(e.id, e.fanout, e.created_at, e.record) for e in events], enabled, ordered, decided)
     if rows:
-        _insert(conn, rows)
+        # Core, not the ORM: ORM bulk inserts treat an explicit None as "use the default".
+        conn.execute(insert(DeliveryRow.__table__), rows)
+    if decided:
+        _write_verdicts(conn, decided)
     conn.execute(update(EventRow).where(E.id.in_([e[0] for e in events])).values(fanout=None))
     # Stopped early: as a full batch does, it says there is more to fan out, soon.
-    return BATCH if taken < len(all_events) else len(events)
+    return BATCH if len(events) < len(all_events) else len(events)
+
+
+def _fan_out_pg(conn: Connection | Session, limit: int) -> int:
+    rows = conn.execute(_FAN_OUT_PG, {"limit": limit}).all()
+    head = rows[0]
+    waiting = [Waiting(r.event_id, r.created_at, r.record, r.body, parse_ids(r.hook_ids)) for r in rows if r.event_id]
+    if waiting:
+        ids = {hook_id for event in waiting for hook_id in event.hook_ids}
+        decided = Decisions(dict(conn.execute(select(H.id, H.condition).where(H.id.in_(ids))).all()))
+        for event in waiting:
+            decided.decide(event)
+        if decided.passed:
+            passed = {"event_ids": [e.id for e, _ in decided.passed]}
+            passed["hook_ids"] = [",".join(map(str, hook_ids)) for _, hook_ids in decided.passed]
+            conn.execute(_INSERT_PASSED_PG, passed)
+        _write_verdicts(conn, decided)
+    return int(head.n) if head.got else SKIPPED
 
 
 def _decide_within(
-    conn: Connection | Session, events: list[Any], conditions: dict[int, Any], ordered: set[int], budget: float
-) -> int:
-    """Decide the conditioned pairs of ``events`` in order, stopping after the event during which
-    ``budget`` ran out; write what was decided and return how many events it covers."""
+    conn: Connection | Session, events: list[Any], conditions: dict[int, str], budget: float
+) -> tuple[Decisions, int]:
+    """Decide the conditioned hooks of ``events`` in order, stopping after the event during which
+    ``budget`` ran out; returns the decisions and how many events they cover."""
     wanted = [(e, [h for h in parse_ids(e.fanout) if h in conditions]) for e in events]
     ids = {e.id for e, hook_ids in wanted if hook_ids}
     bodies = dict(conn.execute(select(E.id, E.body).where(E.id.in_(ids))).all()) if ids else {}
-    decisions = Decisions()
+    decided = Decisions(conditions)
     started = time.monotonic()
     taken = 0
     for e, hook_ids in wanted:
         taken += 1
-        for hook_id in hook_ids:
-            hook = conditions[hook_id]
-            pair = Conditioned(
-                e.id, hook_id, e.created_at, e.record, hook.enabled, hook_id in ordered, hook.condition, bodies[e.id]
-            )
-            decisions.add(pair)
-        if time.monotonic() - started >= budget:
-            break
-    decisions.write(conn)
-    return taken
+        if hook_ids:
+            decided.decide(Waiting(e.id, e.created_at, e.record, bodies[e.id], hook_ids))
+            if time.monotonic() - started >= budget:
+                break
+    return decided, taken
 
 
-def _conditioned(rows: list[Any]) -> Iterator[Conditioned]:
-    """The pairs of ``_FAN_OUT_PG``'s rows, each with its hook's condition and its event's body."""
-    hooks = {r.hook_id: r for r in rows if r.kind == 2}
-    bodies = {r.id: r.text for r in rows if r.kind == 3}
-    for kind, _, _, event_id, hook_id, created_at, record in rows:
-        if kind == 1:
-            hook = hooks[hook_id]
-            body = bodies[event_id]
-            yield Conditioned(event_id, hook_id, created_at, record, hook.got, bool(hook.n), hook.text, body)
+def _write_verdicts(conn: Connection | Session, decided: Decisions) -> None:
+    """What is written for conditions that did not let an event through: counts and failures."""
+    for hook_id, count in decided.skipped.items():
+        conn.execute(update(HookRow).where(H.id == hook_id).values(skipped_by_condition=H.skipped_by_condition + count))
+    _fail_broken(conn, decided.broken)
 
 
 def fan_out_all(conn: Connection | Session, *, budget: float = CONDITIONS_BUDGET_S) -> None:
