@@ -66,6 +66,7 @@ MAX_VALUE = MAX_OUTPUT
 # What one run may produce in all, intermediate values included: bounds memory, not just output.
 MAX_WORK = 32 * MAX_OUTPUT
 MAX_INT_BITS = 4096
+MAX_INDENT = 8
 CONDITION_SECONDS, TEMPLATE_SECONDS = 0.05, 0.2
 CACHE_SIZE = 512
 
@@ -293,6 +294,15 @@ def _check_filter_format(value: object, *args: Any, **kwargs: Any) -> None:
     _check_format(value, kwargs or args)
 
 
+def _tojson(value: Any, indent: int | None = None) -> str:
+    # Jinja's own escapes what HTML would misread (<, >, &, ') and, with its default policy, every
+    # accent: valid JSON still, but a body is not HTML, and receivers log and show it as it is.
+    if indent is not None and not (isinstance(indent, int) and 0 <= indent <= MAX_INDENT):
+        # Each line of the output gets it: a large one makes a huge text in C, before any check.
+        raise SecurityError(f"tojson's indent is a number from 0 to {MAX_INDENT}")
+    return json.dumps(value, ensure_ascii=False, indent=indent)
+
+
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
@@ -355,6 +365,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         defaults = self.filters
         self.filters = {name: _guarded_filter(defaults[name], _CHECKS.get(name)) for name in _FILTERS}
         self.filters["join"] = _join_items(defaults["join"])
+        self.filters["tojson"] = _guarded_filter(_tojson, None)
         self.filters["d"] = self.filters["default"]
         self.filters[_LOOP] = _ticking
         self.tests = {name: _ticked(test) for name, test in self.tests.items()}
