@@ -202,8 +202,7 @@ class DeliveryService:
         with self._crm._read() as session:
             if not fanout.pending(session):
                 return
-        with self._crm.transaction() as session:
-            fanout.fan_out_all(session)
+        fanout.fan_out_in_passes(self._crm.transaction)
 
     def get(self, delivery_id: int) -> Delivery:
         stmt = (
