@@ -579,6 +579,8 @@ def deliveries_show(app: App, delivery_id: int, as_json: bool) -> None:
         app.console.print(table)
         last = d.attempts[-1]
         app.console.print(_header_lines("request headers (masked)", last.request_headers.items()))
+        if last.request_body is not None:
+            app.console.print(plain(f"body sent by attempt {len(d.attempts)}: {last.request_body}", newlines=True))
         if last.response_headers is not None:
             app.console.print(_header_lines(f"response headers of attempt {len(d.attempts)}", last.response_headers))
     app.console.print(plain(f"envelope: {json_text(d.payload, indent=2)}", newlines=True))

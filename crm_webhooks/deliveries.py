@@ -55,6 +55,7 @@ def to_delivery(row: DeliveryRow, waiting_for: int | None = None) -> Delivery:
                 duration_ms=a.duration_ms,
                 request_headers=dict(a.request_headers or {}),
                 response_body=a.response_body,
+                request_body=a.request_body,
                 location=a.location,
                 response_headers=response_headers.from_json(a.response_headers),
             )

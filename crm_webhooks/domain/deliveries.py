@@ -22,6 +22,8 @@ class Attempt:
     location: str | None
     # [name, value] pairs as received, bounded; None: no HTTP answer (or made before migration 0008).
     response_headers: Headers | None = None
+    # What a body template rendered, as sent; None: the delivery's envelope went (or no body).
+    request_body: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -82,6 +84,7 @@ def attempt_dict(a: Attempt) -> dict[str, Any]:
         "response_body": a.response_body,
         "location": a.location,
         "response_headers": None if a.response_headers is None else [list(p) for p in a.response_headers],
+        "request_body": a.request_body,
     }
 
 

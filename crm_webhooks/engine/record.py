@@ -322,6 +322,7 @@ _ATTEMPT_COLUMNS = (
     "response_body",
     "location",
     "response_headers",
+    "request_body",
 )
 
 
@@ -344,4 +345,12 @@ def _attempt_values(s: Sent, *, json_headers: bool = False) -> tuple[object, ...
         s.response.body,
         location[:_LOCATION_MAX] if location else location,
         to_json(s.response.headers),
+        _rendered(s),
     )
+
+
+def _rendered(s: Sent) -> str | None:
+    """What a body template made, kept because the event's envelope is not what went."""
+    if s.claimed.body_template is None or s.request.body is None:
+        return None
+    return s.request.body.decode("utf-8")

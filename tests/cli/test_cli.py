@@ -134,6 +134,19 @@ def test_a_delivery_shows_its_headers_as_text_and_an_unsent_one_says_so(cli, add
     assert "Not yet" in waiting  # the envelope that will be sent
 
 
+def test_a_templated_delivery_shows_the_body_that_went(cli, add_hook, webhook_receiver) -> None:
+    hook = add_hook()
+    cli(
+        "hooks", "update", str(hook["id"]), "--body-template", "Novo: {{ object.name }}", "--content-type", "text/plain"
+    )
+    with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "manual"}}) as crm:
+        crm.leads.create("João")
+        crm.addons["crm_webhooks"].run_pending()
+    (sent,) = cli.json("deliveries", "list", "--hook", str(hook["id"]))
+    assert cli.json("deliveries", "show", str(sent["id"]))["attempts"][0]["request_body"] == "Novo: João"
+    assert "body sent by attempt 1: Novo: João" in cli("deliveries", "show", str(sent["id"])).stdout
+
+
 def test_times_carry_their_zone_in_lists_as_in_details(cli, add_hook) -> None:
     hook = add_hook()
     with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "manual"}}) as crm:

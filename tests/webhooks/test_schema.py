@@ -416,3 +416,56 @@ def test_a_0_4_0_hook_takes_its_one_event_and_can_take_more(database_url: str, w
         schema.upgrade(crm.engine)
         assert differences(crm.engine) == []
         assert [h.events for h in wh.list_hooks()] == [("lead.created",), ("sale.created",)]
+
+
+def test_a_0_4_0_attempt_keeps_its_history_and_a_templated_one_keeps_what_it_sent(
+    database_url: str, webhook_receiver
+) -> None:
+    with old_database(database_url, "0008", "0.4.0") as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_hooks (id, name, event, url, method, ordering, enabled, secret, created_at,"
+                " updated_at, consecutive_failures) VALUES (1, 'pos', 'lead.created', :url, 'POST', 'record', :on,"
+                " :secret, '2026-11-01 10:00:00', '2026-11-01 10:00:00', 0)"
+            ),
+            {"url": webhook_receiver.url, "on": True, "secret": encryption.for_new_secrets().encrypt(new_secret())},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_events (id, type, object_id, timestamp, body, test, created_at) VALUES"
+                " ('evt_0000000000000000000000old1', 'lead.created', '1', '2026-11-01T10:00:00.000Z',"
+                " '{}', :off, '2026-11-01 10:00:00')"
+            ),
+            {"off": False},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, created_at,"
+                " finished_at) VALUES ('evt_0000000000000000000000old1', 1, 'succeeded', 1,"
+                " '2026-11-01 10:00:00', '2026-11-01 10:00:01')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, duration_ms,"
+                " request_headers, response_body) SELECT id, '2026-11-01 10:00:01', 200, 3.5, '{}', 'ok'"
+                " FROM webhook_deliveries"
+            )
+        )
+    with CRM(database_url) as crm:
+        wh = crm.addons["crm_webhooks"]
+        assert differences(crm.engine) == []
+        (before,) = wh.list_deliveries(hook_id=1)
+        (old,) = before.attempts
+        assert (old.response_body, old.request_body) == ("ok", None)
+        wh.update_hook(1, body_template="{{ object.name }}", content_type="text/plain")
+        crm.leads.create("Padaria São João")
+        wh.run_pending()
+        after = wh.last_delivery(1)
+        assert after.attempts[0].request_body == "Padaria São João"
+        with crm.engine.begin() as conn:  # back to 0.4.0: every attempt stays, without what it sent
+            command.downgrade(schema.config(conn), "0008")
+            kept = conn.execute(sa.text("SELECT delivery_id, status_code FROM webhook_attempts ORDER BY id")).all()
+        assert [tuple(row) for row in kept] == [(before.id, 200), (after.id, 200)]
+        schema.upgrade(crm.engine)
+        assert differences(crm.engine) == []
