@@ -20,7 +20,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -36,7 +44,7 @@ log = logging.getLogger("crm_webhooks.metrics")
 
 # What an attempt left its delivery: the engine's "pending" is a retry to come.
 OUTCOMES = {"succeeded": "succeeded", "failed": "failed", "pending": "retrying"}
-# From a quick local answer to the longest timeouts: the default one (10 s) falls on a boundary.
+# From a quick answer on the same network to the longest timeouts; the default timeout is a boundary.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 # name, help, and the Queue field it reads: the gauges of a scrape.
@@ -145,8 +153,6 @@ class Metrics(Observer):
 
     def serve(self, host: str, port: int) -> MetricsServer:
         """prometheus_client's own HTTP server on ``host:port`` (0: any free port), in a thread."""
-        from prometheus_client import start_http_server
-
         server, thread = start_http_server(port, addr=host, registry=self.registry)
         return MetricsServer(server, thread)
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.serving import make_server
 
 from crm_stub.web import create_app
+from crm_webhooks.pytest_plugin import DEFAULT_OPTIONS
 
 from ..scraping import scrape
 
@@ -56,8 +57,8 @@ def test_metrics_are_for_a_token_with_metrics_read(crm, served, scopes, status) 
 @pytest.mark.parametrize(
     ("webhooks_options", "second", "pending_after"),
     [
-        ({"allow_private_networks": True, "dispatcher": "manual", "retry_delays": []}, "failed", 0),
-        ({"allow_private_networks": True, "dispatcher": "manual", "retry_delays": [60]}, "retrying", 1),
+        ({**DEFAULT_OPTIONS, "retry_delays": []}, "failed", 0),
+        ({**DEFAULT_OPTIONS, "retry_delays": [60]}, "retrying", 1),
     ],
     ids=["no retries", "a retry to come"],
 )
