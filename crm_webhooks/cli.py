@@ -704,8 +704,15 @@ def keys_reencrypt(app: App) -> None:
     default=None,
     help="Seconds between looks at the queue [default: 0.25; 5 on PostgreSQL, where NOTIFY wakes the worker].",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus metrics on this port at /metrics (0: any free port, printed at start).",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics are served on.")
 @pass_app
-def worker(app: App, concurrency: int, poll_interval: float) -> None:
+def worker(app: App, concurrency: int, poll_interval: float, metrics_port: int | None, metrics_host: str) -> None:
     """Deliver until SIGTERM or SIGINT, then finish the attempts in flight and exit 0."""
     from .engine.worker import Worker
 
@@ -713,17 +720,30 @@ def worker(app: App, concurrency: int, poll_interval: float) -> None:
     if poll_interval is None:
         poll_interval = 5.0 if app.crm.engine.dialect.name == "postgresql" else 0.25
     runner = Worker(app.webhooks.deliverer, concurrency=concurrency, poll_interval=poll_interval)
-    with StopSignals() as signals:
-        runner.start(listen=True)
-        click.echo(f"worker {app.webhooks.deliverer.worker}: {concurrency} in flight at most", err=True)
-        first = signals.wait()
-        click.echo(f"{first.name}: finishing the attempts in flight", err=True)
-        runner.stop()
-        while runner.running:
-            if signals.wait(STOP_POLL_S) is not None:
-                os._exit(1)  # a second signal: leave now; leases return what was in flight
-        runner.join()
-        click.echo(f"worker stopped after {runner.attempts} attempts", err=True)
+    metrics = None
+    if metrics_port is not None:
+        try:
+            metrics = app.webhooks.metrics.serve(metrics_host, metrics_port)
+        except OSError as exc:  # taken, or an address this machine does not have
+            hint = f"cannot serve on {metrics_host}:{metrics_port}: {exc.strerror or exc}"
+            raise click.BadParameter(hint, param_hint="--metrics-port") from None
+    try:
+        with StopSignals() as signals:
+            runner.start(listen=True)
+            click.echo(f"worker {app.webhooks.deliverer.worker}: {concurrency} in flight at most", err=True)
+            if metrics is not None:
+                click.echo(f"metrics on {metrics.url}", err=True)
+            first = signals.wait()
+            click.echo(f"{first.name}: finishing the attempts in flight", err=True)
+            runner.stop()
+            while runner.running:
+                if signals.wait(STOP_POLL_S) is not None:
+                    os._exit(1)  # a second signal: leave now; leases return what was in flight
+            runner.join()
+    finally:
+        if metrics is not None:  # last: scrapes still answer while the attempts in flight finish
+            metrics.close()
+    click.echo(f"worker stopped after {runner.attempts} attempts", err=True)
 
 
 @main.command()

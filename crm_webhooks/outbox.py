@@ -24,9 +24,10 @@ from crm_stub.models import utcnow
 from crm_stub.signals import EVENT_CODES, bus
 
 from .domain import envelope
+from .engine.observe import NOBODY, Observer
 from .models import EventRow, HookEventRow, HookRow
 
-_PENDING = "crm_webhooks.wrote_events"
+_PENDING = "crm_webhooks.wrote_events"  # how many events the session's transaction wrote
 CHANNEL = "crm_webhooks"  # PostgreSQL LISTEN/NOTIFY channel of committed events
 
 
@@ -140,9 +141,10 @@ def write_event(
 class Outbox:
     """Connects the bus of one CRM to the outbox tables."""
 
-    def __init__(self, crm: CRM, on_commit: Callable[[], None]) -> None:
+    def __init__(self, crm: CRM, on_commit: Callable[[], None], observer: Observer = NOBODY) -> None:
         self._crm = crm
         self._on_commit = on_commit
+        self._observer = observer
         self.index = HookIndex()
         self._driver = _Driver(crm.engine.dialect.name)
         self._receivers = []
@@ -167,15 +169,17 @@ class Outbox:
                 cursor.execute(driver.event_sql, params)
                 wrote = cursor.rowcount
             if wrote:
-                session.info[_PENDING] = True
+                session.info[_PENDING] = session.info.get(_PENDING, 0) + 1
             else:
                 index.forget()
 
         return receive
 
     def _after_commit(self, session: Session) -> None:
-        if session.info.pop(_PENDING, False):
+        wrote = session.info.pop(_PENDING, 0)
+        if wrote:
             self._on_commit()
+            self._observer.events_written(wrote)
 
     def _after_rollback(self, session: Session) -> None:
         session.info.pop(_PENDING, None)

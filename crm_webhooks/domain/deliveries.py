@@ -107,3 +107,26 @@ def delivery_dict(d: Delivery, *, payload: bool = False) -> dict[str, Any]:
     if payload:
         shown["payload"] = d.payload
     return shown
+
+
+@dataclass(frozen=True)
+class Queue:
+    """What waits, read from the database at one moment: for a scrape, so no writes were made to read it.
+
+    ``pending`` includes the ``held`` (their hook is disabled), the ``due`` and those ``in_flight``
+    (leased by a worker); ``fanout_waiting``: committed events whose delivery rows are not written yet.
+    Ages are seconds, 0 when nothing waits.
+    """
+
+    pending: int
+    held: int
+    due: int
+    in_flight: int
+    oldest_due_age_s: float
+    fanout_waiting: int
+    oldest_fanout_age_s: float
+
+
+def age_s(now: dt.datetime, since: dt.datetime | None) -> float:
+    """Seconds from ``since`` to ``now``; 0 for nothing, or for a clock of another machine a little ahead."""
+    return 0.0 if since is None else max(0.0, (now - since).total_seconds())

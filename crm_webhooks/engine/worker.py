@@ -38,6 +38,7 @@ from crm_stub.models import utcnow
 
 from .claim import Claimed, next_due_at, renewal_margin
 from .deliver import Deliverer
+from .observe import NEXT_DUE
 from .record import Batch
 from .retry import pause_after
 from .schedule import FANOUT_RECHECK_S, Schedule
@@ -197,7 +198,7 @@ class Claimer:
 
 
 def _next_due_at(deliverer: Deliverer) -> dt.datetime | None:
-    with read_only(), deliverer.engine.connect() as conn:
+    with deliverer.counting_errors(NEXT_DUE), read_only(), deliverer.engine.connect() as conn:
         return next_due_at(conn)
 
 
@@ -213,6 +214,7 @@ class Slots:
 
     async def _slot(self) -> None:
         p, schedule = self.p, self.p.schedule
+        observer = p.deliverer.observer
         while not p.stopping:
             c = schedule.take()
             if c is None:
@@ -220,6 +222,7 @@ class Slots:
                 continue
             if schedule.should_claim():
                 p.claimer.nudged.notify()
+            observer.slot_busy(1)
             try:
                 if c.held:
                     p.recorder.put(Batch(held=[c.delivery_id]))
@@ -228,6 +231,7 @@ class Slots:
             except Exception:  # never lose the lease silently: it runs out and another worker retries
                 log.exception("sending delivery %s failed", c.delivery_id)
             finally:
+                observer.slot_busy(-1)
                 if schedule.done(c):  # its receiver has room again: idle slots and the claimer may use it
                     p.claimer.nudged.notify()
                     p.slots_wanted.notify()
@@ -341,9 +345,11 @@ class Pipeline:
             allow_private=options.allow_private_networks, timeout=options.timeout, per_host=self.schedule.concurrency
         )
         recording = asyncio.create_task(self.recorder.run(), name="recorder")
+        self.deliverer.observer.slots(self.schedule.concurrency)
         try:
             await asyncio.gather(self.claimer.run(), Slots(self, transport).run())
         finally:
+            self.deliverer.observer.slots(-self.schedule.concurrency)
             self.recorder.put(Batch(released=self.schedule.release_all()))
             self.recorder.close()
             await recording

@@ -6,13 +6,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
+from crm_stub import CRM
 from crm_webhooks.cli import main
 
 
@@ -69,3 +70,40 @@ def add_hook(cli: Cli, webhook_receiver) -> Callable[..., dict[str, Any]]:
         return cli.json(*args)
 
     return add
+
+
+@pytest.fixture
+def start_worker() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Starts worker processes, each returned once it says it is running (its signals are heard).
+
+    One a test left running (a failed assertion, a timeout) is killed at teardown, its pipes
+    closed: it must not outlive its test nor leak into the next one's warnings.
+    """
+    started: list[subprocess.Popen[str]] = []
+
+    def start(url: str, *args: str) -> subprocess.Popen[str]:
+        env = {**os.environ, "CRM_DATABASE_URL": url}
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "crm_webhooks.cli", "worker", "--poll-interval", "0.05", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        started.append(worker)
+        first = worker.stderr.readline()  # type: ignore[union-attr]
+        assert "in flight at most" in first, first
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.poll() is None:
+            worker.kill()
+        worker.communicate()
+
+
+@pytest.fixture
+def crm(cli: Cli) -> Iterator[CRM]:
+    """The CRM of another process on the CLI's database, which leaves delivering to workers."""
+    with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "none"}}) as instance:
+        yield instance

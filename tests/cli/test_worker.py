@@ -2,54 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 
-import pytest
 import sqlalchemy as sa
 
-from crm_stub import CRM
-
 from ..waiting import wait_until
-
-
-@pytest.fixture
-def start_worker():
-    """Starts worker processes, each returned once it says it is running (its signals are heard).
-
-    One a test left running (a failed assertion, a timeout) is killed at teardown, its pipes
-    closed: it must not outlive its test nor leak into the next one's warnings.
-    """
-    started: list[subprocess.Popen[str]] = []
-
-    def start(url: str, *args: str) -> subprocess.Popen[str]:
-        env = {**os.environ, "CRM_DATABASE_URL": url}
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "crm_webhooks.cli", "worker", "--poll-interval", "0.05", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        started.append(worker)
-        first = worker.stderr.readline()  # type: ignore[union-attr]
-        assert "in flight at most" in first, first
-        return worker
-
-    yield start
-    for worker in started:
-        if worker.poll() is None:
-            worker.kill()
-        worker.communicate()
-
-
-@pytest.fixture
-def crm(cli):
-    with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "none"}}) as instance:
-        yield instance
 
 
 def test_worker_delivers_what_others_commit(cli, start_worker, crm, add_hook, webhook_receiver) -> None:
