@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -69,3 +70,37 @@ def add_hook(cli: Cli, webhook_receiver) -> Callable[..., dict[str, Any]]:
         return cli.json(*args)
 
     return add
+
+
+@pytest.fixture
+def spawn_worker():
+    """Starts ``crm-webhooks worker`` processes on a database, returned at once.
+
+    One a test left running (a failed assertion, a timeout) is killed at teardown, its pipes
+    closed: it must not outlive its test nor leak into the next one's warnings.
+    """
+    started: list[subprocess.Popen[str]] = []
+
+    def spawn(url: str, *args: str) -> subprocess.Popen[str]:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "crm_webhooks.cli", "worker", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "CRM_DATABASE_URL": url},
+        )
+        started.append(worker)
+        return worker
+
+    yield spawn
+    for worker in started:
+        if worker.poll() is None:
+            worker.kill()
+        worker.communicate()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (until someone is told to)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -26,6 +26,8 @@ from sqlalchemy import make_url
 from crm_stub import CRM
 from crm_stub.cli import main
 
+from .conftest import free_port
+
 
 def run(url: str, *args: str, input: str | None = None):
     return CliRunner().invoke(main, ["--database-url", url, *args], input=input)
@@ -232,12 +234,6 @@ def test_tokens_list_has_a_header_row(tmp_path) -> None:
     header, row = run(url, "tokens", "list").stdout.splitlines()
     assert header.split() == ["id", "prefix", "name", "scopes", "state"]
     assert row.split()[0] == "1" and row.split()[2:5] == ["erp", "webhooks:read", "revoked"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
