@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import signal
 import time
 import uuid
@@ -20,8 +22,8 @@ def nobody_listening() -> str:
 GIVING_UP = [
     ("0", "error: database: connection failed: ", []),  # as before the option existed
     (
-        "2",
-        "error: database: not reachable after 2 s (",
+        "3",
+        "error: database: not reachable after 3 s (",
         ["database not reachable attempt=1 retry_in_s=0.5 ", "database not reachable attempt=2 retry_in_s=1.0 "],
     ),
 ]
@@ -33,11 +35,10 @@ def test_without_its_database_a_worker_tries_for_as_long_as_asked_then_says_why(
 ) -> None:
     started = time.monotonic()
     worker = spawn_worker(nobody_listening(), "--wait-for-database", wait)
-    _out, err = worker.communicate(timeout=30)
-    took = time.monotonic() - started
+    _out, err = worker.communicate(timeout=60)  # generous: a busy machine starts Python slowly
     *said, last = err.splitlines()
     assert worker.returncode == 1 and last.startswith(error) and last.endswith("Connection refused"), err
-    assert float(wait) <= took < float(wait) + 10
+    assert time.monotonic() - started >= float(wait)
     for line, expected in zip(said, tries, strict=False):
         assert expected in line and 'error="connection failed: ' in line
     assert len(said) >= len(tries) and "Traceback" not in err
@@ -45,13 +46,17 @@ def test_without_its_database_a_worker_tries_for_as_long_as_asked_then_says_why(
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_a_stop_signal_ends_the_wait_at_once(spawn_worker, stop) -> None:
-    worker = spawn_worker(nobody_listening(), "--wait-for-database", "60")
-    assert "database not reachable attempt=1" in worker.stderr.readline()  # type: ignore[union-attr]
-    sent = time.monotonic()
+    worker = spawn_worker(nobody_listening(), "--wait-for-database", "60", "--log-format", "json")
+    first = json.loads(worker.stderr.readline())  # type: ignore[union-attr]
+    assert (first["message"], first["attempt"]) == ("database not reachable", 1)
+    sent = dt.datetime.now(dt.UTC)
     worker.send_signal(stop)
     _out, err = worker.communicate(timeout=10)
-    assert time.monotonic() - sent < 1
-    assert worker.returncode == 0 and err.endswith(f"{stop.name} while waiting for the database: stopped\n"), err
+    assert worker.returncode == 0, err
+    last = json.loads(err.splitlines()[-1])
+    assert last["message"] == f"{stop.name} while waiting for the database: stopped"
+    # Its own clock says when it stopped: leaving Python afterwards is slow on a busy machine.
+    assert dt.datetime.fromisoformat(last["time"]) - sent < dt.timedelta(seconds=1)
 
 
 @pytest.mark.postgres
