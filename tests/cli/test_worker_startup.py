@@ -29,7 +29,7 @@ GIVING_UP = [
 ]
 
 
-@pytest.mark.parametrize(("wait", "error", "tries"), GIVING_UP)
+@pytest.mark.parametrize(("wait", "error", "tries"), GIVING_UP, ids=["0 s", "3 s"])
 def test_without_its_database_a_worker_tries_for_as_long_as_asked_then_says_why(
     spawn_worker, wait, error, tries
 ) -> None:
@@ -44,7 +44,7 @@ def test_without_its_database_a_worker_tries_for_as_long_as_asked_then_says_why(
     assert len(said) >= len(tries) and "Traceback" not in err
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
 def test_a_stop_signal_ends_the_wait_at_once(spawn_worker, stop) -> None:
     worker = spawn_worker(nobody_listening(), "--wait-for-database", "60", "--log-format", "json")
     first = json.loads(worker.stderr.readline())  # type: ignore[union-attr]
