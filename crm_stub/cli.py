@@ -89,11 +89,11 @@ def _request_handler() -> type:
     return RequestLog
 
 
-def _number(value: object) -> int | None:
+def _number(value: int | str) -> int | None:
     """A status or a size as werkzeug passes it; None for its ``-`` (not known)."""
     try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
+        return int(value)
+    except ValueError:
         return None
 
 
