@@ -100,7 +100,7 @@ class WebhooksAddon:
     def _announce_disabled(self, hook_ids: list[int], code: str) -> None:
         reason = str(reason_message(code))
         for hook_id in hook_ids:
-            log.warning("hook %s %s", hook_id, reason)
+            log.warning("hook disabled", extra={"hook": hook_id, "reason": reason})
             hook_disabled.send(self.crm, hook=self.hooks.get(hook_id), reason=reason)
 
     # -- hooks ------------------------------------------------------------------

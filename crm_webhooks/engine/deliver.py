@@ -93,7 +93,7 @@ class Deliverer:
             try:
                 self.on_disabled(ids, reason)
             except Exception:  # a listener's failure (its mail server is down) must not record the batch again
-                log.exception("announcing hooks %s disabled failed", ids)
+                log.exception("announcing disabled hooks failed", extra={"hooks": ids})
         return recorded
 
     def send_leased(self, delivery_ids: list[int]) -> int:

@@ -74,11 +74,11 @@ class Recorded:
     def log(self) -> None:
         _log_attempts(self.sent)
         for s in self.lost:
-            log.info("attempt delivery=%s not recorded: its hook was deleted meanwhile", s.claimed.delivery_id)
+            log.info("attempt not recorded: its hook was deleted meanwhile", extra={"delivery": s.claimed.delivery_id})
         for s in self.stale:
             log.warning(
-                "attempt delivery=%s recorded in history only: its lease ran out and another worker took it",
-                s.claimed.delivery_id,
+                "attempt recorded in history only: its lease ran out and another worker took it",
+                extra={"delivery": s.claimed.delivery_id},
             )
 
 
@@ -205,21 +205,14 @@ def _log_attempts(sent: list[Sent]) -> None:
     for s in sent:
         c, response = s.claimed, s.response
         log.info(
-            "attempt delivery=%s event=%s hook=%s status=%s outcome=%s duration_ms=%.1f error=%s",
-            c.delivery_id,
-            c.event_id,
-            c.hook_id,
-            response.status_code,
-            s.outcome.status,
-            response.duration_ms,
-            response.error,
+            "attempt",
             extra={
-                "delivery_id": c.delivery_id,
-                "event_id": c.event_id,
-                "hook_id": c.hook_id,
-                "status_code": response.status_code,
-                "duration_ms": response.duration_ms,
+                "delivery": c.delivery_id,
+                "event": c.event_id,
+                "hook": c.hook_id,
+                "status": response.status_code,
                 "outcome": s.outcome.status,
+                "duration_ms": round(response.duration_ms, 1),
                 "error": response.error,
             },
         )

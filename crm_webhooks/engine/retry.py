@@ -57,3 +57,12 @@ def pause_after(failures: int, *, first: float = 0.5, most: float = 30.0) -> flo
     """How long a worker waits before trying its database (or listener) again after ``failures``
     failed tries in a row: doubling from ``first``, at most ``most``."""
     return min(most, first * 2 ** max(0, failures - 1))
+
+
+def next_try_in(failures: int, left: float, *, first: float = 0.5, most: float = 10.0) -> float | None:
+    """Seconds until the next try at a database that is not there yet, after ``failures`` failed
+    tries, with ``left`` seconds of the wait allowed: doubling from ``first`` up to ``most``, cut
+    to what is left, and None once nothing is (the caller gives up)."""
+    if left <= 0:
+        return None
+    return min(pause_after(failures, first=first, most=most), left)

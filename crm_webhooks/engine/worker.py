@@ -132,7 +132,7 @@ class Claimer:
                 failures += 1
                 schedule.polled()
                 wait = pause_after(failures)
-                log.exception("claiming failed; again in %.1f s", wait)
+                log.exception("claiming failed", extra={"retry_in_s": wait})
                 await self.nudged.wait(wait)
                 continue
             if schedule.woken or p.stopping:
@@ -229,7 +229,7 @@ class Slots:
                 else:
                     p.recorder.put(Batch(sent=[await send_async(c, self.transport, p.deliverer.options)]))
             except Exception:  # never lose the lease silently: it runs out and another worker retries
-                log.exception("sending delivery %s failed", c.delivery_id)
+                log.exception("sending failed", extra={"delivery": c.delivery_id})
             finally:
                 observer.slot_busy(-1)
                 if schedule.done(c):  # its receiver has room again: idle slots and the claimer may use it
@@ -294,7 +294,7 @@ class Recorder:
                     self.p.claimer.nudged.notify()  # the next delivery of those records may go now
                 break
             except Exception:
-                log.exception("recording %d attempts failed (try %d)", len(batch.sent), tries)
+                log.exception("recording failed", extra={"attempts": len(batch.sent), "try": tries})
             if len(batch) > 1:
                 failed = Batch()
                 for one in batch.split():
@@ -304,7 +304,7 @@ class Recorder:
                         failed.add(one)
                 if len(failed) < len(batch):
                     for s in failed.sent:
-                        log.error("attempt of delivery %s could not be recorded; it goes again", s.claimed.delivery_id)
+                        log.error("attempt not recorded; it goes again", extra={"delivery": s.claimed.delivery_id})
                     break
             await asyncio.sleep(pause_after(tries))
         self.attempts += len(batch.sent)
