@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 MAX_RETRY_AFTER = 86_400.0
@@ -66,3 +66,18 @@ def next_try_in(failures: int, left: float, *, first: float = 0.5, most: float =
     if left <= 0:
         return None
     return min(pause_after(failures, first=first, most=most), left)
+
+
+def releases_retries(failing_before: bool, answers: Iterable[bool]) -> bool:
+    """Whether a hook's receiver is back: a 2xx (True in ``answers``, in the order they came)
+    after a failed attempt, the hook's last recorded one (``failing_before``) or one of ``answers``.
+
+    Then its deliveries waiting for a retry need not wait out their backoff: the receiver
+    that failed them answers again.
+    """
+    failing = failing_before
+    for ok in answers:
+        if ok and failing:
+            return True
+        failing = not ok
+    return False

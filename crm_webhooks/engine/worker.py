@@ -289,9 +289,11 @@ class Recorder:
         run = self.p.db.run
         for tries in range(1, RECORD_TRIES + 1):
             try:
-                await run(self.p.deliverer.record, batch)
-                if any(s.claimed.record for s in batch.sent):
-                    self.p.claimer.nudged.notify()  # the next delivery of those records may go now
+                recorded = await run(self.p.deliverer.record, batch)
+                # The next delivery of those records may go now, and so may what a receiver
+                # answering again released.
+                if recorded.released or any(s.claimed.record for s in batch.sent):
+                    self.p.claimer.nudged.notify()
                 break
             except Exception:
                 log.exception("recording failed", extra={"attempts": len(batch.sent), "try": tries})
