@@ -262,7 +262,7 @@ def serving(argv: list[str], env: dict[str, str], port: int) -> Iterator[Served]
         deadline = time.monotonic() + 20
         while True:
             try:
-                requests.get(f"http://127.0.0.1:{port}/login", timeout=2)
+                requests.get(f"http://127.0.0.1:{port}/login", timeout=30)
                 break
             except requests.ConnectionError:
                 assert time.monotonic() < deadline and server.poll() is None, server.communicate()
@@ -287,10 +287,10 @@ def test_serve_says_what_it_opened_and_answers_on_loopback_until_interrupted(dat
     port = free_port()
     argv = [sys.executable, "-m", "crm_stub.cli", "serve", "--port", str(port)]
     with serving(argv, {"CRM_DATABASE_URL": database_url}, port) as server:
-        login = requests.get(f"http://127.0.0.1:{port}/login", timeout=2)
+        login = requests.get(f"http://127.0.0.1:{port}/login", timeout=30)
         assert login.status_code == 200 and "csrf_token" in login.text
-        page = requests.get(f"http://127.0.0.1:{port}/system/integrations/webhooks/", allow_redirects=False, timeout=2)
-        api = requests.get(f"http://127.0.0.1:{port}/api/v1/hooks", timeout=2)
+        page = requests.get(f"http://127.0.0.1:{port}/system/integrations/webhooks/", allow_redirects=False, timeout=30)
+        api = requests.get(f"http://127.0.0.1:{port}/api/v1/hooks", timeout=30)
         assert (page.status_code, api.status_code) == ((302, 401) if ready else (404, 404))
     said = server.stderr
     assert f"database: {make_url(database_url).render_as_string(hide_password=True)}\n" in said
@@ -376,8 +376,8 @@ def test_the_readmes_production_command_serves_the_app(tmp_path) -> None:
     with CRM(url, addons=["crm_webhooks"]):
         pass
     with serving(argv, {**env, "CRM_DATABASE_URL": url}, port):
-        assert requests.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200
-        assert requests.get(f"http://127.0.0.1:{port}/api/v1/hooks", timeout=2).status_code == 401  # the addon's API
+        assert requests.get(f"http://127.0.0.1:{port}/login", timeout=30).status_code == 200
+        assert requests.get(f"http://127.0.0.1:{port}/api/v1/hooks", timeout=30).status_code == 401  # the addon's API
 
 
 def test_a_password_on_stdin_that_is_no_text_is_refused_in_one_line(tmp_path) -> None:
