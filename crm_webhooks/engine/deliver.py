@@ -76,7 +76,14 @@ class Deliverer:
 
     def record(self, batch: Batch) -> Recorded:
         """Record ``batch``, log its attempts and announce the hooks it disabled."""
-        recorded = record(self.engine, batch, worker=self.worker, disable_after=self.options.disable_after_failures)
+        options = self.options
+        recorded = record(
+            self.engine,
+            batch,
+            worker=self.worker,
+            disable_after=options.disable_after_failures,
+            warn_after=options.warn_after_failures,
+        )
         recorded.log()
         for reason, ids in recorded.disabled.items():
             try:

@@ -20,6 +20,7 @@ from .. import state
 from ..domain.hooks import GONE, failures_reason
 from ..domain.response_headers import to_json
 from ..models import AttemptRow, DeliveryRow, HookRow
+from . import health
 from .claim import PENDING
 from .send import Sent
 
@@ -70,6 +71,7 @@ class Recorded:
     # Their lease ran out and another worker took them: in history, but their state is the other's.
     stale: list[Sent] = field(default_factory=list)
     disabled: dict[str, list[int]] = field(default_factory=dict)  # reason -> hook ids
+    raised: int = 0  # operational events written (webhook.failing...): new deliveries to fan out
 
     def log(self) -> None:
         _log_attempts(self.sent)
@@ -82,7 +84,9 @@ class Recorded:
             )
 
 
-def record(engine: Engine, batch: Batch, *, worker: str, disable_after: int | None) -> Recorded:
+def record(
+    engine: Engine, batch: Batch, *, worker: str, disable_after: int | None, warn_after: int | None = None
+) -> Recorded:
     """Attempts, delivery states and hook statuses of ``batch``, in one transaction."""
     result = Recorded()
     if not batch:
@@ -121,6 +125,7 @@ def record(engine: Engine, batch: Batch, *, worker: str, disable_after: int | No
             if result.sent:
                 _defer_later_of_retried(conn, result.sent)
                 result.disabled = _update_hooks(conn, result.sent, now, disable_after)
+                result.raised = _raise_operational(conn, result.sent, result.disabled, warn_after)
     return result
 
 
@@ -192,6 +197,19 @@ def _update_hooks(conn: Connection, sent: list[Sent], now: dt.datetime, threshol
         ids = state.disable_failing(conn, failing, threshold, now)
         result[failures_reason(threshold)] = ids
     return {reason: ids for reason, ids in result.items() if ids}
+
+
+def _raise_operational(
+    conn: Connection, sent: list[Sent], disabled: dict[str, list[int]], warn_after: int | None
+) -> int:
+    """webhook.failing, .disabled and .recovered for what the batch did to its hooks (test sends aside,
+    as for the hooks' counts); in the batch's transaction, so they are written if and only if it is."""
+    succeeded: dict[int, bool] = {}
+    for s in sent:
+        if not s.claimed.test:
+            succeeded[s.claimed.hook_id] = succeeded.get(s.claimed.hook_id, False) or s.outcome.status == "succeeded"
+    by_hook = {hook_id: reason for reason, ids in disabled.items() for hook_id in ids}
+    return health.after_outcomes(conn, succeeded, by_hook, warn_after) if succeeded else 0
 
 
 def _log_attempts(sent: list[Sent]) -> None:

@@ -285,9 +285,10 @@ class Recorder:
         run = self.p.db.run
         for tries in range(1, RECORD_TRIES + 1):
             try:
-                await run(self.p.deliverer.record, batch)
-                if any(s.claimed.record for s in batch.sent):
-                    self.p.claimer.nudged.notify()  # the next delivery of those records may go now
+                recorded = await run(self.p.deliverer.record, batch)
+                # The next delivery of those records may go now; operational events raised are due at once.
+                if recorded.raised or any(s.claimed.record for s in batch.sent):
+                    self.p.claimer.nudged.notify()
                 break
             except Exception:
                 log.exception("recording %d attempts failed (try %d)", len(batch.sent), tries)
