@@ -89,10 +89,5 @@ def _write(conn: Connection | Session, row: Row[Any], events: tuple[str, ...]) -
 
 def _last_error(conn: Connection | Session, hook_id: int) -> str | None:
     """The error of the hook's latest delivery that has one (the hook keeps none of its own)."""
-    latest = (
-        select(D.last_error)
-        .where(D.hook_id == hook_id, D.last_error.is_not(None))
-        .order_by(D.id.desc())
-        .limit(1)
-    )
+    latest = select(D.last_error).where(D.hook_id == hook_id, D.last_error.is_not(None)).order_by(D.id.desc()).limit(1)
     return conn.execute(latest).scalar()

@@ -486,7 +486,10 @@ def document(server: str) -> dict[str, Any]:
                     "catalog",
                     "The event catalog",
                     read,
-                    {"200": _json(_page("Event"), "The catalog: the CRM's 30 events, then the hooks' own (webhook.*)"), **_errors("401", "403")},
+                    {
+                        "200": _json(_page("Event"), "The catalog: the CRM's events, then webhook.*"),
+                        **_errors("401", "403"),
+                    },
                 )
             },
             "/hooks": {

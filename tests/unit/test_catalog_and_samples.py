@@ -18,7 +18,7 @@ EVENTS_MD = Path(__file__).resolve().parents[3] / "shared" / "EVENTS.md"
 def test_catalog_has_the_crm_events_in_order_then_the_operational_ones() -> None:
     assert [e.code for e in CATALOG] == [*EVENT_CODES, "webhook.failing", "webhook.disabled", "webhook.recovered"]
     assert [e.number for e in CATALOG] == list(range(1, 34))
-    assert CRM_EVENTS == CATALOG[:30]
+    assert CATALOG[:30] == CRM_EVENTS
 
 
 @pytest.mark.skipif(not EVENTS_MD.exists(), reason="shared/EVENTS.md is not beside the repository")
