@@ -104,3 +104,27 @@ def test_an_admin_disabling_a_hook_is_told_to_the_others_with_the_reason(crm, we
     webhooks.run_pending()
     assert types(webhook_receiver, "/sync") == ["webhook.disabled"]
     assert types(webhook_receiver, "/ops") == []  # disabled when sync was, as for any event raised meanwhile
+
+
+def test_a_disable_rolled_back_with_its_transaction_tells_nobody(crm, webhooks, webhook_receiver, hooks) -> None:
+    sync, ops, _ = hooks
+    with pytest.raises(RuntimeError), crm.transaction():
+        webhooks.disable_hook(ops.id)
+        raise RuntimeError("the admin's change is undone")
+    webhooks.run_pending()
+    assert webhooks.get_hook(ops.id).enabled and webhook_receiver.requests == []
+    with crm.transaction():  # committed with whatever else the block did: told once it commits
+        webhooks.disable_hook(ops.id)
+        crm.leads.create("beside it")
+    webhooks.run_pending()
+    assert sorted(types(webhook_receiver, "/sync")) == ["lead.created", "webhook.disabled"]
+
+
+@pytest.mark.webhooks_options(dispatcher="thread", retry_delays=[], disable_after_failures=2)
+def test_the_background_dispatcher_sends_them_too(crm, webhooks, webhook_receiver, hooks) -> None:
+    sync, ops, _ = hooks
+    webhook_receiver.fail_next(1, path="/sync")  # warned at 1 of 2
+    crm.leads.create("one")
+    warning = webhook_receiver.wait_for("webhook.failing", timeout=10)
+    assert warning["data"]["object"]["id"] == sync.id
+    assert [r.path for r in webhook_receiver.requests if b"webhook.failing" in r.get_data()] == ["/ops"]
