@@ -103,11 +103,14 @@ def driver(dialect: str) -> _Driver:
     return _Driver(dialect)
 
 
+def _connection(conn: Connection | Session) -> Connection:
+    return conn.connection() if isinstance(conn, Session) else conn
+
+
 @contextmanager
 def _cursor(conn: Connection | Session) -> Iterator[Any]:
     """A driver cursor inside the transaction of ``conn``."""
-    connection = conn.connection() if isinstance(conn, Session) else conn
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = _connection(conn).connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         yield cursor
     finally:
@@ -120,8 +123,8 @@ def raise_operational(conn: Connection | Session, code: str, hook_object: dict[s
     Written in ``conn``'s transaction, the one changing that hook: it commits or rolls
     back with the change.  False when no hook takes it (nothing is written).
     """
-    connection = conn.connection() if isinstance(conn, Session) else conn
-    wrote = driver(connection.dialect.name).write(conn, code, hook_object, None, None, about=hook_object["id"])
+    dialect = _connection(conn).dialect.name
+    wrote = driver(dialect).write(conn, code, hook_object, None, None, about=hook_object["id"])
     if wrote and isinstance(conn, Session):
         conn.info[_PENDING] = True  # wake whoever delivers once it commits, as for the CRM's events
     return wrote

@@ -24,7 +24,7 @@ def warn_after(disable_after: int | None, share: float) -> int | None:
     up, at least 1.  None when hooks are never disabled: there is nothing to warn of."""
     if disable_after is None:
         return None
-    # As written, not as a binary float: 10 * 0.3 is 3.0000000000000004, which would round up to 4.
+    # The share as written, not its binary float: that may lie a hair above a whole product and round up one too many.
     return max(1, math.ceil(Fraction(str(share)) * disable_after))
 
 

@@ -15,7 +15,7 @@ from crm_webhooks.exceptions import ValidationError
     [
         (5, 0.5, 3),  # half of 5 is 2.5: rounded up
         (4, 0.5, 2),
-        (10, 0.3, 3),  # not 4: 10 * 0.3 is 3.0000000000000004 in binary
+        (10, 0.3, 3),  # as written: the binary float of this share times 10 lies a hair above the whole
         (1, 0.5, 1),
         (5, 0.0, 1),  # at least one failure
         (5, 1.0, 5),  # with the disable itself
