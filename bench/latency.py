@@ -15,25 +15,19 @@ import statistics
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from _receiver import QuietHandler
 
 from crm_stub import CRM
 
 arrived: dict[str, float] = {}
 
 
-class Receiver(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
+class Receiver(QuietHandler):
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        arrived[json.loads(body)["data"]["object"]["name"]] = time.perf_counter()
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
+        arrived[json.loads(self.body())["data"]["object"]["name"]] = time.perf_counter()
+        self.reply()
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import socket
 import sys
@@ -13,7 +14,11 @@ import click
 
 from .clikit import OneLineErrors, ask, columns, database_url_option, json_text, plural, visible, when
 from .crm import CRM
+from .logs import configure as configure_logging
+from .logs import log_format_option, say
 from .services.users import MIN_PASSWORD, check_password
+
+log = logging.getLogger("crm_stub.serve")
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,8 +47,9 @@ def _crm(ctx: click.Context) -> CRM:
     show_default=True,
     help="Reverse proxies in front whose X-Forwarded-For/-Proto to believe (client address, HTTPS).",
 )
+@log_format_option
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, trusted_proxies: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, trusted_proxies: int, log_format: str) -> None:
     """Serve the web UI (System > Integrations > Webhooks) and the REST API (/api/v1).
 
     Werkzeug's server, for one machine and a few users; the README says how to run the same app
@@ -53,14 +59,42 @@ def serve(ctx: click.Context, host: str, port: int, trusted_proxies: int) -> Non
 
     from .web import create_app
 
+    # Before the CRM opens: its addons' background work (webhook deliveries) logs from then on.
+    configure_logging(log_format)
     crm = _crm(ctx)
     app = create_app(crm, CRM_TRUSTED_PROXIES=trusted_proxies)
     listening = _listen(host, port)  # before saying anything: a taken port is the one line said
-    server = make_server(host, port, app, threaded=True, fd=listening.fileno())
+    server = make_server(host, port, app, threaded=True, fd=listening.fileno(), request_handler=_request_handler())
     listening.close()  # the server holds its own copy of the socket
     for line in _startup_notes(crm, app, f"http://{host}:{port}"):
-        click.echo(visible(line), err=True)
+        say(log, "%s", line)
     server.serve_forever()  # until Ctrl-C or SIGTERM
+
+
+def _request_handler() -> type:
+    """Werkzeug's request handler, whose line per request is a log record with fields."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class RequestLog(WSGIRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            fields = {
+                "client": self.address_string(),
+                "method": getattr(self, "command", None),  # None: a request line that could not be read
+                "path": getattr(self, "path", None),
+                "status": _number(code),
+                "size": _number(size),
+            }
+            log.info("request", extra=fields)
+
+    return RequestLog
+
+
+def _number(value: int | str) -> int | None:
+    """A status or a size as werkzeug passes it; None for its ``-`` (not known)."""
+    try:
+        return int(value)
+    except ValueError:
+        return None
 
 
 def _listen(host: str, port: int) -> socket.socket:

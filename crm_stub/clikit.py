@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -72,11 +73,12 @@ class OneLineErrors(click.Group):
         except Exception as exc:  # the promise: no traceback unless asked for
             if debug:
                 raise
-            _fail(_describe(exc), 1)
+            _fail(describe_error(exc), 1)
         sys.exit(result if isinstance(result, int) else 0)
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """An exception in one line: a database's first line of its own words, else its type and text."""
     from sqlalchemy.exc import SQLAlchemyError
 
     if isinstance(exc, SQLAlchemyError):
@@ -86,7 +88,13 @@ def _describe(exc: BaseException) -> str:
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"error: {visible(' '.join(message.split()))}", err=True)
+    from .logs import logging_json
+
+    line = " ".join(message.split())
+    if logging_json():  # a log shipper reading standard error gets the reason as one more record
+        logging.getLogger("cli").error("%s", line)
+    else:
+        click.echo(f"error: {visible(line)}", err=True)
     sys.exit(code)
 
 

@@ -26,6 +26,7 @@ from .engine.deliver import Deliverer
 from .engine.transport import Transport
 from .engine.worker import Worker
 from .hooks import HookService
+from .metrics import Metrics
 from .models import MetaRow
 from .outbox import Outbox
 from .preview import Preview, PreviewService
@@ -48,14 +49,18 @@ class WebhooksAddon:
         self.crm = crm
         self.options = Options.parse(**options)
         self.transport = Transport(allow_private=self.options.allow_private_networks, timeout=self.options.timeout)
-        self.deliverer = Deliverer(crm.engine, self.options, self.transport, on_disabled=self._announce_disabled)
+        # This process's Prometheus metrics; the queue's gauges are read when scraped.
+        self.metrics = Metrics(queue=lambda: self.deliveries.queue())
+        self.deliverer = Deliverer(
+            crm.engine, self.options, self.transport, on_disabled=self._announce_disabled, observer=self.metrics
+        )
         self.hooks = HookService(crm, self.options)
         self.deliveries = DeliveryService(crm, self.hooks, self.deliverer)
         self.replays = ReplayService(crm, self.hooks, self.deliverer)
         self.stats = StatsService(crm, self.hooks)
         self.previews = PreviewService(crm, self.hooks, self.options)
         self._dispatcher: Worker | None = None
-        self.outbox = Outbox(crm, on_commit=self._wake)
+        self.outbox = Outbox(crm, on_commit=self._wake, observer=self.metrics)
 
     # -- lifecycle (called by the host) ---------------------------------------
 
@@ -95,7 +100,7 @@ class WebhooksAddon:
     def _announce_disabled(self, hook_ids: list[int], code: str) -> None:
         reason = str(reason_message(code))
         for hook_id in hook_ids:
-            log.warning("hook %s %s", hook_id, reason)
+            log.warning("hook disabled", extra={"hook": hook_id, "reason": reason})
             hook_disabled.send(self.crm, hook=self.hooks.get(hook_id), reason=reason)
 
     # -- hooks ------------------------------------------------------------------

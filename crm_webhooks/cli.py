@@ -11,7 +11,9 @@ import dataclasses
 import datetime as dt
 import logging
 import os
+import signal
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,11 +23,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from crm_stub import CRM
+from crm_stub import CRM, logs
 from crm_stub.clikit import (
     OneLineErrors,
     confirm,
     database_url_option,
+    describe_error,
     json_text,
     plain,
     plural,
@@ -41,8 +44,11 @@ from .domain.hooks import METHODS, ORDERINGS, Hook
 from .domain.options import DISPATCHERS, Options
 from .domain.replay import MAX_REPLAY
 from .domain.templating import MAX_TEMPLATE
+from .engine.retry import next_try_in
 from .exceptions import ValidationError
 from .stop_signals import StopSignals
+
+log = logging.getLogger("crm_webhooks.worker")
 
 ADDON = "crm_webhooks"
 # How often a stopping worker looks whether its loop has finished, between looks for a second signal.
@@ -56,6 +62,7 @@ STOP_POLL_S = 0.05
 class App:
     database_url: str
     given: bool
+    debug: bool = False
     _crm: CRM | None = None
     # A pipe or a CI log gets wide tables rather than 80 squashed columns.
     console: Console = field(
@@ -142,7 +149,7 @@ def main(ctx: click.Context, database_url: str, debug: bool) -> None:
     """Webhooks of the CRM: hooks, deliveries, a delivery worker and a demo."""
     source = ctx.get_parameter_source("database_url")
     given = source is not None and source.name != "DEFAULT"
-    app = ctx.obj = App(database_url, given)
+    app = ctx.obj = App(database_url, given, debug)
     ctx.call_on_close(app.close)
     if debug:
         logging.basicConfig(level=logging.DEBUG)
@@ -584,6 +591,8 @@ def deliveries_show(app: App, delivery_id: int, as_json: bool) -> None:
         app.console.print(table)
         last = d.attempts[-1]
         app.console.print(_header_lines("request headers (masked)", last.request_headers.items()))
+        if last.request_body is not None:
+            app.console.print(plain(f"body sent by attempt {len(d.attempts)}: {last.request_body}", newlines=True))
         if last.response_headers is not None:
             app.console.print(_header_lines(f"response headers of attempt {len(d.attempts)}", last.response_headers))
     app.console.print(plain(f"envelope: {json_text(d.payload, indent=2)}", newlines=True))
@@ -707,26 +716,105 @@ def keys_reencrypt(app: App) -> None:
     default=None,
     help="Seconds between looks at the queue [default: 0.25; 5 on PostgreSQL, where NOTIFY wakes the worker].",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus metrics on this port at /metrics (0: any free port, printed at start).",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics are served on.")
+@click.option(
+    "--wait-for-database",
+    type=click.FloatRange(0, 86_400),
+    default=60,
+    show_default=True,
+    metavar="SECONDS",
+    help="At start, how long to keep trying a database server that cannot be reached (started before it, "
+    "or while it restarts), waiting 0.5 s, then twice as long each time up to 10 s; 0: fail at once. "
+    "A SQLite file is not waited for.",
+)
+@logs.log_format_option
 @pass_app
-def worker(app: App, concurrency: int, poll_interval: float) -> None:
+def worker(
+    app: App,
+    concurrency: int,
+    poll_interval: float,
+    metrics_port: int | None,
+    metrics_host: str,
+    wait_for_database: float,
+    log_format: str,
+) -> None:
     """Deliver until SIGTERM or SIGINT, then finish the attempts in flight and exit 0."""
     from .engine.worker import Worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    if poll_interval is None:
-        poll_interval = 5.0 if app.crm.engine.dialect.name == "postgresql" else 0.25
-    runner = Worker(app.webhooks.deliverer, concurrency=concurrency, poll_interval=poll_interval)
+    logs.configure(log_format, level=logging.DEBUG if app.debug else logging.INFO)
     with StopSignals() as signals:
-        runner.start(listen=True)
-        click.echo(f"worker {app.webhooks.deliverer.worker}: {concurrency} in flight at most", err=True)
-        first = signals.wait()
-        click.echo(f"{first.name}: finishing the attempts in flight", err=True)
-        runner.stop()
-        while runner.running:
-            if signals.wait(STOP_POLL_S) is not None:
-                os._exit(1)  # a second signal: leave now; leases return what was in flight
-        runner.join()
-        click.echo(f"worker stopped after {runner.attempts} attempts", err=True)
+        stopped = _wait_for_database(app, signals, wait_for_database)
+        if stopped is not None:
+            logs.say(log, "%s while waiting for the database: stopped", stopped.name)
+            return
+        if poll_interval is None:
+            poll_interval = 5.0 if app.crm.engine.dialect.name == "postgresql" else 0.25
+        runner = Worker(app.webhooks.deliverer, concurrency=concurrency, poll_interval=poll_interval)
+        metrics = None
+        if metrics_port is not None:
+            try:
+                metrics = app.webhooks.metrics.serve(metrics_host, metrics_port)
+            except OSError as exc:  # taken, or an address this machine does not have
+                hint = f"cannot serve on {metrics_host}:{metrics_port}: {exc.strerror or exc}"
+                raise click.BadParameter(hint, param_hint="--metrics-port") from None
+        try:
+            runner.start(listen=True)
+            logs.say(log, "worker %s: %d in flight at most", app.webhooks.deliverer.worker, concurrency)
+            if metrics is not None:
+                logs.say(log, "metrics on %s", metrics.url)
+            first = signals.wait()
+            logs.say(log, "%s: finishing the attempts in flight", first.name)
+            runner.stop()
+            while runner.running:
+                if signals.wait(STOP_POLL_S) is not None:
+                    os._exit(1)  # a second signal: leave now; leases return what was in flight
+            runner.join()
+        finally:
+            if metrics is not None:  # last: scrapes still answer while the attempts in flight finish
+                metrics.close()
+        logs.say(log, "worker stopped after %d attempts", runner.attempts)
+
+
+def _wait_for_database(app: App, signals: StopSignals, seconds: float) -> signal.Signals | None:
+    """Open the CRM, trying again for ``seconds`` while its database cannot be reached.
+
+    Returns the stop signal that ended the wait, or None once the database is open.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    try:
+        if make_url(app.database_url).get_backend_name() == "sqlite":
+            seconds = 0  # a file: a wrong path does not come right by waiting
+    except ArgumentError:
+        pass  # opening it says what is wrong with it
+    deadline = time.monotonic() + seconds
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            app.crm  # noqa: B018 (opening it is the try)
+            return None
+        except OperationalError as exc:
+            pause = next_try_in(tries, deadline - time.monotonic())
+            if pause is None and tries == 1:
+                raise  # not asked to wait: the error as any command says it
+            detail = describe_error(exc).removeprefix("database: ")
+            if pause is None:
+                raise click.ClickException(
+                    f"database: not reachable after {seconds:g} s ({tries} tries): {detail}"
+                ) from None
+            said = {"attempt": tries, "retry_in_s": round(pause, 2), "error": detail}
+            log.warning("database not reachable", extra=said)
+        heard = signals.wait(pause)
+        if heard is not None:
+            return heard
 
 
 @main.command()

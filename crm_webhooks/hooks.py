@@ -19,7 +19,7 @@ from .domain.options import Options
 from .domain.secrets import grace_ends, retire
 from .domain.templating import DEFAULT_CONTENT_TYPE
 from .engine import health
-from .engine.fanout import fan_out_all
+from .engine.fanout import fan_out_all, fan_out_in_passes
 from .engine.signing import new_secret
 from .exceptions import ValidationError
 from .models import AttemptRow, DeliveryRow, HookEventRow, HookRow
@@ -189,10 +189,11 @@ class HookService:
 
     def delete(self, hook_id: int) -> None:
         """Delete a hook with its deliveries and their history."""
+        # Events written for it but not fanned out yet get their rows first, so that no delivery
+        # is left for a hook that is gone: a backlog in passes, what came since in the deletion's.
+        fan_out_in_passes(self._crm.transaction)
         with self._crm.transaction() as session:
             row = self._row(session, hook_id, lock=True)
-            # Events written for it but not fanned out yet get their rows first, so that
-            # no delivery is left for a hook that is gone.
             fan_out_all(session)
             deliveries = select(DeliveryRow.id).where(DeliveryRow.hook_id == row.id)
             session.execute(delete(AttemptRow).where(AttemptRow.delivery_id.in_(deliveries)))

@@ -198,3 +198,5 @@ class AttemptRow(WebhooksBase):
     # JSON text of [name, value] pairs, bounded (domain/response_headers.py); NULL: no HTTP answer,
     # or an attempt made before migration 0008.  Text rather than JSON: written as it is, by COPY too.
     response_headers: Mapped[str | None] = mapped_column(Text, default=None)
+    # The body a hook's template rendered, as sent; NULL: the event's envelope went (or no body).
+    request_body: Mapped[str | None] = mapped_column(Text, default=None)

@@ -29,9 +29,10 @@ from crm_stub.models import utcnow
 from crm_stub.signals import EVENT_CODES, bus
 
 from .domain import envelope
+from .engine.observe import NOBODY, Observer
 from .models import EventRow, HookEventRow, HookRow
 
-_PENDING = "crm_webhooks.wrote_events"
+_PENDING = "crm_webhooks.wrote_events"  # how many events the session's transaction wrote
 CHANNEL = "crm_webhooks"  # PostgreSQL LISTEN/NOTIFY channel of committed events
 NO_HOOK = 0  # what a CRM event is about instead of a hook: ids start at 1, so it leaves none out
 
@@ -126,8 +127,12 @@ def raise_operational(conn: Connection | Session, code: str, hook_object: dict[s
     dialect = _connection(conn).dialect.name
     wrote = driver(dialect).write(conn, code, hook_object, None, None, about=hook_object["id"])
     if wrote and isinstance(conn, Session):
-        conn.info[_PENDING] = True  # wake whoever delivers once it commits, as for the CRM's events
+        _count_written(conn)  # whoever delivers is woken once it commits, as for the CRM's events
     return wrote
+
+
+def _count_written(session: Session) -> None:
+    session.info[_PENDING] = session.info.get(_PENDING, 0) + 1
 
 
 class HookIndex:
@@ -188,9 +193,10 @@ def write_event(
 class Outbox:
     """Connects the bus of one CRM to the outbox tables."""
 
-    def __init__(self, crm: CRM, on_commit: Callable[[], None]) -> None:
+    def __init__(self, crm: CRM, on_commit: Callable[[], None], observer: Observer = NOBODY) -> None:
         self._crm = crm
         self._on_commit = on_commit
+        self._observer = observer
         self.index = HookIndex()
         self._driver = driver(crm.engine.dialect.name)
         self._receivers = []
@@ -209,15 +215,17 @@ class Outbox:
             if not index.may_match(session, code, driver):
                 return
             if driver.write(session, code, obj.to_dict(), changes, actor_id):
-                session.info[_PENDING] = True
+                _count_written(session)
             else:
                 index.forget()
 
         return receive
 
     def _after_commit(self, session: Session) -> None:
-        if session.info.pop(_PENDING, False):
+        wrote = session.info.pop(_PENDING, 0)
+        if wrote:
             self._on_commit()
+            self._observer.events_written(wrote)
 
     def _after_rollback(self, session: Session) -> None:
         session.info.pop(_PENDING, None)

@@ -124,6 +124,10 @@ TRANSLATIONS = {
     "Not found: %(what)s": "Não encontrado: %(what)s",
     "Nothing sent yet.": "Nada enviado ainda.",
     "Payload": "Conteúdo",
+    "Body sent": "Corpo enviado",
+    "The event as the hook's body template read it; each attempt above shows the body that went.": (
+        "O evento como o modelo de corpo do webhook o leu; cada tentativa acima mostra o corpo que foi enviado."
+    ),
     "Redeliver": "Reenviar",
     "Request": "Requisição",
     "Response": "Resposta",

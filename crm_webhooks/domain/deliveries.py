@@ -22,6 +22,8 @@ class Attempt:
     location: str | None
     # [name, value] pairs as received, bounded; None: no HTTP answer (or made before migration 0008).
     response_headers: Headers | None = None
+    # What a body template rendered, as sent; None: the delivery's envelope went (or no body).
+    request_body: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -82,6 +84,7 @@ def attempt_dict(a: Attempt) -> dict[str, Any]:
         "response_body": a.response_body,
         "location": a.location,
         "response_headers": None if a.response_headers is None else [list(p) for p in a.response_headers],
+        "request_body": a.request_body,
     }
 
 
@@ -104,3 +107,26 @@ def delivery_dict(d: Delivery, *, payload: bool = False) -> dict[str, Any]:
     if payload:
         shown["payload"] = d.payload
     return shown
+
+
+@dataclass(frozen=True)
+class Queue:
+    """What waits, read from the database at one moment: for a scrape, so no writes were made to read it.
+
+    ``pending`` includes the ``held`` (their hook is disabled), the ``due`` and those ``in_flight``
+    (leased by a worker); ``fanout_waiting``: committed events whose delivery rows are not written yet.
+    Ages are seconds, 0 when nothing waits.
+    """
+
+    pending: int
+    held: int
+    due: int
+    in_flight: int
+    oldest_due_age_s: float
+    fanout_waiting: int
+    oldest_fanout_age_s: float
+
+
+def age_s(now: dt.datetime, since: dt.datetime | None) -> float:
+    """Seconds from ``since`` to ``now``; 0 for nothing, or for a clock of another machine a little ahead."""
+    return 0.0 if since is None else max(0.0, (now - since).total_seconds())

@@ -12,9 +12,11 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from crm_stub.db import read_only
 from crm_stub.models import utcnow
@@ -22,6 +24,7 @@ from crm_stub.models import utcnow
 from ..domain.options import Options
 from . import claim as claims
 from .claim import Claim, Claimed, lease_length, load_claimed, renewal_margin
+from .observe import CLAIM, NOBODY, RECORD, RENEW, Observer
 from .record import Batch, Recorded, record
 from .send import Sent, send
 from .transport import Transport
@@ -40,12 +43,16 @@ class Deliverer:
         on_disabled: Callable[[list[int], str], None] = lambda ids, reason: None,
         *,
         batch_size: int = 500,
+        observer: Observer = NOBODY,
     ) -> None:
         self.engine = engine
         self.options = options
         self.transport = transport
         self.on_disabled = on_disabled
         self.batch_size = batch_size
+        self.observer = observer
+        # The driver's own errors too: PostgreSQL's COPY runs on the driver's cursor, unwrapped.
+        self._database_errors = (SQLAlchemyError, engine.dialect.loaded_dbapi.Error)
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease = lease_length(options.timeout)
 
@@ -62,34 +69,38 @@ class Deliverer:
 
     def claim(self, limit: int | None = None, skip_hooks: Collection[int] = (), *, fan_out_first: bool = True) -> Claim:
         """Lease up to ``limit`` due deliveries to this deliverer (none of ``skip_hooks``)."""
-        return claims.claim(
-            self.engine,
-            limit=limit or self.batch_size,
-            lease=self.lease,
-            worker=self.worker,
-            skip_hooks=skip_hooks,
-            fan_out_first=fan_out_first,
-        )
+        with self.counting_errors(CLAIM):
+            return claims.claim(
+                self.engine,
+                limit=limit or self.batch_size,
+                lease=self.lease,
+                worker=self.worker,
+                skip_hooks=skip_hooks,
+                fan_out_first=fan_out_first,
+            )
 
     def renew(self, ids: list[int]) -> None:
-        claims.renew(self.engine, ids, lease=self.lease, worker=self.worker)
+        with self.counting_errors(RENEW):
+            claims.renew(self.engine, ids, lease=self.lease, worker=self.worker)
 
     def record(self, batch: Batch) -> Recorded:
         """Record ``batch``, log its attempts and announce the hooks it disabled."""
         options = self.options
-        recorded = record(
-            self.engine,
-            batch,
-            worker=self.worker,
-            disable_after=options.disable_after_failures,
-            warn_after=options.warn_after_failures,
-        )
+        with self.counting_errors(RECORD):
+            recorded = record(
+                self.engine,
+                batch,
+                worker=self.worker,
+                disable_after=options.disable_after_failures,
+                warn_after=options.warn_after_failures,
+            )
         recorded.log()
+        self.observer.recorded(batch.sent)
         for reason, ids in recorded.disabled.items():
             try:
                 self.on_disabled(ids, reason)
             except Exception:  # a listener's failure (its mail server is down) must not record the batch again
-                log.exception("announcing hooks %s disabled failed", ids)
+                log.exception("announcing disabled hooks failed", extra={"hooks": ids})
         return recorded
 
     def send_leased(self, delivery_ids: list[int]) -> int:
@@ -116,6 +127,15 @@ class Deliverer:
         finally:
             self.record(batch)
         return len(batch.sent)
+
+    @contextmanager
+    def counting_errors(self, operation: str) -> Iterator[None]:
+        """Tell the observer of a database error inside the block, and let it go on."""
+        try:
+            yield
+        except self._database_errors:
+            self.observer.database_error(operation)
+            raise
 
     def send(self, c: Claimed) -> Sent:
         """One attempt through the synchronous transport; records nothing."""

@@ -18,7 +18,8 @@ import datetime as dt
 import json
 import time
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, exists, insert, select, text, update
@@ -323,6 +324,18 @@ def _write_verdicts(conn: Connection | Session, decided: Decisions) -> None:
     for hook_id, count in decided.skipped.items():
         conn.execute(update(HookRow).where(H.id == hook_id).values(skipped_by_condition=H.skipped_by_condition + count))
     _fail_broken(conn, decided.broken)
+
+
+def fan_out_in_passes(transaction: Callable[[], AbstractContextManager[Connection | Session]]) -> None:
+    """Fan out every event, each batch in a transaction of its own from ``transaction()``.
+
+    On SQLite a fan-out holds the database's one write lock; between passes the CRM's
+    writes get it, instead of waiting for a backlog with slow conditions to be decided whole.
+    """
+    while True:
+        with transaction() as conn:
+            if fan_out(conn) != BATCH:
+                return
 
 
 def fan_out_all(conn: Connection | Session, *, budget: float = CONDITIONS_BUDGET_S) -> None:

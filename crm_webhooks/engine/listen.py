@@ -46,7 +46,7 @@ class Listener:
                 self.listening.clear()
                 failures += 1
                 wait = pause_after(failures, first=0.4)
-                log.warning("listening for deliveries failed (%s); again in %.1f s", exc, wait)
+                log.warning("listening for deliveries failed", extra={"error": str(exc), "retry_in_s": wait})
                 self._on_notify()  # what was missed meanwhile is picked up by a poll now
                 self._stop.wait(wait)
 

@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, or_, select, text, update
 
 from crm_stub.models import utcnow
 
@@ -20,8 +20,10 @@ from .. import state
 from ..domain.hooks import GONE, failures_reason
 from ..domain.response_headers import to_json
 from ..models import AttemptRow, DeliveryRow, HookRow
+from ..outbox import CHANNEL
 from . import health
 from .claim import PENDING
+from .retry import releases_retries
 from .send import Sent
 
 log = logging.getLogger("crm_webhooks.delivery")
@@ -71,16 +73,23 @@ class Recorded:
     # Their lease ran out and another worker took them: in history, but their state is the other's.
     stale: list[Sent] = field(default_factory=list)
     disabled: dict[str, list[int]] = field(default_factory=dict)  # reason -> hook ids
+    # Hook id -> its deliveries waiting for a retry that were made due now: its receiver answers again.
+    released: dict[int, int] = field(default_factory=dict)
     raised: int = 0  # operational events written (webhook.failing...): new deliveries to fan out
 
     def log(self) -> None:
         _log_attempts(self.sent)
+        for hook_id, count in self.released.items():
+            log.info(
+                "receiver answers again: its deliveries waiting for a retry are due now",
+                extra={"hook": hook_id, "deliveries": count},
+            )
         for s in self.lost:
-            log.info("attempt delivery=%s not recorded: its hook was deleted meanwhile", s.claimed.delivery_id)
+            log.info("attempt not recorded: its hook was deleted meanwhile", extra={"delivery": s.claimed.delivery_id})
         for s in self.stale:
             log.warning(
-                "attempt delivery=%s recorded in history only: its lease ran out and another worker took it",
-                s.claimed.delivery_id,
+                "attempt recorded in history only: its lease ran out and another worker took it",
+                extra={"delivery": s.claimed.delivery_id},
             )
 
 
@@ -124,7 +133,9 @@ def record(
                 _insert_attempts(conn, result.sent + result.stale)
             if result.sent:
                 _defer_later_of_retried(conn, result.sent)
-                result.disabled = _update_hooks(conn, result.sent, now, disable_after)
+                result.disabled, recovered = _update_hooks(conn, result.sent, now, disable_after)
+                disabled = {h for ids in result.disabled.values() for h in ids}
+                result.released = _release_retries(conn, [h for h in recovered if h not in disabled], now)
                 result.raised = _raise_operational(conn, result.sent, result.disabled, warn_after)
     return result
 
@@ -168,14 +179,20 @@ def _defer_later_of_retried(conn: Connection, sent: list[Sent]) -> None:
         conn.execute(_DEFER_LATER, params)
 
 
-def _update_hooks(conn: Connection, sent: list[Sent], now: dt.datetime, threshold: int | None) -> dict[str, list[int]]:
-    """Last run, result and consecutive failed deliveries per hook; disable where due."""
+def _update_hooks(
+    conn: Connection, sent: list[Sent], now: dt.datetime, threshold: int | None
+) -> tuple[dict[str, list[int]], list[int]]:
+    """Last run, result and consecutive failed deliveries per hook; disable where due.
+
+    Returns the hooks disabled (reason -> ids) and those whose receiver answers again after failing.
+    """
     per_hook: dict[int, list[Sent]] = {}
     for s in sent:
         if not s.claimed.test:
             per_hook.setdefault(s.claimed.hook_id, []).append(s)
     gone: list[int] = []
     failing: list[int] = []  # only a failure can take a hook to the threshold
+    recovered: list[int] = []
     for hook_id, items in per_hook.items():
         last = items[-1]
         values = {"last_run_at": last.at, "last_result": "succeeded" if last.response.ok else "failed"}
@@ -187,7 +204,8 @@ def _update_hooks(conn: Connection, sent: list[Sent], now: dt.datetime, threshol
             values["consecutive_failures"] = H.consecutive_failures + failed_after
         if failed_after:
             failing.append(hook_id)
-        conn.execute(update(HookRow).where(H.id == hook_id).values(**values))
+        if _write_hook(conn, hook_id, values, [s.response.ok for s in items]):
+            recovered.append(hook_id)
         if any(s.outcome.gone for s in items):
             gone.append(hook_id)
     result: dict[str, list[int]] = {}
@@ -196,7 +214,65 @@ def _update_hooks(conn: Connection, sent: list[Sent], now: dt.datetime, threshol
     if threshold and (failing := [h for h in failing if h not in gone]):
         ids = state.disable_failing(conn, failing, threshold, now)
         result[failures_reason(threshold)] = ids
-    return {reason: ids for reason, ids in result.items() if ids}
+    return {reason: ids for reason, ids in result.items() if ids}, recovered
+
+
+def _write_hook(conn: Connection, hook_id: int, values: dict[str, object], answers: list[bool]) -> bool:
+    """Write a hook's state after its attempts; True when they say its receiver is back after failing.
+
+    Whether it was failing before is asked only when the answer depends on it, and by the
+    write itself: a healthy hook's success costs the one statement it always did.  On
+    PostgreSQL the condition is checked under the row's lock, against the latest committed
+    state, so two workers recording the same recovery release its retries once.
+    """
+    write = update(HookRow).where(H.id == hook_id).values(**values)
+    back = releases_retries(False, answers)  # a failure, then a 2xx, among these answers
+    if back or not releases_retries(True, answers):
+        conn.execute(write)
+        return back
+    if conn.execute(write.where(H.last_result.is_distinct_from("failed"))).rowcount:
+        return False
+    return bool(conn.execute(write).rowcount)  # none: the hook was deleted meanwhile
+
+
+_NOW = bindparam("now")
+# A receiver's 429 asked for fewer requests: an answer to another one does not lift that.
+_RELEASE = (
+    update(DeliveryRow)
+    .where(
+        D.id.in_(
+            select(D.id)
+            .where(
+                D.hook_id.in_(bindparam("hooks", expanding=True)),
+                D.status == PENDING,
+                D.next_attempt_at > _NOW,  # not NULL: a disabled hook's deliveries stay held
+                or_(D.locked_until.is_(None), D.locked_until <= _NOW),
+                or_(D.last_status_code.is_(None), D.last_status_code != 429),
+            )
+            # PostgreSQL: a row another transaction is recording or claiming is left to it, not waited for.
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+    )
+    .values(next_attempt_at=_NOW)
+    .returning(D.hook_id)
+)
+
+
+def _release_retries(conn: Connection, hook_ids: list[int], now: dt.datetime) -> dict[int, int]:
+    """Make due now the deliveries of ``hook_ids`` waiting for a retry (or deferred behind one).
+
+    Per-record order still holds: the claim takes a record's deliveries one after another.
+    Returns how many per hook.
+    """
+    if not hook_ids:
+        return {}
+    released: dict[int, int] = {}
+    for hook_id in conn.scalars(_RELEASE, {"hooks": hook_ids, "now": now}):
+        released[hook_id] = released.get(hook_id, 0) + 1
+    if released and conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_notify(CHANNEL, "")))  # workers elsewhere: look now, not at their next poll
+    return released
 
 
 def _raise_operational(
@@ -223,21 +299,14 @@ def _log_attempts(sent: list[Sent]) -> None:
     for s in sent:
         c, response = s.claimed, s.response
         log.info(
-            "attempt delivery=%s event=%s hook=%s status=%s outcome=%s duration_ms=%.1f error=%s",
-            c.delivery_id,
-            c.event_id,
-            c.hook_id,
-            response.status_code,
-            s.outcome.status,
-            response.duration_ms,
-            response.error,
+            "attempt",
             extra={
-                "delivery_id": c.delivery_id,
-                "event_id": c.event_id,
-                "hook_id": c.hook_id,
-                "status_code": response.status_code,
-                "duration_ms": response.duration_ms,
+                "delivery": c.delivery_id,
+                "event": c.event_id,
+                "hook": c.hook_id,
+                "status": response.status_code,
                 "outcome": s.outcome.status,
+                "duration_ms": round(response.duration_ms, 1),
                 "error": response.error,
             },
         )
@@ -340,6 +409,7 @@ _ATTEMPT_COLUMNS = (
     "response_body",
     "location",
     "response_headers",
+    "request_body",
 )
 
 
@@ -362,4 +432,12 @@ def _attempt_values(s: Sent, *, json_headers: bool = False) -> tuple[object, ...
         s.response.body,
         location[:_LOCATION_MAX] if location else location,
         to_json(s.response.headers),
+        _rendered(s),
     )
+
+
+def _rendered(s: Sent) -> str | None:
+    """What a body template made, kept because the event's envelope is not what went."""
+    if s.claimed.body_template is None or s.request.body is None:
+        return None
+    return s.request.body.decode("utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 MAX_RETRY_AFTER = 86_400.0
@@ -57,3 +57,27 @@ def pause_after(failures: int, *, first: float = 0.5, most: float = 30.0) -> flo
     """How long a worker waits before trying its database (or listener) again after ``failures``
     failed tries in a row: doubling from ``first``, at most ``most``."""
     return min(most, first * 2 ** max(0, failures - 1))
+
+
+def next_try_in(failures: int, left: float, *, first: float = 0.5, most: float = 10.0) -> float | None:
+    """Seconds until the next try at a database that is not there yet, after ``failures`` failed
+    tries, with ``left`` seconds of the wait allowed: doubling from ``first`` up to ``most``, cut
+    to what is left, and None once nothing is (the caller gives up)."""
+    if left <= 0:
+        return None
+    return min(pause_after(failures, first=first, most=most), left)
+
+
+def releases_retries(failing_before: bool, answers: Iterable[bool]) -> bool:
+    """Whether a hook's receiver is back: a 2xx (True in ``answers``, in the order they came)
+    after a failed attempt, the hook's last recorded one (``failing_before``) or one of ``answers``.
+
+    Then its deliveries waiting for a retry need not wait out their backoff: the receiver
+    that failed them answers again.
+    """
+    failing = failing_before
+    for ok in answers:
+        if ok and failing:
+            return True
+        failing = not ok
+    return False

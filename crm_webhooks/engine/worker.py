@@ -38,6 +38,7 @@ from crm_stub.models import utcnow
 
 from .claim import Claimed, next_due_at, renewal_margin
 from .deliver import Deliverer
+from .observe import NEXT_DUE
 from .record import Batch
 from .retry import pause_after
 from .schedule import FANOUT_RECHECK_S, Schedule
@@ -131,7 +132,7 @@ class Claimer:
                 failures += 1
                 schedule.polled()
                 wait = pause_after(failures)
-                log.exception("claiming failed; again in %.1f s", wait)
+                log.exception("claiming failed", extra={"retry_in_s": wait})
                 await self.nudged.wait(wait)
                 continue
             if schedule.woken or p.stopping:
@@ -197,7 +198,7 @@ class Claimer:
 
 
 def _next_due_at(deliverer: Deliverer) -> dt.datetime | None:
-    with read_only(), deliverer.engine.connect() as conn:
+    with deliverer.counting_errors(NEXT_DUE), read_only(), deliverer.engine.connect() as conn:
         return next_due_at(conn)
 
 
@@ -213,6 +214,7 @@ class Slots:
 
     async def _slot(self) -> None:
         p, schedule = self.p, self.p.schedule
+        observer = p.deliverer.observer
         while not p.stopping:
             c = schedule.take()
             if c is None:
@@ -220,14 +222,16 @@ class Slots:
                 continue
             if schedule.should_claim():
                 p.claimer.nudged.notify()
+            observer.slot_busy(1)
             try:
                 if c.held:
                     p.recorder.put(Batch(held=[c.delivery_id]))
                 else:
                     p.recorder.put(Batch(sent=[await send_async(c, self.transport, p.deliverer.options)]))
             except Exception:  # never lose the lease silently: it runs out and another worker retries
-                log.exception("sending delivery %s failed", c.delivery_id)
+                log.exception("sending failed", extra={"delivery": c.delivery_id})
             finally:
+                observer.slot_busy(-1)
                 if schedule.done(c):  # its receiver has room again: idle slots and the claimer may use it
                     p.claimer.nudged.notify()
                     p.slots_wanted.notify()
@@ -286,12 +290,13 @@ class Recorder:
         for tries in range(1, RECORD_TRIES + 1):
             try:
                 recorded = await run(self.p.deliverer.record, batch)
-                # The next delivery of those records may go now; operational events raised are due at once.
-                if recorded.raised or any(s.claimed.record for s in batch.sent):
+                # The next delivery of those records may go now, and so may what a receiver
+                # answering again released, and the operational events the batch raised.
+                if recorded.released or recorded.raised or any(s.claimed.record for s in batch.sent):
                     self.p.claimer.nudged.notify()
                 break
             except Exception:
-                log.exception("recording %d attempts failed (try %d)", len(batch.sent), tries)
+                log.exception("recording failed", extra={"attempts": len(batch.sent), "try": tries})
             if len(batch) > 1:
                 failed = Batch()
                 for one in batch.split():
@@ -301,7 +306,7 @@ class Recorder:
                         failed.add(one)
                 if len(failed) < len(batch):
                     for s in failed.sent:
-                        log.error("attempt of delivery %s could not be recorded; it goes again", s.claimed.delivery_id)
+                        log.error("attempt not recorded; it goes again", extra={"delivery": s.claimed.delivery_id})
                     break
             await asyncio.sleep(pause_after(tries))
         self.attempts += len(batch.sent)
@@ -342,9 +347,11 @@ class Pipeline:
             allow_private=options.allow_private_networks, timeout=options.timeout, per_host=self.schedule.concurrency
         )
         recording = asyncio.create_task(self.recorder.run(), name="recorder")
+        self.deliverer.observer.slots(self.schedule.concurrency)
         try:
             await asyncio.gather(self.claimer.run(), Slots(self, transport).run())
         finally:
+            self.deliverer.observer.slots(-self.schedule.concurrency)
             self.recorder.put(Batch(released=self.schedule.release_all()))
             self.recorder.close()
             await recording

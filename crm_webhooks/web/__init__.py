@@ -14,7 +14,7 @@ from flask import Flask
 from crm_stub.web.i18n import add_translations
 
 from ..domain.messages import N_
-from . import api, charts, pages, replay_pages
+from . import api, charts, metrics, pages, replay_pages
 
 if TYPE_CHECKING:
     from ..addon import WebhooksAddon
@@ -27,6 +27,7 @@ def register(app: Flask, addon: WebhooksAddon) -> None:
     app.register_blueprint(replay_pages.bp)
     charts.register(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(metrics.bp)
     app.extensions["crm_csrf"].exempt(api.bp)  # bearer tokens, no cookies: nothing to forge
     app.extensions["crm_nav"].add(
         "System > Integrations",

@@ -227,6 +227,10 @@ SCHEMAS: dict[str, Any] = {
             "duration_ms": {"type": "number"},
             "request_headers": {"type": "object", "additionalProperties": {"type": "string"}},
             "response_body": {"type": ["string", "null"]},
+            "request_body": {
+                "type": ["string", "null"],
+                "description": "The body the hook's template rendered, as sent; null: the envelope went.",
+            },
             "location": {"type": ["string", "null"]},
             "response_headers": {
                 "type": ["array", "null"],

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
+from crm_stub import CRM
 from crm_webhooks.cli import main
 
 
@@ -69,3 +71,57 @@ def add_hook(cli: Cli, webhook_receiver) -> Callable[..., dict[str, Any]]:
         return cli.json(*args)
 
     return add
+
+
+@pytest.fixture
+def spawn_worker() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Starts ``crm-webhooks worker`` processes on a database, returned at once.
+
+    One a test left running (a failed assertion, a timeout) is killed at teardown, its pipes
+    closed: it must not outlive its test nor leak into the next one's warnings.
+    """
+    started: list[subprocess.Popen[str]] = []
+
+    def spawn(url: str, *args: str) -> subprocess.Popen[str]:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "crm_webhooks.cli", "worker", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "CRM_DATABASE_URL": url},
+        )
+        started.append(worker)
+        return worker
+
+    yield spawn
+    for worker in started:
+        if worker.poll() is None:
+            worker.kill()
+        worker.communicate()
+
+
+@pytest.fixture
+def start_worker(spawn_worker) -> Callable[..., subprocess.Popen[str]]:
+    """Starts worker processes, each returned once it says it is running (its signals are heard)."""
+
+    def start(url: str, *args: str) -> subprocess.Popen[str]:
+        worker = spawn_worker(url, "--poll-interval", "0.05", *args)
+        first = worker.stderr.readline()  # type: ignore[union-attr]
+        assert "in flight at most" in first, first
+        return worker
+
+    return start
+
+
+@pytest.fixture
+def crm(cli: Cli) -> Iterator[CRM]:
+    """The CRM of another process on the CLI's database, which leaves delivering to workers."""
+    with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "none"}}) as instance:
+        yield instance
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (until someone is told to)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -150,6 +150,19 @@ def test_a_delivery_shows_its_headers_as_text_and_an_unsent_one_says_so(cli, add
     assert "Not yet" in waiting  # the envelope that will be sent
 
 
+def test_a_templated_delivery_shows_the_body_that_went(cli, add_hook, webhook_receiver) -> None:
+    hook = add_hook()
+    cli(
+        "hooks", "update", str(hook["id"]), "--body-template", "Novo: {{ object.name }}", "--content-type", "text/plain"
+    )
+    with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "manual"}}) as crm:
+        crm.leads.create("João")
+        crm.addons["crm_webhooks"].run_pending()
+    (sent,) = cli.json("deliveries", "list", "--hook", str(hook["id"]))
+    assert cli.json("deliveries", "show", str(sent["id"]))["attempts"][0]["request_body"] == "Novo: João"
+    assert "body sent by attempt 1: Novo: João" in cli("deliveries", "show", str(sent["id"])).stdout
+
+
 def test_times_carry_their_zone_in_lists_as_in_details(cli, add_hook) -> None:
     hook = add_hook()
     with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "manual"}}) as crm:
@@ -166,7 +179,8 @@ def test_deliveries_list_show_and_filters(cli, add_hook, webhook_receiver) -> No
     with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "manual"}}) as crm:
         crm.leads.create("One")
         crm.leads.create("Two")
-        webhook_receiver.fail_next()
+        # A 429: its retry keeps its time when Two is answered (after a 500 it would go again at once).
+        webhook_receiver.fail_next(status=429)
         crm.addons["crm_webhooks"].run_pending()
     rows = cli.json("deliveries", "list", "--hook", str(hook["id"]))
     assert [r["status"] for r in rows] == ["succeeded", "pending"]
@@ -175,11 +189,11 @@ def test_deliveries_list_show_and_filters(cli, add_hook, webhook_receiver) -> No
     assert cli.json("deliveries", "list", "--since", "2099-01-01") == []
     shown = cli.json("deliveries", "show", str(rows[1]["id"]))
     assert shown["payload"]["data"]["object"]["name"] == "One"
-    assert shown["attempts"][0]["status_code"] == 500
+    assert shown["attempts"][0]["status_code"] == 429
     assert shown["attempts"][0]["request_headers"]["X-Api-Key"] == "a-lo…(19)"
     assert ["Content-Type", "text/plain; charset=utf-8"] in shown["attempts"][0]["response_headers"]
     text = cli("deliveries", "show", str(rows[1]["id"])).stdout
-    assert "HTTP 500" in text and "a-long-secret-value" not in text
+    assert "HTTP 429" in text and "a-long-secret-value" not in text
     assert "response headers of attempt 1:\n  Server: Werkzeug/" in text
 
 
@@ -426,12 +440,12 @@ def test_deliveries_stats_for_operators(cli, add_hook, webhook_receiver) -> None
             crm.leads.create(name)
         wh = crm.addons["crm_webhooks"]
         assert wh.delivery_stats()["due"] == 3 and wh.delivery_stats()["oldest_due_age_s"] >= 0
-        webhook_receiver.fail_next()
+        webhook_receiver.fail_next(status=429)  # its retry keeps its time when the others are answered
         wh.run_pending()
         crm.leads.create("D")
         wh.disable_hook(hook["id"])
     stats = cli.json("deliveries", "stats")
-    # A and B were sent; C failed once and waits 60 s; D waits for its hook to be enabled.
+    # Two were sent; one failed once and waits 60 s; D waits for its hook to be enabled.
     assert stats == {
         "pending": 2,
         "held": 2,

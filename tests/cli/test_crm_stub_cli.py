@@ -26,6 +26,9 @@ from sqlalchemy import make_url
 from crm_stub import CRM
 from crm_stub.cli import main
 
+from ..waiting import wait_until
+from .conftest import free_port
+
 
 def run(url: str, *args: str, input: str | None = None):
     return CliRunner().invoke(main, ["--database-url", url, *args], input=input)
@@ -234,12 +237,6 @@ def test_tokens_list_has_a_header_row(tmp_path) -> None:
     assert row.split()[0] == "1" and row.split()[2:5] == ["erp", "webhooks:read", "revoked"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class Served:
     stderr: str = ""  # what the server said, once it has stopped
@@ -306,6 +303,36 @@ def test_serve_says_what_it_opened_and_answers_on_loopback_until_interrupted(dat
     assert (no_admin in said, no_addon in said, page_line in said) == (not ready, not ready, ready)
     assert f"CRM on http://127.0.0.1:{port}/ (" in said
     assert said.index("database: ") < said.index("CRM on")
+
+
+def test_serve_with_log_format_json_logs_requests_and_deliveries_as_json_lines(tmp_path, webhook_receiver) -> None:
+    url = f"sqlite:///{tmp_path}/c.db"
+    with CRM(url) as crm:
+        wh = crm.install_addon("crm_webhooks", allow_private_networks=True)  # the server's own dispatcher sends
+        hook = wh.create_hook(name="erp", event="lead.created", url=webhook_receiver.url)
+    port = free_port()
+    argv = [sys.executable, "-m", "crm_stub.cli", "serve", "--port", str(port), "--log-format", "json"]
+    with serving(argv, {"CRM_DATABASE_URL": url}, port) as server:
+        with CRM(url, addon_options={"crm_webhooks": {"dispatcher": "none"}}) as crm:
+            crm.leads.create("Sent by the server")
+            wait_until(lambda: getattr(crm.addons["crm_webhooks"].last_delivery(hook.id), "status", "") == "succeeded")
+        time.sleep(0.2)  # the attempt's line follows its recording
+    lines = [json.loads(line) for line in server.stderr.splitlines()]  # a line that is not JSON fails here
+    (request,) = [line for line in lines if line["message"] == "request" and line["path"] == "/login"]
+    assert (request["logger"], request["client"], request["method"], request["status"]) == (
+        "crm_stub.serve",
+        "127.0.0.1",
+        "GET",
+        200,
+    )
+    (attempt,) = [line for line in lines if line["message"] == "attempt"]
+    assert (attempt["hook"], attempt["status"], attempt["outcome"], attempt["error"]) == (
+        hook.id,
+        200,
+        "succeeded",
+        None,
+    )
+    assert any(line["message"].startswith(f"CRM on http://127.0.0.1:{port}/") for line in lines)
 
 
 def test_serve_on_a_port_already_taken_says_so_in_one_line(tmp_path) -> None:

@@ -2,54 +2,14 @@
 
 from __future__ import annotations
 
-import os
+import datetime as dt
+import json
 import signal
-import subprocess
-import sys
 import time
 
-import pytest
 import sqlalchemy as sa
 
-from crm_stub import CRM
-
 from ..waiting import wait_until
-
-
-@pytest.fixture
-def start_worker():
-    """Starts worker processes, each returned once it says it is running (its signals are heard).
-
-    One a test left running (a failed assertion, a timeout) is killed at teardown, its pipes
-    closed: it must not outlive its test nor leak into the next one's warnings.
-    """
-    started: list[subprocess.Popen[str]] = []
-
-    def start(url: str, *args: str) -> subprocess.Popen[str]:
-        env = {**os.environ, "CRM_DATABASE_URL": url}
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "crm_webhooks.cli", "worker", "--poll-interval", "0.05", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        started.append(worker)
-        first = worker.stderr.readline()  # type: ignore[union-attr]
-        assert "in flight at most" in first, first
-        return worker
-
-    yield start
-    for worker in started:
-        if worker.poll() is None:
-            worker.kill()
-        worker.communicate()
-
-
-@pytest.fixture
-def crm(cli):
-    with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "none"}}) as instance:
-        yield instance
 
 
 def test_worker_delivers_what_others_commit(cli, start_worker, crm, add_hook, webhook_receiver) -> None:
@@ -133,3 +93,36 @@ def test_a_stuck_receiver_does_not_hold_back_the_others(
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=30)
     assert worker.returncode == 0
+
+
+def test_with_log_format_json_every_line_of_the_worker_is_a_json_object(
+    cli, spawn_worker, crm, add_hook, webhook_receiver
+) -> None:
+    hook = add_hook()
+    webhook_receiver.fail_next(status=500)
+    crm.leads.create("Refused, then sent again later")
+    crm.leads.create("Taken")
+    worker = spawn_worker(cli.url, "--poll-interval", "0.05", "--log-format", "json")
+    wh = crm.addons["crm_webhooks"]
+    wait_until(lambda: all(d.attempts for d in wh.history(hook["id"])) and len(webhook_receiver.requests) == 2)
+    worker.send_signal(signal.SIGTERM)
+    _out, err = worker.communicate(timeout=10)
+    assert worker.returncode == 0, err
+
+    lines = [json.loads(line) for line in err.splitlines()]  # a line that is not JSON fails here
+    assert [line["message"] for line in lines if line["logger"] == "crm_webhooks.worker"][-2:] == [
+        "SIGTERM: finishing the attempts in flight",
+        "worker stopped after 2 attempts",
+    ]
+    attempts = {line["status"]: line for line in lines if line["message"] == "attempt"}
+    assert sorted(attempts) == [200, 500]
+    deliveries = {d.id: d for d in wh.history(hook["id"])}
+    for line in attempts.values():
+        delivery = deliveries[line["delivery"]]
+        assert (line["level"], line["logger"]) == ("INFO", "crm_webhooks.delivery")
+        assert (line["event"], line["hook"]) == (delivery.event_id, hook["id"])
+        assert line["duration_ms"] == round(delivery.attempts[-1].duration_ms, 1)
+        moment = dt.datetime.fromisoformat(line["time"])
+        assert moment.utcoffset() == dt.timedelta(0) and abs(dt.datetime.now(dt.UTC) - moment).total_seconds() < 60
+    assert (attempts[200]["outcome"], attempts[200]["error"]) == ("succeeded", None)
+    assert (attempts[500]["outcome"], attempts[500]["error"]) == ("pending", "HTTP 500")  # its retry is due later

@@ -30,6 +30,8 @@ BY_MODULE = {
     "replay": "services",
     "preview": "services",
     "stats": "services",
+    # Counts through the engine's observer hooks, reads the queue through deliveries.
+    "metrics": "services",
     # The object install_addon returns is the Python surface (CONTRACT section 2): thin over
     # the services, and where the host asks for the web pages.
     "addon": "surfaces",

@@ -231,6 +231,28 @@ def test_send_test_then_last_execution_shows_request_and_response(admin, webhook
     assert "webhook-signature" in last and "&#34;type&#34;: &#34;sale.created&#34;" in last  # escaped JSON
 
 
+def test_the_last_execution_of_a_templated_hook_shows_the_body_that_went(
+    admin, crm, webhooks, webhook_receiver
+) -> None:
+    hook = webhooks.create_hook(
+        name="pos",
+        event="lead.created",
+        url=webhook_receiver.url,
+        body_template='{"cliente": {{ object.name | tojson }}}',
+    )
+    crm.leads.create("Padaria <São João>")
+    webhooks.run_pending()
+    last = admin.get(f"{BASE}/{hook.id}/last").get_data(as_text=True)
+    body = re.search(r'<pre class="body request-body">([^<]*)</pre>', last)[1]
+    assert body == "{&#34;cliente&#34;: &#34;Padaria &lt;São João&gt;&#34;}"  # as sent, escaped for the page
+    assert 'id="payload-read"' in last
+    plain = webhooks.create_hook(name="plain", event="lead.created", url=webhook_receiver.url)
+    crm.leads.create("ACME")
+    webhooks.run_pending()
+    page = admin.get(f"{BASE}/{plain.id}/last").get_data(as_text=True)
+    assert "request-body" not in page and 'id="payload-read"' not in page
+
+
 def test_history_pages_and_redelivers(admin, crm, webhooks, webhook_receiver) -> None:
     add(admin, webhook_receiver, event="lead.created")
     hook = webhooks.list_hooks()[0]

@@ -18,7 +18,7 @@ from crm_webhooks.engine.worker import Worker
 
 from ..waiting import wait_until
 
-# Accents as UTF-8 where printed as they are, escaped where tojson writes them, and a list.
+# Accents printed as they are and written by tojson, and a list.
 ACCENTED = (
     '{"nome": "{{ object.name }}", "partes": {{ object.name.split() | list | tojson }},'
     ' "evento": "{{ event }}", "gancho": {{ hook | tojson }}}'
@@ -36,14 +36,26 @@ def test_the_receiver_gets_the_rendered_bytes_signed_as_sent(crm, webhooks, webh
     webhooks.run_pending()
     (request,) = webhook_receiver.requests
     expected = (
-        '{"nome": "João Ação", "partes": ["Jo\\u00e3o", "A\\u00e7\\u00e3o"], "evento": "lead.created",'
+        '{"nome": "João Ação", "partes": ["João", "Ação"], "evento": "lead.created",'
         f' "gancho": {{"id": {hook.id}, "name": "avisos"}}}}'
     ).encode()
     assert request.get_data() == expected
     assert request.headers["Content-Type"] == "application/json"
     assert request.headers["X-Api-Key"] == "s3cret"
     assert webhook_receiver.verify(request, hook) == json.loads(expected)
-    assert webhooks.last_delivery(hook.id).status == "succeeded"
+    delivery = webhooks.last_delivery(hook.id)
+    assert delivery.status == "succeeded"
+    # History keeps the body as sent, byte for byte; the delivery's event is still the envelope.
+    assert delivery.attempts[0].request_body.encode() == expected
+    assert delivery.payload["data"]["object"]["name"] == "João Ação"
+
+
+def test_history_keeps_no_second_copy_of_an_envelope_sent_as_it_is(crm, webhooks, webhook_receiver) -> None:
+    hook = webhooks.create_hook(name="plain", event="lead.created", url=webhook_receiver.url)
+    crm.leads.create("ACME")
+    webhooks.run_pending()
+    (attempt,) = webhooks.last_delivery(hook.id).attempts
+    assert attempt.request_body is None  # the delivery's payload is what went
 
 
 PLAIN: list[tuple[str, str, str]] = [

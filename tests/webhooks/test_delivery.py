@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from standardwebhooks import Webhook
 
 from crm_stub import EVENT_CODES, InvalidTransition
+from crm_stub.logs import TEXT_FORMAT, TextFormatter, fields
 from crm_stub.scenario import sales_cycle
 from crm_webhooks import WebhookVerificationError, hook_disabled, verify
 from crm_webhooks.domain.envelope import API_VERSION
@@ -455,10 +456,19 @@ def test_each_recorded_attempt_is_one_structured_log_line(crm, webhooks, webhook
     assert webhooks.run_pending() == 1
     (line,) = [r for r in caplog.records if r.name == "crm_webhooks.delivery"]
     delivery = webhooks.last_delivery(hook.id)
-    # Operators' log shippers read the fields, not the message.
-    assert (line.delivery_id, line.hook_id, line.event_id) == (delivery.id, hook.id, delivery.event_id)
-    assert (line.status_code, line.outcome, line.error) == (500, "pending", "HTTP 500")
-    assert f"delivery={delivery.id} " in line.getMessage()
+    # Operators' log shippers read the fields, not the message; the text format writes them as key=value.
+    assert fields(line) == {
+        "delivery": delivery.id,
+        "event": delivery.event_id,
+        "hook": hook.id,
+        "status": 500,
+        "outcome": "pending",
+        "duration_ms": round(delivery.attempts[0].duration_ms, 1),
+        "error": "HTTP 500",
+    }
+    assert f"attempt delivery={delivery.id} event={delivery.event_id} hook={hook.id} status=500 " in (
+        TextFormatter(TEXT_FORMAT).format(line)
+    )
 
 
 def test_any_answer_body_is_kept_in_history(crm, webhooks, webhook_receiver) -> None:

@@ -116,3 +116,32 @@ def test_a_rolled_back_change_leaves_no_event(crm, webhooks, webhook_receiver) -
         crm.leads.create("Ana")
         raise RuntimeError("the caller changed its mind")
     assert count(crm, EventRow) == 0
+
+
+def test_a_backlog_is_fanned_out_in_batches_each_committed_on_its_own(
+    crm, webhooks, webhook_receiver, monkeypatch
+) -> None:
+    # On SQLite a fan-out holds the one write lock: the CRM's writes get it between batches.
+    monkeypatch.setattr(fanout, "BATCH", 10)  # the same passes as a real backlog's, in less time
+    hook_for(webhooks, webhook_receiver)
+    with crm.transaction():
+        for n in range(fanout.BATCH * 2 + 10):
+            crm.leads.create(f"Lead {n}")
+    seen: list[str] = []
+
+    def executed(conn, cursor, statement, *args) -> None:
+        if "INSERT INTO webhook_deliveries" in statement:  # alone, or in the fan-out's one statement
+            seen.append("insert")
+
+    def committed(conn) -> None:
+        seen.append("commit")
+
+    sa.event.listen(crm.engine, "after_cursor_execute", executed)
+    sa.event.listen(crm.engine, "commit", committed)
+    try:
+        assert webhooks.delivery_stats()["pending"] == fanout.BATCH * 2 + 10
+    finally:
+        sa.event.remove(crm.engine, "after_cursor_execute", executed)
+        sa.event.remove(crm.engine, "commit", committed)
+    writing = seen[seen.index("insert") : len(seen) - seen[::-1].index("insert")]
+    assert writing.count("commit") >= 2, seen  # three batches, each in its own transaction

@@ -49,7 +49,9 @@ def test_an_unknown_ordering_is_refused_and_nothing_is_stored(webhooks, webhook_
 def test_a_retried_event_holds_the_later_ones_of_its_record_only(crm, webhooks, webhook_receiver) -> None:
     hook = updates_hook(webhooks, webhook_receiver)
     edit_two_leads(crm)
-    webhook_receiver.fail_next(1)  # A1's first attempt
+    # A1's first attempt; a 429, whose retry keeps its time when B1 is answered (after a 500 the
+    # receiver answering B1 would make it due at once: tests/webhooks/test_catchup.py).
+    webhook_receiver.fail_next(1, status=429)
     webhooks.run_pending()
     # B is not held back by A; A2 waits behind A1, which waits for its retry.
     assert names(webhook_receiver) == ["A1", "B1"]
@@ -78,7 +80,7 @@ def test_when_the_earlier_event_fails_for_good_the_later_ones_go_on(crm, webhook
 def test_without_ordering_a_later_event_does_not_wait(crm, webhooks, webhook_receiver) -> None:
     updates_hook(webhooks, webhook_receiver, ordering="none")
     edit_two_leads(crm)
-    webhook_receiver.fail_next(1)
+    webhook_receiver.fail_next(1, status=429)  # A1 waits for its retry while A2 and B1 are answered
     webhooks.run_pending()
     assert names(webhook_receiver) == ["A1", "A2", "B1"]
 
@@ -170,6 +172,6 @@ def test_switching_a_hooks_ordering_applies_to_what_already_waits(
     crm.leads.update(lead.id, name="A2")
     assert len(webhooks.history(hook.id)) == 2  # both delivery rows written under the old choice
     webhooks.update_hook(hook.id, ordering=after)
-    webhook_receiver.fail_next(1)  # A1 waits for a retry in a minute
+    webhook_receiver.fail_next(1, status=429)  # A1 waits for a retry in a minute, A2 answered or not
     webhooks.run_pending()
     assert names(webhook_receiver) == expected

@@ -418,16 +418,67 @@ def test_a_0_4_0_hook_takes_its_one_event_and_can_take_more(database_url: str, w
         assert [h.events for h in wh.list_hooks()] == [("lead.created",), ("sale.created",)]
 
 
-def test_a_hook_disabled_automatically_before_0011_owes_its_recovery(database_url: str, webhook_receiver) -> None:
+def test_a_0_4_0_attempt_keeps_its_history_and_a_templated_one_keeps_what_it_sent(
+    database_url: str, webhook_receiver
+) -> None:
+    with old_database(database_url, "0008", "0.4.0") as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_hooks (id, name, event, url, method, ordering, enabled, secret, created_at,"
+                " updated_at, consecutive_failures) VALUES (1, 'pos', 'lead.created', :url, 'POST', 'record', :on,"
+                " :secret, '2026-11-01 10:00:00', '2026-11-01 10:00:00', 0)"
+            ),
+            {"url": webhook_receiver.url, "on": True, "secret": encryption.for_new_secrets().encrypt(new_secret())},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_events (id, type, object_id, timestamp, body, test, created_at) VALUES"
+                " ('evt_0000000000000000000000old1', 'lead.created', '1', '2026-11-01T10:00:00.000Z',"
+                " '{}', :off, '2026-11-01 10:00:00')"
+            ),
+            {"off": False},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_deliveries (event_id, hook_id, status, attempt_count, created_at,"
+                " finished_at) VALUES ('evt_0000000000000000000000old1', 1, 'succeeded', 1,"
+                " '2026-11-01 10:00:00', '2026-11-01 10:00:01')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, duration_ms,"
+                " request_headers, response_body) SELECT id, '2026-11-01 10:00:01', 200, 3.5, '{}', 'ok'"
+                " FROM webhook_deliveries"
+            )
+        )
+    with CRM(database_url) as crm:
+        wh = crm.addons["crm_webhooks"]
+        assert differences(crm.engine) == []
+        (before,) = wh.list_deliveries(hook_id=1)
+        (old,) = before.attempts
+        assert (old.response_body, old.request_body) == ("ok", None)
+        wh.update_hook(1, body_template="{{ object.name }}", content_type="text/plain")
+        crm.leads.create("Padaria São João")
+        wh.run_pending()
+        after = wh.last_delivery(1)
+        assert after.attempts[0].request_body == "Padaria São João"
+        with crm.engine.begin() as conn:  # back to 0.4.0: every attempt stays, without what it sent
+            command.downgrade(schema.config(conn), "0008")
+            kept = conn.execute(sa.text("SELECT delivery_id, status_code FROM webhook_attempts ORDER BY id")).all()
+        assert [tuple(row) for row in kept] == [(before.id, 200), (after.id, 200)]
+
+
+def test_a_hook_disabled_automatically_before_0012_owes_its_recovery(database_url: str, webhook_receiver) -> None:
     """Upgraded, a hook its failures disabled says webhook.recovered at its first success; one an admin
-    disabled does not (nothing was wrong with it).  And back to 0010, then up again, nothing is lost."""
+    disabled does not (nothing was wrong with it).  And back to 0011, then up again, nothing is lost."""
     hooks = sa.table(
         "webhook_hooks",
         *(sa.column(name) for name in ("name", "event", "url", "method", "ordering", "enabled", "secret")),
         *(sa.column(name) for name in ("created_at", "updated_at", "consecutive_failures", "disabled_reason")),
         sa.column("events", sa.JSON),
     )
-    with old_database(database_url, "0010", "0.5.0") as conn:
+    with old_database(database_url, "0011", "0.5.0") as conn:
         for name, reason in (("failed", "failures:5"), ("paused", "admin")):
             (hook_id,) = conn.execute(
                 sa.insert(hooks)
@@ -450,9 +501,9 @@ def test_a_hook_disabled_automatically_before_0011_owes_its_recovery(database_ur
             conn.execute(
                 sa.text("INSERT INTO webhook_hook_events (code, hook_id) VALUES ('lead.created', :id)"), {"id": hook_id}
             )
-    engine = make_engine(database_url)  # what install() does once the version says 0011 is new
+    engine = make_engine(database_url)  # what install() does once the version says 0012 is new
     try:
-        assert schema.upgrade(engine) == "0010"  # the revision it found
+        assert schema.upgrade(engine) == "0011"  # the revision it found
     finally:
         engine.dispose()
     with CRM(database_url) as crm:
@@ -467,7 +518,7 @@ def test_a_hook_disabled_automatically_before_0011_owes_its_recovery(database_ur
         told = [webhook_receiver.verify(r, ops) for r in webhook_receiver.requests if r.path == "/ops"]
         assert [(e["type"], e["data"]["object"]["name"]) for e in told] == [("webhook.recovered", "failed")]
         with crm.engine.begin() as conn:
-            command.downgrade(schema.config(conn), "0010")
+            command.downgrade(schema.config(conn), "0011")
             kept = conn.execute(sa.text("SELECT name, enabled FROM webhook_hooks ORDER BY id")).all()
         assert [tuple(row) for row in kept] == [("failed", True), ("paused", True), ("ops", True)]
         assert differences(crm.engine) != []

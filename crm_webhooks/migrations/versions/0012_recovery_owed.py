@@ -5,8 +5,8 @@ it was disabled automatically; its next successful delivery raises webhook.recov
 A hook already disabled automatically when this runs owes one too, as it would had it
 been disabled after the upgrade.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from alembic import op
 
 from crm_webhooks.migrations.rebuild import rebuilt
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
