@@ -23,7 +23,7 @@ from ..models import AttemptRow, DeliveryRow, HookRow
 from ..outbox import CHANNEL
 from . import health
 from .claim import PENDING
-from .retry import releases_retries
+from .retry import RECEIVER_DOWN, releases_retries
 from .send import Sent
 
 log = logging.getLogger("crm_webhooks.delivery")
@@ -236,7 +236,7 @@ def _write_hook(conn: Connection, hook_id: int, values: dict[str, object], answe
 
 
 _NOW = bindparam("now")
-# A receiver's 429 asked for fewer requests: an answer to another one does not lift that.
+# Only what failed because the receiver was down (see RECEIVER_DOWN) goes at once.
 _RELEASE = (
     update(DeliveryRow)
     .where(
@@ -247,7 +247,7 @@ _RELEASE = (
                 D.status == PENDING,
                 D.next_attempt_at > _NOW,  # not NULL: a disabled hook's deliveries stay held
                 or_(D.locked_until.is_(None), D.locked_until <= _NOW),
-                or_(D.last_status_code.is_(None), D.last_status_code != 429),
+                or_(D.last_status_code.is_(None), D.last_status_code.in_(RECEIVER_DOWN)),
             )
             # PostgreSQL: a row another transaction is recording or claiming is left to it, not waited for.
             .with_for_update(skip_locked=True)

@@ -68,6 +68,13 @@ def next_try_in(failures: int, left: float, *, first: float = 0.5, most: float =
     return min(pause_after(failures, first=first, most=most), left)
 
 
+# Answers that say the receiver, or the gateway in front of it, was down, rather than what it
+# thought of the event: with no answer at all (refused, timed out), the retries a receiver's
+# return releases.  A 500 or a 4xx is about the event (the same payload may fail again: its
+# retries would be spent in seconds), and a 429 asked for fewer requests: those keep their time.
+RECEIVER_DOWN: tuple[int, ...] = (502, 503, 504)
+
+
 def releases_retries(failing_before: bool, answers: Iterable[bool]) -> bool:
     """Whether a hook's receiver is back: a 2xx (True in ``answers``, in the order they came)
     after a failed attempt, the hook's last recorded one (``failing_before``) or one of ``answers``.

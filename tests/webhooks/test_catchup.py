@@ -51,8 +51,8 @@ def test_when_the_receiver_answers_again_its_waiting_retries_go_at_once_in_order
 ) -> None:
     hook = leads_hook(webhooks, webhook_receiver)
     other = leads_hook(webhooks, webhook_receiver, "/other")
-    webhook_receiver.fail_next(100, path="/other")  # another hook's receiver stays down
-    webhook_receiver.fail_next(2, path="/hooks")  # A and B fail; their later changes wait behind them
+    webhook_receiver.fail_next(100, status=503, path="/other")  # another hook's receiver stays down
+    webhook_receiver.fail_next(2, status=503, path="/hooks")  # A and B fail; their later changes wait behind them
     edit_two_leads(crm)
     webhooks.run_pending()
     assert names(webhook_receiver) == ["A", "B"]
@@ -72,7 +72,7 @@ def test_when_the_receiver_answers_again_its_waiting_retries_go_at_once_in_order
 
 def test_a_success_of_a_hook_that_was_not_failing_changes_no_other_row(crm, webhooks, webhook_receiver) -> None:
     hook = leads_hook(webhooks, webhook_receiver)
-    webhook_receiver.fail_next(1)
+    webhook_receiver.fail_next(1, status=503)
     crm.leads.create("A")
     webhooks.run_pending()  # A waits for its retry
     # Written by hand: the hook's last attempt succeeded although A still waits for its retry.
@@ -86,6 +86,52 @@ def test_a_success_of_a_hook_that_was_not_failing_changes_no_other_row(crm, webh
     assert names(webhook_receiver) == ["A", "B"]
     assert delivery_rows(crm) >= before  # B's row is the only new or changed one
     assert len(delivery_rows(crm) - before) == 1
+
+
+def a_then_b(crm, webhooks, webhook_receiver, hook) -> None:
+    """A fails as the receiver was told; then B, answered 2xx, says whether the receiver is back."""
+    crm.leads.create("A")
+    webhooks.run_pending()
+    crm.leads.create("B")
+    webhooks.run_pending()
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_a_receiver_that_was_down_or_behind_a_failing_gateway_is_caught_up_with(
+    crm, webhooks, webhook_receiver, status
+) -> None:
+    hook = leads_hook(webhooks, webhook_receiver)
+    webhook_receiver.fail_next(1, status=status)
+    a_then_b(crm, webhooks, webhook_receiver, hook)
+    assert names(webhook_receiver) == ["A", "B", "A"]
+    assert {d.status for d in webhooks.history(hook.id)} == {"succeeded"}
+
+
+@pytest.mark.webhooks_options(timeout=0.5)
+def test_a_receiver_that_did_not_answer_in_time_is_caught_up_with(crm, webhooks, webhook_receiver) -> None:
+    hook = leads_hook(webhooks, webhook_receiver)
+    webhook_receiver.delay_next(2.0)  # A: no answer within the hook's timeout
+    a_then_b(crm, webhooks, webhook_receiver, hook)
+    assert names(webhook_receiver) == ["A", "B", "A"]
+    assert {d.status for d in webhooks.history(hook.id)} == {"succeeded"}
+
+
+@pytest.mark.parametrize("status", [500, 400, 422])
+def test_a_delivery_the_receiver_answered_with_an_error_keeps_its_backoff(
+    crm, webhooks, webhook_receiver, status
+) -> None:
+    # A 500 or a 4xx is the receiver's answer about that event (it may well fail again on the
+    # same payload): other events succeeding says nothing about it, and its retries are not
+    # spent in seconds.
+    hook = leads_hook(webhooks, webhook_receiver)
+    webhook_receiver.fail_next(1, status=status)
+    crm.leads.create("A")
+    webhooks.run_pending()
+    before = waiting(webhooks, hook)
+    crm.leads.create("B")
+    webhooks.run_pending()
+    assert names(webhook_receiver) == ["A", "B"]
+    assert waiting(webhooks, hook)["A"] == before["A"]
 
 
 def test_a_retry_after_429_keeps_its_time_when_the_receiver_answers_another(crm, webhooks, webhook_receiver) -> None:
@@ -109,7 +155,7 @@ def test_a_disabled_hooks_deliveries_stay_held_when_an_attempt_in_flight_succeed
     crm, webhooks, webhook_receiver
 ) -> None:
     hook = leads_hook(webhooks, webhook_receiver)
-    webhook_receiver.fail_next(1)
+    webhook_receiver.fail_next(1, status=503)
     crm.leads.create("A")
     webhooks.run_pending()  # A waits for its retry
     crm.leads.create("B")
@@ -125,7 +171,7 @@ def test_a_disabled_hooks_deliveries_stay_held_when_an_attempt_in_flight_succeed
 
 def test_a_delivery_another_worker_holds_is_left_to_it(crm, webhooks, webhook_receiver) -> None:
     hook = leads_hook(webhooks, webhook_receiver)
-    webhook_receiver.fail_next(2)
+    webhook_receiver.fail_next(2, status=503)
     crm.leads.create("A")
     crm.leads.create("B")
     webhooks.run_pending()  # A and B wait for their retries
@@ -145,7 +191,7 @@ def test_a_delivery_another_worker_holds_is_left_to_it(crm, webhooks, webhook_re
 @pytest.mark.webhooks_options(dispatcher="thread", retry_delays=[60, 60])
 def test_the_background_dispatcher_catches_up_too(crm, webhooks, webhook_receiver) -> None:
     hook = leads_hook(webhooks, webhook_receiver)
-    webhook_receiver.fail_next(2)
+    webhook_receiver.fail_next(2, status=503)
     edit_two_leads(crm)
     recorded = lambda: sum(len(d.attempts) for d in webhooks.history(hook.id))  # noqa: E731
     wait_until(lambda: recorded() == 2, what="A and B's failed attempts, recorded")
