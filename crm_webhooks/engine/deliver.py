@@ -96,6 +96,8 @@ class Deliverer:
             )
         recorded.log()
         self.observer.recorded(batch.sent)
+        if recorded.raised:  # operational events (webhook.failing...), committed with the batch
+            self.observer.events_written(recorded.raised)
         for reason, ids in recorded.disabled.items():
             try:
                 self.on_disabled(ids, reason)
