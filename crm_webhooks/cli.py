@@ -159,7 +159,7 @@ def main(ctx: click.Context, database_url: str, debug: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def events(app: App, as_json: bool) -> None:
-    """The 30 events a hook can subscribe to."""
+    """The events a hook can subscribe to: the CRM's 30, then the hooks' own (webhook.*)."""
     if as_json:
         app.json([dataclasses.asdict(e) for e in CATALOG])
         return
@@ -184,6 +184,11 @@ def events(app: App, as_json: bool) -> None:
     help="Failed deliveries in a row before a hook is disabled (see --never-disable).",
 )
 @click.option("--never-disable", is_flag=True, help="Never disable a hook for its failures.")
+@click.option(
+    "--warn-at-share",
+    type=click.FloatRange(min=0, max=1),
+    help="Share (0 to 1) of --disable-after-failures at which webhook.failing is raised (default 0.5).",
+)
 @click.option("--dispatcher", type=click.Choice(DISPATCHERS), help="Who delivers inside the CRM's process.")
 @click.option("--dispatcher-concurrency", type=int, help="Attempts the thread dispatcher keeps in flight (1-256).")
 @click.option("--secret-grace-hours", type=float, help="Hours a rotated-out secret still signs.")

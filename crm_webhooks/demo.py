@@ -21,7 +21,7 @@ from crm_stub import CRM
 from crm_stub.clikit import plain
 from crm_stub.scenario import sales_cycle
 
-from .domain.catalog import CATALOG
+from .domain.catalog import CRM_EVENTS
 from .engine.signing import WebhookVerificationError, verify
 
 KEY = "X-Demo-Key"
@@ -95,9 +95,9 @@ def _run(url: str, console: Console | None) -> list[DemoResult]:
         wh = crm.addons["crm_webhooks"]
         token = secrets.token_urlsafe(16)
         with Progress(console=console, transient=True, disable=console is None) as progress:
-            step = progress.add_task("creating a hook per event", total=len(CATALOG))
+            step = progress.add_task("creating a hook per event", total=len(CRM_EVENTS))
             hooks = {}
-            for event in CATALOG:
+            for event in CRM_EVENTS:  # what a sales cycle raises; the hooks' own events are no part of it
                 hooks[event.code] = wh.create_hook(
                     name=f"demo {event.code}", event=event.code, url=f"{base}/events/{event.code}", key=KEY, value=token
                 )
@@ -109,7 +109,7 @@ def _run(url: str, console: Console | None) -> list[DemoResult]:
             while wh.run_pending(timeout=2.0):
                 done = sum(1 for h in hooks.values() for d in wh.history(h.id) if d.status != "pending")
                 progress.update(send, completed=done)
-        results = [_result(wh, event, hooks[event.code], received, token) for event in CATALOG]
+        results = [_result(wh, event, hooks[event.code], received, token) for event in CRM_EVENTS]
         for hook in hooks.values():  # on a real database, leave no hook pointing at a receiver that is gone
             wh.delete_hook(hook.id)
         return results

@@ -18,6 +18,7 @@ from .domain.messages import N_
 from .domain.options import Options
 from .domain.secrets import grace_ends, retire
 from .domain.templating import DEFAULT_CONTENT_TYPE
+from .engine import health
 from .engine.fanout import fan_out_all, fan_out_in_passes
 from .engine.signing import new_secret
 from .exceptions import ValidationError
@@ -174,7 +175,7 @@ class HookService:
         if enabled:
             state.enable(session, row.id, utcnow())
         else:
-            state.disable(session, [row.id], BY_ADMIN, utcnow())
+            health.after_admin_disable(session, state.disable(session, [row.id], BY_ADMIN, utcnow()))
         session.expire(row)
 
     def set_enabled(self, hook_id: int, enabled: bool) -> Hook:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from crm_stub.models import utcnow
@@ -70,6 +70,9 @@ class HookRow(WebhooksBase):
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # webhook.failing was raised for its failing streak, or it was disabled automatically: its next
+    # success raises webhook.recovered (domain/operational.py).
+    recovery_owed: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class HookEventRow(WebhooksBase):

@@ -6,6 +6,10 @@ commits with the change or vanishes with its rollback; nothing is sent from
 inside the transaction.  After a commit that wrote events, ``on_commit`` wakes
 whoever delivers, and the first claim writes their delivery rows
 (engine/fanout.py).
+
+The addon's operational events (``webhook.failing``...) go through the same
+statement, in the transaction of the change to the hook that causes them, with
+that hook left out of the hooks it matches.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import Connection, event, insert, select
 from sqlalchemy.orm import Session
 
 from crm_stub import CRM
@@ -29,6 +34,7 @@ from .models import EventRow, HookEventRow, HookRow
 
 _PENDING = "crm_webhooks.wrote_events"  # how many events the session's transaction wrote
 CHANNEL = "crm_webhooks"  # PostgreSQL LISTEN/NOTIFY channel of committed events
+NO_HOOK = 0  # what a CRM event is about instead of a hook: ids start at 1, so it leaves none out
 
 
 class _Driver:
@@ -51,7 +57,7 @@ class _Driver:
         if self.sqlite:
             enabled = (
                 "SELECT c.hook_id AS id FROM webhook_hook_events c JOIN webhook_hooks h ON h.id = c.hook_id"
-                " WHERE c.code = ? AND h.enabled ORDER BY c.hook_id"
+                " WHERE c.code = ? AND h.enabled AND c.hook_id <> ? ORDER BY c.hook_id"
             )
             self.event_sql = (
                 f"INSERT INTO webhook_events ({columns}) SELECT ?, ?, ?, ?, ?, ?, 0, ?, h.ids "
@@ -59,7 +65,10 @@ class _Driver:
             )
         else:
             ids = "string_agg(c.hook_id::text, ',' ORDER BY c.hook_id) AS ids"
-            takers = "webhook_hook_events c JOIN webhook_hooks h ON h.id = c.hook_id WHERE c.code = %s AND h.enabled"
+            takers = (
+                "webhook_hook_events c JOIN webhook_hooks h ON h.id = c.hook_id"
+                " WHERE c.code = %s AND h.enabled AND c.hook_id <> %s"
+            )
             insert = (
                 f"INSERT INTO webhook_events ({columns}) SELECT %s, %s, %s, %s, %s, %s, false, %s, t.ids "
                 f"FROM (SELECT {ids} FROM {takers}) t WHERE t.ids IS NOT NULL"
@@ -72,15 +81,58 @@ class _Driver:
         # SQLAlchemy's SQLite DateTime format, so that string comparisons order correctly.
         return moment.isoformat(" ", "microseconds") if self.sqlite else moment
 
+    def write(
+        self,
+        conn: Connection | Session,
+        code: str,
+        obj: dict[str, Any],
+        changes: dict[str, Any] | None,
+        actor_id: int | None,
+        about: int = NO_HOOK,
+    ) -> bool:
+        """Insert an event for the enabled hooks that take ``code``, but hook ``about``; False when none does."""
+        now = utcnow()
+        new = envelope.new_event(code, obj, changes, now, actor_id)
+        params = (new.id, code, new.object_id, new.timestamp, new.body, new.record, self.stamp(now), code, about)
+        with _cursor(conn) as cursor:
+            cursor.execute(self.event_sql, params)
+            return bool(cursor.rowcount)
+
+
+@cache
+def driver(dialect: str) -> _Driver:
+    return _Driver(dialect)
+
+
+def _connection(conn: Connection | Session) -> Connection:
+    return conn.connection() if isinstance(conn, Session) else conn
+
 
 @contextmanager
-def _cursor(session: Session) -> Iterator[Any]:
-    """A driver cursor inside the session's own transaction."""
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+def _cursor(conn: Connection | Session) -> Iterator[Any]:
+    """A driver cursor inside the transaction of ``conn``."""
+    cursor = _connection(conn).connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         yield cursor
     finally:
         cursor.close()
+
+
+def raise_operational(conn: Connection | Session, code: str, hook_object: dict[str, Any]) -> bool:
+    """An operational event about the hook ``hook_object`` describes, for every other hook that takes it.
+
+    Written in ``conn``'s transaction, the one changing that hook: it commits or rolls
+    back with the change.  False when no hook takes it (nothing is written).
+    """
+    dialect = _connection(conn).dialect.name
+    wrote = driver(dialect).write(conn, code, hook_object, None, None, about=hook_object["id"])
+    if wrote and isinstance(conn, Session):
+        _count_written(conn)  # whoever delivers is woken once it commits, as for the CRM's events
+    return wrote
+
+
+def _count_written(session: Session) -> None:
+    session.info[_PENDING] = session.info.get(_PENDING, 0) + 1
 
 
 class HookIndex:
@@ -146,7 +198,7 @@ class Outbox:
         self._on_commit = on_commit
         self._observer = observer
         self.index = HookIndex()
-        self._driver = _Driver(crm.engine.dialect.name)
+        self._driver = driver(crm.engine.dialect.name)
         self._receivers = []
         for code in EVENT_CODES:
             receiver = self._receiver(code)
@@ -162,14 +214,8 @@ class Outbox:
         def receive(sender: CRM, *, session: Session, obj: Any, changes: dict[str, Any], actor_id: int | None) -> None:
             if not index.may_match(session, code, driver):
                 return
-            now = utcnow()
-            new = envelope.new_event(code, obj.to_dict(), changes, now, actor_id)
-            params = (new.id, code, new.object_id, new.timestamp, new.body, new.record, driver.stamp(now), code)
-            with _cursor(session) as cursor:
-                cursor.execute(driver.event_sql, params)
-                wrote = cursor.rowcount
-            if wrote:
-                session.info[_PENDING] = session.info.get(_PENDING, 0) + 1
+            if driver.write(session, code, obj.to_dict(), changes, actor_id):
+                _count_written(session)
             else:
                 index.forget()
 

@@ -1,4 +1,7 @@
-"""The 30 events a hook can subscribe to, numbered and labelled as in EVENTS.md.
+"""The events a hook can subscribe to, numbered and labelled as in EVENTS.md.
+
+The CRM's 30 come first; then the addon's own operational events (31-33), about the
+hooks themselves, which the addon raises and the CRM knows nothing of.
 
 The CRM's Portuguese help page, machine-translated from Spanish, calls a lead
 "Conduz", "Folheto" or "Brochura" in four places; the labels here say
@@ -60,9 +63,20 @@ _LABELS: dict[str, tuple[str, str]] = {
     "sale.created": ("Nova venda", "New sale"),
 }
 
+# Raised by the addon about one of its hooks (domain/operational.py), never by the CRM.
+OPERATIONAL_ENTITY = "webhook"
+OPERATIONAL_LABELS: dict[str, tuple[str, str]] = {
+    "webhook.failing": ("Webhook falhando", "Webhook failing"),
+    "webhook.disabled": ("Webhook desativado", "Webhook disabled"),
+    "webhook.recovered": ("Webhook recuperado", "Webhook recovered"),
+}
+
 CATALOG: tuple[EventType, ...] = tuple(
-    EventType(number, code, *_LABELS[code]) for number, code in enumerate(EVENT_CODES, start=1)
+    EventType(number, code, *{**_LABELS, **OPERATIONAL_LABELS}[code])
+    for number, code in enumerate((*EVENT_CODES, *OPERATIONAL_LABELS), start=1)
 )
+# The CRM's own events: what ``*`` and ``*.<action>`` patterns stand for.
+CRM_EVENTS: tuple[EventType, ...] = tuple(e for e in CATALOG if e.entity != OPERATIONAL_ENTITY)
 BY_CODE: dict[str, EventType] = {event.code: event for event in CATALOG}
 
 
@@ -73,8 +87,9 @@ def event_type(code: str) -> EventType:
 
 # For menus: entities as a sale goes (lead, client, opportunity, quote, sale), and each
 # entity's events in the order of a record's life: made, edited, moved along, handed over,
-# noted, shared, ended, brought back. The numbers and codes stay those of EVENTS.md.
-ENTITIES: tuple[str, ...] = ("lead", "client", "opportunity", "quote", "sale")
+# noted, shared, ended, brought back; the hooks' own events last, as a hook's health goes.
+# The numbers and codes stay those of EVENTS.md.
+ENTITIES: tuple[str, ...] = ("lead", "client", "opportunity", "quote", "sale", OPERATIONAL_ENTITY)
 _LIFE: tuple[str, ...] = (
     "created",
     "updated",
@@ -87,6 +102,9 @@ _LIFE: tuple[str, ...] = (
     "archived",
     "discarded",
     "reactivated",
+    "failing",
+    "disabled",
+    "recovered",
 )
 GROUPED: tuple[tuple[str, tuple[EventType, ...]], ...] = tuple(
     (

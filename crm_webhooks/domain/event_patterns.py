@@ -4,6 +4,10 @@ A pattern stars one whole part of a code: ``lead.*`` (every event of leads),
 ``*.stage_changed`` (that change, on every entity) or ``*`` (everything).  A hook
 keeps its patterns as written, to show and edit them, and the codes they stand for,
 which the CRM's write path matches with one indexed lookup.
+
+``*`` and ``*.<action>`` stand for the CRM's events only: the hooks' own operational
+events (``webhook.failing``...) are taken by name or by ``webhook.*``.  A hook on ``*``
+syncs the CRM's data somewhere, and a hook's health is no record of that data.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..exceptions import Problems, ValidationError
-from .catalog import BY_CODE, CATALOG, ENTITIES, GROUPED
+from .catalog import BY_CODE, CATALOG, ENTITIES, GROUPED, OPERATIONAL_ENTITY
 from .inputs import shown
 from .messages import N_, Message
 
@@ -19,7 +23,9 @@ EVERY = "*"
 MAX_EVENTS = len(CATALOG) * 2  # every code and every pattern fit, and a little more
 # Codes as menus show them: by entity as a sale goes, each entity's in the order of a record's life.
 IN_ORDER: tuple[str, ...] = tuple(e.code for _, events in GROUPED for e in events)
-ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(code.split(".", 1)[1] for code in IN_ORDER))
+# What a starred entity (``*``, ``*.created``) ranges over: the CRM's events.
+_CRM_IN_ORDER: tuple[str, ...] = tuple(code for code in IN_ORDER if not code.startswith(OPERATIONAL_ENTITY + "."))
+ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(code.split(".", 1)[1] for code in _CRM_IN_ORDER))
 
 
 def codes_of(pattern: str) -> tuple[str, ...]:
@@ -27,7 +33,7 @@ def codes_of(pattern: str) -> tuple[str, ...]:
     entity, _, action = pattern.partition(".")
     return tuple(
         code
-        for code in IN_ORDER
+        for code in (_CRM_IN_ORDER if entity == EVERY else IN_ORDER)
         if pattern == EVERY
         or (
             (entity == EVERY or code.split(".", 1)[0] == entity)
@@ -129,4 +135,5 @@ ENTITY_WORDS = {
     "opportunity": N_("sales opportunities"),
     "quote": N_("quotes"),
     "sale": N_("sales"),
+    "webhook": N_("webhooks"),
 }

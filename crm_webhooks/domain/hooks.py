@@ -75,11 +75,7 @@ class Hook:
     @property
     def status(self) -> str:
         """``disabled``, ``never_run``, ``succeeded`` or ``failing``."""
-        if not self.enabled:
-            return "disabled"
-        if self.last_run_at is None:
-            return "never_run"
-        return "succeeded" if self.last_result == "succeeded" else "failing"
+        return status_of(self.enabled, self.last_run_at, self.last_result)
 
     @property
     def disabled_message(self) -> Message | None:
@@ -143,6 +139,15 @@ class Hook:
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),
         }
+
+
+def status_of(enabled: bool, last_run_at: dt.datetime | None, last_result: str | None) -> str:
+    """A hook's status from its stored state: ``disabled``, ``never_run``, ``succeeded`` or ``failing``."""
+    if not enabled:
+        return "disabled"
+    if last_run_at is None:
+        return "never_run"
+    return "succeeded" if last_result == "succeeded" else "failing"
 
 
 STATUS_WORDS = {"never_run": N_("never run"), "succeeded": N_("succeeded"), "failing": N_("failing")}

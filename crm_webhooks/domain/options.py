@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import ValidationError
+from .operational import DEFAULT_WARN_AT_SHARE, warn_after
 
 DISPATCHERS = ("thread", "manual", "none")
 # Seconds before each retry: seven retries spread over about a day (the
@@ -24,11 +25,18 @@ class Options:
     retry_jitter: float = 0.1
     timeout: float = 10.0
     disable_after_failures: int | None = 5
+    # The share of disable_after_failures at which webhook.failing warns that a hook is on its way there.
+    warn_at_share: float = DEFAULT_WARN_AT_SHARE
     dispatcher: str = "thread"
     # Attempts the in-process "thread" dispatcher keeps in flight: one slow or dead receiver
     # then takes at most half of them, and the others' deliveries go on.
     dispatcher_concurrency: int = 8
     secret_grace_hours: float = 24.0
+
+    @property
+    def warn_after_failures(self) -> int | None:
+        """Failed deliveries in a row that raise webhook.failing; None when hooks are never disabled."""
+        return warn_after(self.disable_after_failures, self.warn_at_share)
 
     @classmethod
     def parse(cls, **options: Any) -> Options:
@@ -57,6 +65,8 @@ class Options:
                     "disable_after_failures", "a whole number from 1 to 1000000, or None to never disable"
                 )
             values["disable_after_failures"] = value
+        if "warn_at_share" in options:
+            values["warn_at_share"] = _number("warn_at_share", options["warn_at_share"], low=0, high=1)
         if "dispatcher" in options:
             if options["dispatcher"] not in DISPATCHERS:
                 raise ValidationError("dispatcher", f"{options['dispatcher']!r} is not one of {', '.join(DISPATCHERS)}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .operational import hook_object
+
 _STAMP = "2026-01-15T13:45:00.000Z"
 
 
@@ -80,9 +82,24 @@ _CHANGES = {
 }
 
 
+def _hook(action: str) -> dict[str, Any]:
+    """The hook an operational event is about, as it is when that event is raised."""
+    return hook_object(
+        hook_id=0,
+        name="Sample webhook",
+        url="https://receiver.sample.test/hook",
+        status={"failing": "failing", "disabled": "disabled"}.get(action, "succeeded"),
+        consecutive_failures={"failing": 3, "disabled": 5}.get(action, 0),
+        last_error="HTTP 503",
+        reason="failures:5" if action == "disabled" else None,
+    )
+
+
 def sample(code: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """A record and its changes for a test event of type ``code`` (ids are 0: nothing real)."""
     entity, action = code.split(".", 1)
+    if entity == "webhook":
+        return _hook(action), {}
     if action == "follow_up_added":
         obj = {
             "id": 0,

@@ -1,4 +1,4 @@
-"""JSON Schemas (2020-12) of the envelope of each of the 30 events: pure data, no I/O.
+"""JSON Schemas (2020-12) of the envelope of each event of the catalog: pure data, no I/O.
 
 They are derived from what builds the payloads rather than written out by hand,
 so the document cannot drift from the wire without a test noticing:
@@ -9,7 +9,9 @@ so the document cannot drift from the wire without a test noticing:
 - each field's type and whether it may be null: the host's SQLAlchemy column
   behind it (money is a string with two decimals, times are RFC 3339 in UTC);
 - whether ``previous_attributes`` is there, and which old values it must hold:
-  the sample's changes for that event.
+  the sample's changes for that event;
+- the operational events' object (the hook concerned) is no host record: its
+  fields' types are written here, its fields come from its sample all the same.
 
 ``components()`` gives every schema by name, referring to each other under a
 prefix (OpenAPI's ``#/components/schemas/`` by default).
@@ -28,7 +30,8 @@ from sqlalchemy.orm import DeclarativeBase
 from crm_stub.models import Client, FollowUp, Lead, Opportunity, Quote, QuoteItem, Sale
 from crm_stub.services.lifecycle import FOLLOW_UP_KINDS
 
-from .catalog import CATALOG
+from .catalog import CATALOG, OPERATIONAL_ENTITY
+from .hooks import STATUS_WORDS
 from .samples import sample
 
 Schema = dict[str, Any]
@@ -55,6 +58,19 @@ TIMESTAMP: Schema = {
     "format": "date-time",
     "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$",
     "description": "RFC 3339, UTC",
+}
+# The hook an operational event is about (domain/operational.py hook_object), by field.
+_HOOK_FIELDS: dict[str, Schema] = {
+    "id": {"type": "integer"},
+    "name": {"type": "string"},
+    "url": {"type": "string"},
+    "status": {"type": "string", "enum": ["disabled", *STATUS_WORDS]},
+    "consecutive_failures": {"type": "integer", "description": "Failed deliveries in a row, retries spent"},
+    "last_error": {"type": ["string", "null"], "description": "The error of its latest delivery that had one"},
+    "reason": {
+        "type": ["string", "null"],
+        "description": "Why it is disabled: admin, gone or failures:<count>; null while enabled",
+    },
 }
 _MONEY = r"^-?\d+\.\d{2}$"
 _DECIMAL = r"^-?\d+(\.\d+)?$"
@@ -90,7 +106,12 @@ def _column(column: Column[Any]) -> Schema:
 def _record(model: type[DeclarativeBase], fields: dict[str, Any], special: dict[str, Schema]) -> Schema:
     """An object with exactly ``fields`` (a sample record), typed by ``model``'s columns."""
     columns = model.__table__.columns  # type: ignore[attr-defined]
-    properties = {name: special[name] if name in special else _column(columns[name]) for name in fields}
+    return _record_of(fields, {name: special.get(name) or _column(columns[name]) for name in fields})
+
+
+def _record_of(fields: dict[str, Any], types: dict[str, Schema]) -> Schema:
+    """An object with exactly ``fields`` (a sample record), each of its type in ``types``."""
+    properties = {name: types[name] for name in fields}
     return {"type": "object", "required": list(fields), "additionalProperties": False, "properties": properties}
 
 
@@ -118,6 +139,9 @@ def _records(ref: Any) -> dict[str, Schema]:
         if name in out:
             continue
         obj = sample(event.code)[0]
+        if event.entity == OPERATIONAL_ENTITY:
+            out[name] = {**_record_of(obj, _HOOK_FIELDS), "description": "The hook the event is about"}
+            continue
         if name.endswith("FollowUp"):
             entity = event.entity
             record_id = _column(FollowUp.__table__.columns["record_id"])

@@ -85,10 +85,19 @@ class Deliverer:
 
     def record(self, batch: Batch) -> Recorded:
         """Record ``batch``, log its attempts and announce the hooks it disabled."""
+        options = self.options
         with self.counting_errors(RECORD):
-            recorded = record(self.engine, batch, worker=self.worker, disable_after=self.options.disable_after_failures)
+            recorded = record(
+                self.engine,
+                batch,
+                worker=self.worker,
+                disable_after=options.disable_after_failures,
+                warn_after=options.warn_after_failures,
+            )
         recorded.log()
         self.observer.recorded(batch.sent)
+        if recorded.raised:  # operational events (webhook.failing...), committed with the batch
+            self.observer.events_written(recorded.raised)
         for reason, ids in recorded.disabled.items():
             try:
                 self.on_disabled(ids, reason)

@@ -21,6 +21,7 @@ from ..domain.hooks import GONE, failures_reason
 from ..domain.response_headers import to_json
 from ..models import AttemptRow, DeliveryRow, HookRow
 from ..outbox import CHANNEL
+from . import health
 from .claim import PENDING
 from .retry import RECEIVER_DOWN, releases_retries
 from .send import Sent
@@ -74,6 +75,7 @@ class Recorded:
     disabled: dict[str, list[int]] = field(default_factory=dict)  # reason -> hook ids
     # Hook id -> its deliveries waiting for a retry that were made due now: its receiver answers again.
     released: dict[int, int] = field(default_factory=dict)
+    raised: int = 0  # operational events written (webhook.failing...): new deliveries to fan out
 
     def log(self) -> None:
         _log_attempts(self.sent)
@@ -91,7 +93,9 @@ class Recorded:
             )
 
 
-def record(engine: Engine, batch: Batch, *, worker: str, disable_after: int | None) -> Recorded:
+def record(
+    engine: Engine, batch: Batch, *, worker: str, disable_after: int | None, warn_after: int | None = None
+) -> Recorded:
     """Attempts, delivery states and hook statuses of ``batch``, in one transaction."""
     result = Recorded()
     if not batch:
@@ -132,6 +136,7 @@ def record(engine: Engine, batch: Batch, *, worker: str, disable_after: int | No
                 result.disabled, recovered = _update_hooks(conn, result.sent, now, disable_after)
                 disabled = {h for ids in result.disabled.values() for h in ids}
                 result.released = _release_retries(conn, [h for h in recovered if h not in disabled], now)
+                result.raised = _raise_operational(conn, result.sent, result.disabled, warn_after)
     return result
 
 
@@ -268,6 +273,19 @@ def _release_retries(conn: Connection, hook_ids: list[int], now: dt.datetime) ->
     if released and conn.dialect.name == "postgresql":
         conn.execute(select(func.pg_notify(CHANNEL, "")))  # workers elsewhere: look now, not at their next poll
     return released
+
+
+def _raise_operational(
+    conn: Connection, sent: list[Sent], disabled: dict[str, list[int]], warn_after: int | None
+) -> int:
+    """webhook.failing, .disabled and .recovered for what the batch did to its hooks (test sends aside,
+    as for the hooks' counts); in the batch's transaction, so they are written if and only if it is."""
+    succeeded: dict[int, bool] = {}
+    for s in sent:
+        if not s.claimed.test:
+            succeeded[s.claimed.hook_id] = succeeded.get(s.claimed.hook_id, False) or s.outcome.status == "succeeded"
+    by_hook = {hook_id: reason for reason, ids in disabled.items() for hook_id in ids}
+    return health.after_outcomes(conn, succeeded, by_hook, warn_after) if succeeded else 0
 
 
 def _log_attempts(sent: list[Sent]) -> None:

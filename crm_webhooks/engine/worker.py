@@ -291,8 +291,8 @@ class Recorder:
             try:
                 recorded = await run(self.p.deliverer.record, batch)
                 # The next delivery of those records may go now, and so may what a receiver
-                # answering again released.
-                if recorded.released or any(s.claimed.record for s in batch.sent):
+                # answering again released, and the operational events the batch raised.
+                if recorded.released or recorded.raised or any(s.claimed.record for s in batch.sent):
                     self.p.claimer.nudged.notify()
                 break
             except Exception:

@@ -79,7 +79,9 @@ _HOOK_FIELDS: dict[str, Any] = {
         "maxItems": MAX_EVENTS,
         "items": {"type": "string", "pattern": r"^(\*|[a-z_]+\.(\*|[a-z_]+)|\*\.[a-z_]+)$"},
         "description": "Codes of the catalog and patterns: lead.* (every event of leads), *.stage_changed (that "
-        "change on every entity), * (every event). Each event reaches the hook once, however many match it",
+        "change on every entity), * (every event of the CRM). The hooks' own events (webhook.failing, "
+        "webhook.disabled, webhook.recovered) are taken by name or webhook.*, never by * or *.<action>. "
+        "Each event reaches the hook once, however many match it",
         "examples": [["lead.*", "sale.created"]],
     },
     "url": {
@@ -387,7 +389,7 @@ def _page(item: str) -> dict[str, Any]:
 
 
 TAGS = [
-    {"name": "catalog", "description": "The 30 events a hook can subscribe to"},
+    {"name": "catalog", "description": "The events a hook can subscribe to: the CRM's 30, then the hooks' own"},
     {"name": "hooks", "description": "Hooks: where each event is sent, and how"},
     {"name": "deliveries", "description": "What was sent, each attempt, and sending again"},
     *(
@@ -488,7 +490,10 @@ def document(server: str) -> dict[str, Any]:
                     "catalog",
                     "The event catalog",
                     read,
-                    {"200": _json(_page("Event"), "The 30 events"), **_errors("401", "403")},
+                    {
+                        "200": _json(_page("Event"), "The catalog: the CRM's events, then webhook.*"),
+                        **_errors("401", "403"),
+                    },
                 )
             },
             "/hooks": {

@@ -118,6 +118,7 @@ def _entity_names() -> dict[str, str]:
         "opportunity": _("Sales opportunities"),
         "quote": _("Quotes"),
         "sale": _("Sales"),
+        "webhook": _("Webhooks"),
     }
 
 

@@ -101,7 +101,7 @@ def test_the_page_speaks_portuguese_to_a_portuguese_browser(chromium, served) ->
         page.goto(f"{served}/system/integrations/webhooks/new")
         assert "Adicionar Webhook" in page.inner_text("h1")
         groups = page.locator("fieldset.event-group > legend").all_inner_texts()
-        assert groups == ["Prospectos", "Clientes", "Oportunidades de vendas", "Cotações", "Vendas"]
+        assert groups == ["Prospectos", "Clientes", "Oportunidades de vendas", "Cotações", "Vendas", "Webhooks"]
         page.click("text=EN")
         assert "Add Webhook" in page.inner_text("h1")
     finally:

@@ -17,7 +17,13 @@ from crm_stub import CRM
 
 def test_events_lists_the_catalog(cli) -> None:
     rows = cli.json("events")
-    assert len(rows) == 30 and rows[0]["code"] == "client.stage_changed"
+    assert len(rows) == 33 and rows[0]["code"] == "client.stage_changed"
+    assert rows[30] == {
+        "number": 31,
+        "code": "webhook.failing",
+        "label_pt": "Webhook falhando",
+        "label_en": "Webhook failing",
+    }
     assert rows[23] == {"number": 24, "code": "lead.created", "label_pt": "Novo prospecto", "label_en": "New lead"}
     table = cli("events").stdout
     assert "Mudança de fase do prospecto" in table and "Conduz" not in table
@@ -65,6 +71,16 @@ def test_a_hook_of_several_events_from_the_command_line(cli) -> None:
     assert cli.json("hooks", "update", hid, "--event", "*.stage_changed")["events"] == ["*.stage_changed"]
     wrong = cli("hooks", "update", hid, "--event", "lead.*", "--event", "house.*")
     assert wrong.exit_code == 1 and wrong.stderr.startswith("error: events: 'house.*': no such entity")
+
+
+@pytest.mark.parametrize("events", [["webhook.failing"], ["webhook.*"]])
+def test_a_hook_on_the_hooks_own_events_from_the_command_line(cli, events) -> None:
+    args = [arg for event in events for arg in ("--event", event)]
+    added = cli.json("hooks", "add", "--name", "ops", *args, "--url", "http://127.0.0.1/ops")
+    assert added["events"] == events
+    assert [h["id"] for h in cli.json("hooks", "list", "--event", "webhook.failing")] == [added["id"]]
+    shown = cli("hooks", "show", str(added["id"])).stdout
+    assert ("webhook.failing (Webhook falhando)" if events == ["webhook.failing"] else "webhook.*") in shown
 
 
 def test_a_condition_and_a_template_from_the_command_line(cli, tmp_path) -> None:
@@ -284,6 +300,7 @@ SETTINGS = [
     (["--timeout", "3"], "timeout", 3.0),
     (["--disable-after-failures", "2"], "disable_after_failures", 2),
     (["--never-disable"], "disable_after_failures", None),
+    (["--warn-at-share", "0.8"], "warn_at_share", 0.8),
     (["--dispatcher", "none"], "dispatcher", "none"),
     (["--dispatcher-concurrency", "16"], "dispatcher_concurrency", 16),
     (["--secret-grace-hours", "48"], "secret_grace_hours", 48.0),

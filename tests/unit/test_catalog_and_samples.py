@@ -9,23 +9,28 @@ import pytest
 
 from crm_stub import CRM, EVENT_CODES
 from crm_webhooks import CATALOG, event_type
-from crm_webhooks.domain.catalog import GROUPED
+from crm_webhooks.domain.catalog import CRM_EVENTS, GROUPED
 from crm_webhooks.domain.samples import sample
 
 EVENTS_MD = Path(__file__).resolve().parents[3] / "shared" / "EVENTS.md"
 
 
-def test_catalog_has_the_30_events_in_order() -> None:
-    assert [e.code for e in CATALOG] == list(EVENT_CODES) and len(CATALOG) == 30
-    assert [e.number for e in CATALOG] == list(range(1, 31))
+def test_catalog_has_the_crm_events_in_order_then_the_operational_ones() -> None:
+    assert [e.code for e in CATALOG] == [*EVENT_CODES, "webhook.failing", "webhook.disabled", "webhook.recovered"]
+    assert [e.number for e in CATALOG] == list(range(1, 34))
+    assert CATALOG[:30] == CRM_EVENTS
 
 
 @pytest.mark.skipif(not EVENTS_MD.exists(), reason="shared/EVENTS.md is not beside the repository")
 def test_catalog_matches_events_md() -> None:
-    rows = re.findall(r"^\| (\d+)\s*\| ([a-z_.]+)\s*\| (.+?)\s*\| (.+?)\s*\|$", EVENTS_MD.read_text(), re.M)
+    text = EVENTS_MD.read_text()
+    rows = re.findall(r"^\| (\d+)\s*\| ([a-z_.]+)\s*\| (.+?)\s*\| (.+?)\s*\|$", text, re.M)
     assert [(int(n), c, pt, en) for n, c, pt, en in rows] == [
-        (e.number, e.code, e.label_pt, e.label_en) for e in CATALOG
+        (e.number, e.code, e.label_pt, e.label_en) for e in CRM_EVENTS
     ]
+    # The operational events' table has no numbers: they follow the CRM's, in its order.
+    operational = re.findall(r"^\| (webhook\.[a-z_]+) \| (.+?) \| (.+?) \|", text, re.M)
+    assert operational == [(e.code, e.label_pt, e.label_en) for e in CATALOG[30:]]
 
 
 def test_the_four_mistranslations_are_corrected() -> None:
@@ -60,7 +65,7 @@ def test_samples_have_the_shape_of_real_records(tmp_path) -> None:
 def test_a_menu_lists_each_entity_in_the_order_of_a_records_life() -> None:
     """New first, then edits and moves, hand-overs and notes, sharing, and the endings (and a way back) last."""
     groups = dict(GROUPED)
-    assert list(groups) == ["lead", "client", "opportunity", "quote", "sale"]
+    assert list(groups) == ["lead", "client", "opportunity", "quote", "sale", "webhook"]
     assert [e.code for e in groups["lead"]] == [
         "lead.created",
         "lead.updated",
@@ -79,7 +84,8 @@ def test_a_menu_lists_each_entity_in_the_order_of_a_records_life() -> None:
         "opportunity.updated",
         "opportunity.stage_changed",
     ]
-    assert sorted(e.code for events in groups.values() for e in events) == sorted(EVENT_CODES)
+    assert [e.code for e in groups["webhook"]] == ["webhook.failing", "webhook.disabled", "webhook.recovered"]
+    assert sorted(e.code for events in groups.values() for e in events) == sorted(e.code for e in CATALOG)
 
 
 @pytest.mark.parametrize(

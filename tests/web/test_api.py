@@ -247,12 +247,35 @@ def test_an_attempt_shows_the_response_headers_and_a_hook_when_a_person_changed_
 
 def test_events_catalog(api) -> None:
     events = api.call("GET", "/api/v1/events").json["data"]
-    assert len(events) == 30 and events[29] == {
+    assert len(events) == 33 and events[29] == {
         "number": 30,
         "code": "sale.created",
         "label_pt": "Nova venda",
         "label_en": "New sale",
     }
+    assert events[32] == {
+        "number": 33,
+        "code": "webhook.recovered",
+        "label_pt": "Webhook recuperado",
+        "label_en": "Webhook recovered",
+    }
+
+
+@pytest.mark.parametrize(
+    ("given", "codes"),
+    [
+        ({"event": "webhook.failing"}, ("webhook.failing",)),
+        ({"events": ["webhook.*"]}, ("webhook.failing", "webhook.disabled", "webhook.recovered")),
+        ({"events": ["*"]}, ()),  # the CRM's events: none of the hooks' own
+    ],
+)
+def test_a_hook_on_the_hooks_own_events_through_the_api(api, webhooks, given, codes) -> None:
+    fields = {k: v for k, v in GOOD.items() if k != "event"}
+    created = api.call("POST", "/api/v1/hooks", json={**fields, **given})
+    assert created.status_code == 201, created.json
+    assert tuple(c for c in webhooks.get_hook(created.json["id"]).codes if c.startswith("webhook.")) == codes
+    listed = api.call("GET", "/api/v1/hooks?event=webhook.failing").json["data"]
+    assert [h["id"] for h in listed] == ([created.json["id"]] if codes else [])
 
 
 # -- the document ------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The OpenAPI document as integrators use it: named operations, and a schema for what each event sends.
 
-The envelope schemas are checked against real deliveries: a hook on every one of the 30 events,
+The envelope schemas are checked against real deliveries: a hook on every one of the CRM's 30 events,
 the host CRM driven through a whole sales cycle, every post received on a real local server and
 validated against the document's schema for its event, on SQLite and on PostgreSQL.
 """
@@ -19,6 +19,7 @@ from pytest_httpserver import HTTPServer
 
 from crm_stub import CRM, EVENT_CODES
 from crm_stub.scenario import sales_cycle
+from crm_webhooks import CATALOG
 from crm_webhooks.testing import WebhookReceiver
 
 # Tests that touch no storage of their own run on SQLite alone.
@@ -73,13 +74,18 @@ def test_every_route_is_a_named_and_tagged_operation(app, openapi_document) -> N
         assert operations[key]["tags"] and set(operations[key]["tags"]) <= declared, key
     webhook_ops = [item["post"] for item in openapi_document["webhooks"].values()]
     ids = [op["operationId"] for op in [*operations.values(), *webhook_ops]]
-    assert len(ids) == len(set(ids)) == 15 + 30
+    assert len(ids) == len(set(ids)) == 15 + len(CATALOG)
     assert all(op["tags"] and set(op["tags"]) <= declared for op in webhook_ops)
 
 
-def test_the_webhooks_section_has_each_of_the_30_events(openapi_document) -> None:
+def test_the_webhooks_section_has_each_event_of_the_catalog(openapi_document) -> None:
     assert openapi_document["openapi"].startswith("3.1")
-    assert list(openapi_document["webhooks"]) == list(EVENT_CODES)
+    assert list(openapi_document["webhooks"]) == [
+        *EVENT_CODES,
+        "webhook.failing",
+        "webhook.disabled",
+        "webhook.recovered",
+    ]
     schemas = openapi_document["components"]["schemas"]
     for code, item in openapi_document["webhooks"].items():
         ref = item["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
@@ -102,6 +108,34 @@ def test_every_delivery_of_a_sales_cycle_matches_its_schema(
     for envelope in envelopes:
         errors = [e.message for e in envelope_validator(envelope["type"]).iter_errors(envelope)]
         assert errors == [], (envelope["type"], errors)
+
+
+@pytest.mark.webhooks_options(retry_delays=[], disable_after_failures=2)
+def test_every_operational_delivery_matches_its_schema(crm, webhooks, webhook_receiver, envelope_validator) -> None:
+    """A hook fails (warned at 1, disabled at 2), is enabled and delivers again; an admin hook hears it all."""
+    sync = webhooks.create_hook(name="sync", event="lead.created", url=webhook_receiver.url_for("/sync"))
+    ops = webhooks.create_hook(name="ops", events=["webhook.*"], url=webhook_receiver.url_for("/ops"))
+    webhook_receiver.fail_next(2, path="/sync")
+    for name in ("one", "two"):
+        crm.leads.create(name)
+        webhooks.run_pending()
+    webhooks.enable_hook(sync.id)
+    crm.leads.create("three")
+    webhooks.run_pending()
+    webhooks.send_test(ops.id)  # its sample, held to the same schema
+    envelopes = [json.loads(r.get_data()) for r in webhook_receiver.requests if r.path == "/ops"]
+    # Then the test send's sample.
+    assert [e["type"] for e in envelopes] == [
+        "webhook.failing",
+        "webhook.disabled",
+        "webhook.recovered",
+        "webhook.failing",
+    ]
+    for envelope in envelopes:
+        errors = [e.message for e in envelope_validator(envelope["type"]).iter_errors(envelope)]
+        assert errors == [], (envelope["type"], errors)
+    broken = {**envelopes[0], "data": {"object": {**envelopes[0]["data"]["object"], "secret": "whsec_x"}}}
+    assert list(envelope_validator("webhook.failing").iter_errors(broken))  # no other field, a secret least of all
 
 
 # One real envelope of each kind, taken apart: each change must be refused.

@@ -154,9 +154,9 @@ def test_an_attempt_folds_the_response_headers_as_text(admin, webhooks, webhook_
 
 def test_the_events_are_boxes_grouped_by_entity_each_with_all(admin) -> None:
     form = admin.get(f"{BASE}/new").get_data(as_text=True)
-    assert form.count('<fieldset class="event-group">') == 5 and "<legend>Leads</legend>" in form
+    assert form.count('<fieldset class="event-group">') == 6 and "<legend>Leads</legend>" in form
     codes = re.findall(r'name="events" value="([a-z_]+\.[a-z_]+)"', form)
-    assert len(codes) == 30 == len(set(codes))
+    assert len(codes) == 33 == len(set(codes))
     assert re.findall(r'name="events" value="([a-z*]+\.\*|\*)"', form) == [
         "*",
         "lead.*",
@@ -164,7 +164,39 @@ def test_the_events_are_boxes_grouped_by_entity_each_with_all(admin) -> None:
         "opportunity.*",
         "quote.*",
         "sale.*",
+        "webhook.*",
     ]
+    # The hooks' own events are a group of their own, which "Every event" does not take.
+    assert "<legend>Webhooks</legend>" in form and codes[-3:] == [
+        "webhook.failing",
+        "webhook.disabled",
+        "webhook.recovered",
+    ]
+    assert "“Every event” means the CRM" in form and "is chosen on its own" in form
+
+
+def test_the_webhooks_group_in_portuguese(admin) -> None:
+    form = admin.get(f"{BASE}/new", headers={"Accept-Language": "pt-BR"}).get_data(as_text=True)
+    assert "Webhook falhando" in form and "Webhook desativado" in form and "Webhook recuperado" in form
+    assert "“Todos os eventos” são os do CRM" in form
+
+
+@pytest.mark.parametrize(
+    ("ticked", "typed", "events"),
+    [
+        (["webhook.failing"], "", ("webhook.failing",)),
+        (["webhook.*"], "", ("webhook.*",)),
+        ([], "webhook.*", ("webhook.*",)),
+    ],
+)
+def test_the_form_takes_the_hooks_own_events(admin, webhooks, webhook_receiver, ticked, typed, events) -> None:
+    form = {k: v for k, v in GOOD.items() if k != "event"}
+    sent = admin.post(f"{BASE}/new", {**form, "url": webhook_receiver.url, "events": ticked, "more_events": typed})
+    assert sent.status_code == 303, sent.get_data(as_text=True)
+    (hook,) = webhooks.list_hooks()
+    assert hook.events == events
+    listed = admin.get(f"{BASE}/").get_data(as_text=True)
+    assert ("Webhook failing" if events == ("webhook.failing",) else "Every event of webhooks") in listed
 
 
 def test_boxes_and_typed_patterns_make_one_hook_and_come_back_checked(admin, webhooks, webhook_receiver) -> None:

@@ -467,5 +467,60 @@ def test_a_0_4_0_attempt_keeps_its_history_and_a_templated_one_keeps_what_it_sen
             command.downgrade(schema.config(conn), "0008")
             kept = conn.execute(sa.text("SELECT delivery_id, status_code FROM webhook_attempts ORDER BY id")).all()
         assert [tuple(row) for row in kept] == [(before.id, 200), (after.id, 200)]
+
+
+def test_a_hook_disabled_automatically_before_0012_owes_its_recovery(database_url: str, webhook_receiver) -> None:
+    """Upgraded, a hook its failures disabled says webhook.recovered at its first success; one an admin
+    disabled does not (nothing was wrong with it).  And back to 0011, then up again, nothing is lost."""
+    hooks = sa.table(
+        "webhook_hooks",
+        *(sa.column(name) for name in ("name", "event", "url", "method", "ordering", "enabled", "secret")),
+        *(sa.column(name) for name in ("created_at", "updated_at", "consecutive_failures", "disabled_reason")),
+        sa.column("events", sa.JSON),
+    )
+    with old_database(database_url, "0011", "0.5.0") as conn:
+        for name, reason in (("failed", "failures:5"), ("paused", "admin")):
+            (hook_id,) = conn.execute(
+                sa.insert(hooks)
+                .values(
+                    name=name,
+                    event="lead.created",
+                    events=["lead.created"],
+                    url=webhook_receiver.url_for(f"/{name}"),
+                    method="POST",
+                    ordering="record",
+                    enabled=False,
+                    secret=encryption.for_new_secrets().encrypt(new_secret()),
+                    created_at=dt.datetime(2026, 11, 1, 10),
+                    updated_at=dt.datetime(2026, 11, 1, 10),
+                    consecutive_failures=5 if name == "failed" else 0,
+                    disabled_reason=reason,
+                )
+                .returning(sa.column("id"))
+            ).one()
+            conn.execute(
+                sa.text("INSERT INTO webhook_hook_events (code, hook_id) VALUES ('lead.created', :id)"), {"id": hook_id}
+            )
+    engine = make_engine(database_url)  # what install() does once the version says 0012 is new
+    try:
+        assert schema.upgrade(engine) == "0011"  # the revision it found
+    finally:
+        engine.dispose()
+    with CRM(database_url) as crm:
+        wh = crm.addons["crm_webhooks"]
+        assert differences(crm.engine) == []
+        failed, paused = wh.list_hooks()
+        ops = wh.create_hook(name="ops", events=["webhook.recovered"], url=webhook_receiver.url_for("/ops"))
+        for hook in (failed, paused):
+            wh.enable_hook(hook.id)
+        crm.leads.create("After the upgrade")
+        wh.run_pending()
+        told = [webhook_receiver.verify(r, ops) for r in webhook_receiver.requests if r.path == "/ops"]
+        assert [(e["type"], e["data"]["object"]["name"]) for e in told] == [("webhook.recovered", "failed")]
+        with crm.engine.begin() as conn:
+            command.downgrade(schema.config(conn), "0011")
+            kept = conn.execute(sa.text("SELECT name, enabled FROM webhook_hooks ORDER BY id")).all()
+        assert [tuple(row) for row in kept] == [("failed", True), ("paused", True), ("ops", True)]
+        assert differences(crm.engine) != []
         schema.upgrade(crm.engine)
         assert differences(crm.engine) == []
