@@ -1,4 +1,4 @@
-"""Attempts keep the body a hook's template rendered (crm_webhooks 0.5.0).
+"""Attempts keep the body a hook's template rendered (crm_webhooks 0.6.0).
 
 ``request_body``: the text sent when a body template made it; NULL when the event's envelope
 went as it is (the delivery's event holds it) or nothing did.  Attempts made before have none.

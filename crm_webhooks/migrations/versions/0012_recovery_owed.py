@@ -1,4 +1,4 @@
-"""Hooks remember that a webhook.recovered is owed (crm_webhooks operational events).
+"""Hooks remember that a webhook.recovered is owed (crm_webhooks 0.6.0, operational events).
 
 ``recovery_owed``: webhook.failing was raised for the hook's current failing streak, or
 it was disabled automatically; its next successful delivery raises webhook.recovered.
