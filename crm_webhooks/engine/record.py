@@ -343,7 +343,11 @@ def _attempt_values(s: Sent, *, json_headers: bool = False) -> tuple[object, ...
 
 
 def _rendered(s: Sent) -> str | None:
-    """What a body template made, kept because the event's envelope is not what went."""
+    """What a body template made, kept because the event's envelope is not what went.
+
+    A NUL a template can write is kept as U+FFFD, as in a receiver's answer: PostgreSQL's
+    text refuses it, and an attempt that cannot be recorded goes out again at every lease.
+    """
     if s.claimed.body_template is None or s.request.body is None:
         return None
-    return s.request.body.decode("utf-8")
+    return s.request.body.decode("utf-8").replace("\x00", "\ufffd")

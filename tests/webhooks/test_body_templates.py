@@ -217,3 +217,21 @@ def test_removing_the_template_with_the_move_to_get_is_allowed(webhooks, webhook
     hook = templated(webhooks, webhook_receiver, FIXED)
     moved = webhooks.update_hook(hook.id, method="GET", body_template=None)
     assert (moved.method, moved.body_template) == ("GET", None)
+
+
+def test_a_rendered_nul_is_sent_once_and_history_keeps_it_readable(crm, webhooks, webhook_receiver) -> None:
+    # PostgreSQL's text refuses NUL: kept as it went, the attempt could not be recorded and
+    # would go out again at every lease, for ever.
+    hook = webhooks.create_hook(
+        name="nul",
+        event="lead.created",
+        url=webhook_receiver.url,
+        body_template='{{ "a\\x00b" }}',
+        content_type="text/plain",
+    )
+    crm.leads.create("ACME")
+    webhooks.run_pending()
+    (request,) = webhook_receiver.requests
+    assert request.get_data() == b"a\x00b"  # the receiver gets what the template made
+    (attempt,) = webhooks.last_delivery(hook.id).attempts
+    assert attempt.request_body == "a\ufffdb"
