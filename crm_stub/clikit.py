@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -75,6 +76,19 @@ class OneLineErrors(click.Group):
                 raise
             _fail(describe_error(exc), 1)
         sys.exit(result if isinstance(result, int) else 0)
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds from ``low`` to ``high``: click's FloatRange lets "nan" through (no
+    comparison with it is true), and a NaN wait is one that never ends."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return number
 
 
 def describe_error(exc: BaseException) -> str:

@@ -26,6 +26,7 @@ from rich.text import Text
 from crm_stub import CRM, logs
 from crm_stub.clikit import (
     OneLineErrors,
+    Seconds,
     confirm,
     database_url_option,
     describe_error,
@@ -707,7 +708,7 @@ def keys_reencrypt(app: App) -> None:
 @click.option("--concurrency", type=click.IntRange(1, 256), default=4, show_default=True, help="Attempts in flight.")
 @click.option(
     "--poll-interval",
-    type=click.FloatRange(0.01, 60),
+    type=Seconds(0.01, 60),
     default=None,
     help="Seconds between looks at the queue [default: 0.25; 5 on PostgreSQL, where NOTIFY wakes the worker].",
 )
@@ -720,7 +721,7 @@ def keys_reencrypt(app: App) -> None:
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics are served on.")
 @click.option(
     "--wait-for-database",
-    type=click.FloatRange(0, 86_400),
+    type=Seconds(0, 86_400),
     default=60,
     show_default=True,
     metavar="SECONDS",
