@@ -23,8 +23,9 @@ _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\
 
 
 def _acts_on_terminal(char: str) -> bool:
-    # C0 (ESC starts every escape sequence), DEL and C1 (0x9b is a one-byte CSI on some terminals).
-    return unicodedata.category(char) == "Cc" or char in _BIDI
+    # C0 (ESC starts every escape sequence), DEL and C1 (0x9b is a one-byte CSI on some terminals);
+    # U+2028 and U+2029 (Zl, Zp) end a line for Python's splitlines and for editors.
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in _BIDI
 
 
 def visible(value: object, *, newlines: bool = False) -> str:
