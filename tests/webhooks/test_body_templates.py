@@ -222,13 +222,7 @@ def test_removing_the_template_with_the_move_to_get_is_allowed(webhooks, webhook
 def test_a_rendered_nul_is_sent_once_and_history_keeps_it_readable(crm, webhooks, webhook_receiver) -> None:
     # PostgreSQL's text refuses NUL: kept as it went, the attempt could not be recorded and
     # would go out again at every lease, for ever.
-    hook = webhooks.create_hook(
-        name="nul",
-        event="lead.created",
-        url=webhook_receiver.url,
-        body_template='{{ "a\\x00b" }}',
-        content_type="text/plain",
-    )
+    hook = templated(webhooks, webhook_receiver, '{{ "a\\x00b" }}', content_type="text/plain")
     crm.leads.create("ACME")
     webhooks.run_pending()
     (request,) = webhook_receiver.requests
