@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterable
@@ -757,8 +759,7 @@ def worker(
             try:
                 metrics = app.webhooks.metrics.serve(metrics_host, metrics_port)
             except OSError as exc:  # taken, or an address this machine does not have
-                hint = f"cannot serve on {metrics_host}:{metrics_port}: {exc.strerror or exc}"
-                raise click.BadParameter(hint, param_hint="--metrics-port") from None
+                raise _cannot_serve(exc, metrics_host, metrics_port) from None
         try:
             runner.start(listen=True)
             logs.say(log, "worker %s: %d in flight at most", app.webhooks.deliverer.worker, concurrency)
@@ -775,6 +776,15 @@ def worker(
             if metrics is not None:  # last: scrapes still answer while the attempts in flight finish
                 metrics.close()
         logs.say(log, "worker stopped after %d attempts", runner.attempts)
+
+
+def _cannot_serve(exc: OSError, host: str, port: int) -> click.BadParameter:
+    """The option to fix: the host when it is no address of this machine, else the port (taken, or
+    one only root may take)."""
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    wrong_host = isinstance(exc, socket.gaierror) or exc.errno in (errno.EADDRNOTAVAIL, errno.EINVAL)
+    option = "--metrics-host" if wrong_host else "--metrics-port"
+    return click.BadParameter(f"cannot serve on {address}: {exc.strerror or exc}", param_hint=option)
 
 
 def _wait_for_database(app: App, signals: StopSignals, seconds: float) -> signal.Signals | None:
