@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -22,8 +23,9 @@ _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\
 
 
 def _acts_on_terminal(char: str) -> bool:
-    # C0 (ESC starts every escape sequence), DEL and C1 (0x9b is a one-byte CSI on some terminals).
-    return unicodedata.category(char) == "Cc" or char in _BIDI
+    # C0 (ESC starts every escape sequence), DEL and C1 (0x9b is a one-byte CSI on some terminals);
+    # U+2028 and U+2029 (Zl, Zp) end a line for Python's splitlines and for editors.
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in _BIDI
 
 
 def visible(value: object, *, newlines: bool = False) -> str:
@@ -75,6 +77,19 @@ class OneLineErrors(click.Group):
                 raise
             _fail(describe_error(exc), 1)
         sys.exit(result if isinstance(result, int) else 0)
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds from ``low`` to ``high``: click's FloatRange lets "nan" through (no
+    comparison with it is true), and a NaN wait is one that never ends."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return number
 
 
 def describe_error(exc: BaseException) -> str:

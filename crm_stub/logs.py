@@ -37,12 +37,34 @@ def _text_value(value: Any) -> str:
 
 
 class TextFormatter(logging.Formatter):
-    """The message, then each field as ``key=value``."""
+    """The message, then each field as ``key=value``; a traceback under it, each line indented.
+
+    A record is one line starting at the line's start, whatever its data hold: a message
+    (a library's, such as Flask's "Exception on <path>") has its line breaks and control
+    characters escaped, and a traceback's lines, an exception's text among them, are indented.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = record.getMessage()
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        line = self.formatMessage(record)
+        # Not the record's cached exc_text: another handler's formatter may have written it raw.
+        if record.exc_info:
+            line += "\n" + _indented(self.formatException(record.exc_info))
+        if record.stack_info:
+            line += "\n" + _indented(self.formatStack(record.stack_info))
+        return line
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        line = super().formatMessage(record)
+        shown = logging.makeLogRecord({**vars(record), "message": visible(record.message)})
+        line = super().formatMessage(shown)
         pairs = " ".join(f"{key}={_text_value(value)}" for key, value in fields(record).items())
         return f"{line} {pairs}" if pairs else line
+
+
+def _indented(text: str) -> str:
+    return "\n".join(f"    {visible(part)}" for part in text.split("\n"))
 
 
 class JsonFormatter(logging.Formatter):

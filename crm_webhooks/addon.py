@@ -50,7 +50,7 @@ class WebhooksAddon:
         self.options = Options.parse(**options)
         self.transport = Transport(allow_private=self.options.allow_private_networks, timeout=self.options.timeout)
         # This process's Prometheus metrics; the queue's gauges are read when scraped.
-        self.metrics = Metrics(queue=lambda: self.deliveries.queue())
+        self.metrics = Metrics(queue=lambda: self.deliveries.queue(), hooks=lambda: self.hooks.ids())
         self.deliverer = Deliverer(
             crm.engine, self.options, self.transport, on_disabled=self._announce_disabled, observer=self.metrics
         )

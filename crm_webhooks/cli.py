@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterable
@@ -26,6 +28,7 @@ from rich.text import Text
 from crm_stub import CRM, logs
 from crm_stub.clikit import (
     OneLineErrors,
+    Seconds,
     confirm,
     database_url_option,
     describe_error,
@@ -712,7 +715,7 @@ def keys_reencrypt(app: App) -> None:
 @click.option("--concurrency", type=click.IntRange(1, 256), default=4, show_default=True, help="Attempts in flight.")
 @click.option(
     "--poll-interval",
-    type=click.FloatRange(0.01, 60),
+    type=Seconds(0.01, 60),
     default=None,
     help="Seconds between looks at the queue [default: 0.25; 5 on PostgreSQL, where NOTIFY wakes the worker].",
 )
@@ -725,7 +728,7 @@ def keys_reencrypt(app: App) -> None:
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics are served on.")
 @click.option(
     "--wait-for-database",
-    type=click.FloatRange(0, 86_400),
+    type=Seconds(0, 86_400),
     default=60,
     show_default=True,
     metavar="SECONDS",
@@ -761,8 +764,7 @@ def worker(
             try:
                 metrics = app.webhooks.metrics.serve(metrics_host, metrics_port)
             except OSError as exc:  # taken, or an address this machine does not have
-                hint = f"cannot serve on {metrics_host}:{metrics_port}: {exc.strerror or exc}"
-                raise click.BadParameter(hint, param_hint="--metrics-port") from None
+                raise _cannot_serve(exc, metrics_host, metrics_port) from None
         try:
             runner.start(listen=True)
             logs.say(log, "worker %s: %d in flight at most", app.webhooks.deliverer.worker, concurrency)
@@ -779,6 +781,15 @@ def worker(
             if metrics is not None:  # last: scrapes still answer while the attempts in flight finish
                 metrics.close()
         logs.say(log, "worker stopped after %d attempts", runner.attempts)
+
+
+def _cannot_serve(exc: OSError, host: str, port: int) -> click.BadParameter:
+    """The option to fix: the host when it is no address of this machine, else the port (taken, or
+    one only root may take)."""
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    wrong_host = isinstance(exc, socket.gaierror) or exc.errno in (errno.EADDRNOTAVAIL, errno.EINVAL)
+    option = "--metrics-host" if wrong_host else "--metrics-port"
+    return click.BadParameter(f"cannot serve on {address}: {exc.strerror or exc}", param_hint=option)
 
 
 def _wait_for_database(app: App, signals: StopSignals, seconds: float) -> signal.Signals | None:

@@ -141,6 +141,11 @@ class HookService:
         with self._crm._read() as session:
             return [to_hook(row) for row in session.scalars(stmt)]
 
+    def ids(self) -> set[int]:
+        """The ids of the hooks there are: one light read, for a metrics scrape."""
+        with self._crm._read() as session:
+            return set(session.scalars(select(HookRow.id)))
+
     def get(self, hook_id: int) -> Hook:
         with self._crm._read() as session:
             return to_hook(self._row(session, hook_id))

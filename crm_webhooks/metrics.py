@@ -7,16 +7,17 @@ slots and database errors are counted where they happen.  The queue's gauges
 are read from the database when scraped (``DeliveryService.queue``, one
 read), so every worker and the web app report the same queue.
 
-Labels are bounded: a hook's id (never its URL or name) and a fixed outcome or
+Labels are bounded: a hook's id (never its URL or name; gone at the scrape after the hook is) and a fixed outcome or
 operation.  Served by the web app (``web/metrics.py``) and by ``crm-webhooks
 worker --metrics-port`` (``serve``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -68,11 +69,17 @@ QUEUE_GAUGES = (
 
 
 class _QueueCollector(Collector):
-    """The queue's gauges, read from the database at each scrape."""
+    """The queue's gauges, read from the database at each scrape, and the hooks there still are."""
 
-    def __init__(self, read: Callable[[], Queue], on_error: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        read: Callable[[], Queue],
+        hooks: Callable[[], Collection[int]],
+        on_read: Callable[[Collection[int] | None], None],
+    ) -> None:
         self._read = read
-        self._on_error = on_error
+        self._hooks = hooks
+        self._on_read = on_read
 
     def describe(self) -> Iterator[Metric]:
         # Names for the registry's duplicate check, without a query at registration.
@@ -82,10 +89,12 @@ class _QueueCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         try:
             queue = self._read()
+            hooks = self._hooks()
         except Exception:  # the database is away: the scrape still answers, with the process's figures
             log.exception("reading the queue for metrics failed")
-            self._on_error()
+            self._on_read(None)
             return
+        self._on_read(hooks)
         for name, text, field in QUEUE_GAUGES:
             yield GaugeMetricFamily(name, text, value=getattr(queue, field))
 
@@ -93,10 +102,14 @@ class _QueueCollector(Collector):
 class Metrics(Observer):
     """This process's counters and the queue's gauges, in a registry of their own."""
 
-    def __init__(self, queue: Callable[[], Queue]) -> None:
+    def __init__(self, queue: Callable[[], Queue], hooks: Callable[[], Collection[int]] = frozenset) -> None:
         self.registry = CollectorRegistry()
-        # First: a failed read counts in the errors collected after it, in the same scrape.
-        self.registry.register(_QueueCollector(queue, lambda: self.database_error(QUEUE)))
+        # Hook ids with series, so that those of deleted hooks can leave (labels stay bounded).
+        self._labelled: set[int] = set()
+        self._lock = threading.Lock()
+        # First: a failed read counts in the errors collected after it, and the series of deleted
+        # hooks are gone before the counters are collected, in the same scrape.
+        self.registry.register(_QueueCollector(queue, hooks, self._after_read))
         r = self.registry
         self.deliveries = Counter(
             "crm_webhooks_deliveries",
@@ -128,6 +141,8 @@ class Metrics(Observer):
     # -- the engine's observer -------------------------------------------------------------
 
     def recorded(self, sent: Sequence[Sent]) -> None:
+        with self._lock:
+            self._labelled.update(s.claimed.hook_id for s in sent)
         for s in sent:
             hook = str(s.claimed.hook_id)
             self.deliveries.labels(hook, OUTCOMES[s.outcome.status]).inc()
@@ -145,6 +160,20 @@ class Metrics(Observer):
     def database_error(self, operation: str) -> None:
         self.database_errors.labels(operation).inc()
 
+    def _after_read(self, hooks: Collection[int] | None) -> None:
+        """A scrape read the database: ``hooks`` are those there are (None: the read failed)."""
+        if hooks is None:
+            self.database_error(QUEUE)
+            return
+        with self._lock:
+            gone = self._labelled.difference(hooks)
+            self._labelled -= gone
+        for hook_id in gone:
+            hook = str(hook_id)
+            for outcome in OUTCOMES.values():
+                _forget(self.deliveries, hook, outcome)
+            _forget(self.durations, hook)
+
     # -- serving -------------------------------------------------------------------------------
 
     def exposition(self) -> tuple[bytes, str]:
@@ -155,6 +184,11 @@ class Metrics(Observer):
         """prometheus_client's own HTTP server on ``host:port`` (0: any free port), in a thread."""
         server, thread = start_http_server(port, addr=host, registry=self.registry)
         return MetricsServer(server, thread)
+
+
+def _forget(metric: Counter | Histogram, *labels: str) -> None:
+    with contextlib.suppress(KeyError):  # a series never made (a hook never retried has no "retrying")
+        metric.remove(*labels)
 
 
 @dataclass

@@ -22,7 +22,8 @@ class Attempt:
     location: str | None
     # [name, value] pairs as received, bounded; None: no HTTP answer (or made before migration 0008).
     response_headers: Headers | None = None
-    # What a body template rendered, as sent; None: the delivery's envelope went (or no body).
+    # What a body template rendered, as sent but for NUL (kept as U+FFFD) and a long body's end
+    # (its start kept, then a line saying how much more went); None: the envelope went (or no body).
     request_body: str | None = None
 
     @property

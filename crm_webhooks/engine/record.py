@@ -436,8 +436,21 @@ def _attempt_values(s: Sent, *, json_headers: bool = False) -> tuple[object, ...
     )
 
 
+# Characters of a rendered body an attempt keeps: every attempt keeps its own, and a template
+# may render far more, so a long body and many retries would weigh on history and its pages.
+REQUEST_BODY_KEPT = 16 * 1024
+
+
 def _rendered(s: Sent) -> str | None:
-    """What a body template made, kept because the event's envelope is not what went."""
+    """What a body template made, kept because the event's envelope is not what went.
+
+    A NUL a template can write is kept as U+FFFD, as in a receiver's answer: PostgreSQL's
+    text refuses it, and an attempt that cannot be recorded goes out again at every lease.
+    A long body keeps its start, and a last line saying how much more went.
+    """
     if s.claimed.body_template is None or s.request.body is None:
         return None
-    return s.request.body.decode("utf-8")
+    body = s.request.body.decode("utf-8").replace("\x00", "\ufffd")
+    if len(body) <= REQUEST_BODY_KEPT:
+        return body
+    return f"{body[:REQUEST_BODY_KEPT]}\n… ({len(body) - REQUEST_BODY_KEPT} more characters sent)"

@@ -229,7 +229,8 @@ SCHEMAS: dict[str, Any] = {
             "response_body": {"type": ["string", "null"]},
             "request_body": {
                 "type": ["string", "null"],
-                "description": "The body the hook's template rendered, as sent; null: the envelope went.",
+                "description": "The body the hook's template rendered, as sent (NUL as U+FFFD; past 16384 characters,"
+                " the start and a line saying how many more went); null: the envelope went.",
             },
             "location": {"type": ["string", "null"]},
             "response_headers": {

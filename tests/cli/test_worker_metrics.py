@@ -68,3 +68,21 @@ def test_a_taken_metrics_port_is_one_line_error_before_any_delivery(cli) -> None
     assert result.exit_code == 2
     assert "--metrics-port" in result.stderr and "cannot serve on 127.0.0.1:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# (--metrics-host, the option the error names, how the address is written): an operator fixes
+# the option named, so a host this machine does not have is not the port's fault.
+BAD_HOSTS = [
+    ("no.such.host.invalid", "--metrics-host", "no.such.host.invalid:0"),
+    ("999.1.1.1", "--metrics-host", "999.1.1.1:0"),
+    ("192.0.2.1", "--metrics-host", "192.0.2.1:0"),  # a documentation address, on no interface here
+    ("fe80::1", "--metrics-host", "[fe80::1]:0"),
+]
+
+
+@pytest.mark.parametrize(("host", "option", "address"), BAD_HOSTS)
+def test_a_metrics_host_that_cannot_be_served_on_is_named_as_the_fault(cli, host, option, address) -> None:
+    result = cli("worker", "--metrics-port", "0", "--metrics-host", host, "--wait-for-database", "0")
+    assert result.exit_code == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert f"Invalid value for {option}: cannot serve on {address}: " in line, line

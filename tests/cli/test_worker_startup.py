@@ -93,3 +93,12 @@ def test_a_sqlite_file_that_cannot_be_opened_is_not_waited_for(spawn_worker, tmp
     _out, err = worker.communicate(timeout=30)
     assert worker.returncode == 1 and "not reachable" not in err
     assert err.splitlines()[-1].startswith("error: database: "), err
+
+
+@pytest.mark.parametrize("wait", ["nan", "NaN", "-1", "86401", "inf", "soon"])
+def test_a_wait_that_is_no_number_of_seconds_is_refused_before_any_try(spawn_worker, wait) -> None:
+    # NaN passed click's range (no comparison with it is true) and made a wait that never ended.
+    worker = spawn_worker(nobody_listening(), "--wait-for-database", wait)
+    _out, err = worker.communicate(timeout=30)
+    assert worker.returncode == 2 and "--wait-for-database" in err and "not reachable" not in err, err
+    assert len(err.splitlines()) == 1, err

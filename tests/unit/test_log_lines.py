@@ -41,6 +41,7 @@ VALUES = [
     ("a=b", '"a=b"'),
     ("", '""'),
     ("line\nbreak\x1b[31m", '"line\\nbreak\\u001b[31m"'),  # one line, and nothing a terminal acts on
+    ("para\u2028graph", '"para\\u2028graph"'),  # a line break to splitlines and editors, in both formats
 ]
 
 
@@ -81,4 +82,25 @@ def test_a_traceback_stays_in_its_one_json_line(lines) -> None:
     assert (record["level"], record["retry_in_s"]) == ("ERROR", 0.5)
     assert record["exception"].startswith("Traceback") and "RuntimeError: database away" in record["exception"]
     text = written["text"].getvalue()
-    assert "claiming failed retry_in_s=0.5\nTraceback" in text
+    assert "claiming failed retry_in_s=0.5\n    Traceback" in text
+
+
+# A message as a library writes it (Flask: "Exception on <request.path>", decoded from %0a and
+# %1b), and an exception whose text came from elsewhere.
+FORGED = "\n2026-12-02 00:00:00,000 crm_webhooks.engine.record attempt outcome=succeeded\x1b[2J"
+
+
+def test_in_text_a_record_starts_every_line_its_data_cannot_forge_one(lines) -> None:
+    logger, written = lines
+    try:
+        raise RuntimeError(f"receiver said{FORGED}")
+    except RuntimeError:
+        logger.exception("Exception on /leads%s [GET]", FORGED, stack_info=True)
+    first, *continued = written["text"].getvalue().splitlines()
+    assert first.endswith(
+        " tests.log_lines Exception on /leads\\n2026-12-02 00:00:00,000 crm_webhooks.engine.record"
+        " attempt outcome=succeeded\\x1b[2J [GET]"
+    )
+    assert continued and all(line.startswith("    ") for line in continued), continued
+    assert "\x1b" not in written["text"].getvalue()
+    assert len(written["json"].getvalue().splitlines()) == 1

@@ -14,6 +14,7 @@ import pytest
 
 from crm_webhooks import ValidationError, verify
 from crm_webhooks.domain.templating import CHAT_MESSAGE, FLAT_SALE
+from crm_webhooks.engine.record import REQUEST_BODY_KEPT
 from crm_webhooks.engine.worker import Worker
 
 from ..waiting import wait_until
@@ -217,3 +218,29 @@ def test_removing_the_template_with_the_move_to_get_is_allowed(webhooks, webhook
     hook = templated(webhooks, webhook_receiver, FIXED)
     moved = webhooks.update_hook(hook.id, method="GET", body_template=None)
     assert (moved.method, moved.body_template) == ("GET", None)
+
+
+def test_a_rendered_nul_is_sent_once_and_history_keeps_it_readable(crm, webhooks, webhook_receiver) -> None:
+    # PostgreSQL's text refuses NUL: kept as it went, the attempt could not be recorded and
+    # would go out again at every lease, for ever.
+    hook = templated(webhooks, webhook_receiver, '{{ "a\\x00b" }}', content_type="text/plain")
+    crm.leads.create("ACME")
+    webhooks.run_pending()
+    (request,) = webhook_receiver.requests
+    assert request.get_data() == b"a\x00b"  # the receiver gets what the template made
+    (attempt,) = webhooks.last_delivery(hook.id).attempts
+    assert attempt.request_body == "a\ufffdb"
+
+
+def test_history_keeps_the_start_of_a_long_rendered_body_and_says_it_was_cut(crm, webhooks, webhook_receiver) -> None:
+    # Each attempt keeps its own copy: whole, a big body and fifty retries made megabytes a
+    # delivery, on its page and in every list of deliveries.
+    hook = templated(webhooks, webhook_receiver, '{{ "x" * 100000 }}', content_type="text/plain")
+    crm.leads.create("ACME")
+    webhooks.run_pending()
+    (request,) = webhook_receiver.requests
+    assert request.get_data() == b"x" * 100000  # the receiver gets all of it
+    (attempt,) = webhooks.last_delivery(hook.id).attempts
+    kept, _sep, note = attempt.request_body.partition("\n")
+    assert kept == "x" * REQUEST_BODY_KEPT
+    assert note == f"… ({100000 - REQUEST_BODY_KEPT} more characters sent)"

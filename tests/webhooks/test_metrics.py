@@ -108,3 +108,25 @@ def test_when_the_database_fails_the_scrape_still_answers_and_counts_it(crm, web
     assert not figures.has("crm_webhooks_queue_pending")
     assert figures("crm_webhooks_database_errors_total", operation="queue") == 1
     assert figures("crm_webhooks_database_errors_total", operation="claim") == 1
+
+
+def test_a_deleted_hook_leaves_the_scrape(crm, webhooks, webhook_receiver, served) -> None:
+    # Series by hook id: kept for hooks long gone, a process's scrape would grow with every
+    # hook ever made, and a dashboard would go on listing them.
+    kept, gone = (webhooks.create_hook(name=n, event="lead.created", url=webhook_receiver.url) for n in "ab")
+    crm.leads.create("ACME")
+    webhooks.run_pending()
+    before = scrape(served.url, served.token)
+    assert before("crm_webhooks_deliveries_total", hook=str(gone.id), outcome="succeeded") == 1
+
+    webhooks.delete_hook(gone.id)
+    after = scrape(served.url, served.token)
+    hooks = {labels.get("hook") for (_name, pairs) in after.samples for labels in [dict(pairs)]}
+    assert str(gone.id) not in hooks
+    assert after("crm_webhooks_deliveries_total", hook=str(kept.id), outcome="succeeded") == 1
+    assert after("crm_webhooks_attempt_duration_seconds_count", hook=str(kept.id)) == 1
+
+    webhooks.delete_hook(kept.id)  # the last one: no hook at all is still a read that worked
+    last = scrape(served.url, served.token)
+    assert not last.has("crm_webhooks_deliveries_total")
+    assert last("crm_webhooks_database_errors_total", operation="queue") == 0
