@@ -88,12 +88,16 @@ def test_a_success_of_a_hook_that_was_not_failing_changes_no_other_row(crm, webh
     assert len(delivery_rows(crm) - before) == 1
 
 
-def a_then_b(crm, webhooks, webhook_receiver, hook) -> None:
-    """A fails as the receiver was told; then B, answered 2xx, says whether the receiver is back."""
+def a_then_b(crm, webhooks, hook) -> dict[str, object]:
+    """A fails as the receiver was told; then B, answered 2xx, says whether the receiver is back.
+
+    Returns when each delivery was due next between the two."""
     crm.leads.create("A")
     webhooks.run_pending()
+    between = waiting(webhooks, hook)
     crm.leads.create("B")
     webhooks.run_pending()
+    return between
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])
@@ -102,7 +106,7 @@ def test_a_receiver_that_was_down_or_behind_a_failing_gateway_is_caught_up_with(
 ) -> None:
     hook = leads_hook(webhooks, webhook_receiver)
     webhook_receiver.fail_next(1, status=status)
-    a_then_b(crm, webhooks, webhook_receiver, hook)
+    a_then_b(crm, webhooks, hook)
     assert names(webhook_receiver) == ["A", "B", "A"]
     assert {d.status for d in webhooks.history(hook.id)} == {"succeeded"}
 
@@ -111,7 +115,7 @@ def test_a_receiver_that_was_down_or_behind_a_failing_gateway_is_caught_up_with(
 def test_a_receiver_that_did_not_answer_in_time_is_caught_up_with(crm, webhooks, webhook_receiver) -> None:
     hook = leads_hook(webhooks, webhook_receiver)
     webhook_receiver.delay_next(2.0)  # A: no answer within the hook's timeout
-    a_then_b(crm, webhooks, webhook_receiver, hook)
+    a_then_b(crm, webhooks, hook)
     assert names(webhook_receiver) == ["A", "B", "A"]
     assert {d.status for d in webhooks.history(hook.id)} == {"succeeded"}
 
@@ -125,11 +129,7 @@ def test_a_delivery_the_receiver_answered_with_an_error_keeps_its_backoff(
     # spent in seconds.
     hook = leads_hook(webhooks, webhook_receiver)
     webhook_receiver.fail_next(1, status=status)
-    crm.leads.create("A")
-    webhooks.run_pending()
-    before = waiting(webhooks, hook)
-    crm.leads.create("B")
-    webhooks.run_pending()
+    before = a_then_b(crm, webhooks, hook)
     assert names(webhook_receiver) == ["A", "B"]
     assert waiting(webhooks, hook)["A"] == before["A"]
 
