@@ -38,6 +38,9 @@ TRANSLATIONS = {
     "Only administrators can open the System pages.": "Somente administradores podem abrir as páginas de Sistema.",
     "No integration is installed.": "Nenhuma integração instalada.",
     "This form has expired or did not come from this site: nothing was changed. Reload the page and try again.": "Este formulário expirou ou não veio deste site: nada foi alterado. Recarregue a página e tente de novo.",
+    "The database cannot be reached right now: nothing was changed. Try again in a moment.": (
+        "O banco de dados não está acessível agora: nada foi alterado. Tente de novo em instantes."
+    ),
     # webhooks
     "Webhooks": "Webhooks",
     "Send CRM events to other systems as signed HTTP calls.": "Envie eventos do CRM para outros sistemas como chamadas HTTP assinadas.",

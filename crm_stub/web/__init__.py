@@ -12,9 +12,10 @@ import os
 import secrets
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import OperationalError
 
 from ..crm import CRM
 from . import auth, i18n, security
@@ -52,6 +53,7 @@ def create_app(crm: CRM | None = None, *, secret_key: str | None = None, **confi
     csrf = CSRFProtect(app)
     app.extensions["crm_csrf"] = csrf
     app.register_error_handler(CSRFError, _refused_form)
+    app.register_error_handler(OperationalError, _database_away)
     i18n.init(app)
     auth.init(app)
     for addon in app.extensions["crm"].addons.values():
@@ -70,3 +72,26 @@ def _refused_form(exc: CSRFError) -> Any:
         "This form has expired or did not come from this site: nothing was changed. Reload the page and try again."
     )
     return render_template("error.html", message=message), 400
+
+
+# Long enough for a restart or a failover to finish, short enough to be back soon after.
+RETRY_AFTER_S = 5
+
+
+def _database_away(exc: OperationalError) -> Any:
+    """The database cannot be reached (stopped, restarting, the network): 503, said, nothing changed.
+
+    An API client gets the API's JSON error; a person gets the site's page, as one not
+    logged in (who is logged in is itself in the database).
+    """
+    current_app.logger.error("database unreachable on %s %s: %s", request.method, request.path, exc.orig or exc)
+    if request.path.startswith("/api/") or request.path == "/metrics":
+        message = "the database cannot be reached right now: nothing was changed; try again shortly"
+        response = jsonify(error={"code": "database_unavailable", "message": message})
+    else:
+        g.user = None
+        message = _("The database cannot be reached right now: nothing was changed. Try again in a moment.")
+        response = current_app.make_response(render_template("error.html", message=message))
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
