@@ -134,6 +134,14 @@ class DeliveryRow(WebhooksBase):
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
         ),
+        # First attempts only: a claim takes its share of them without walking past every
+        # due retry of a backlog first.
+        Index(
+            "ix_webhook_deliveries_first_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending' AND attempt_count = 0"),
+            sqlite_where=text("status = 'pending' AND attempt_count = 0"),
+        ),
         Index("ix_webhook_deliveries_hook", "hook_id", "id"),
         # A hook's last day by hour and outcome (stats.py, the charts): a range of this index,
         # whatever the history kept; with the status in it, the counts never read the table.

@@ -416,3 +416,19 @@ def test_a_0_4_0_hook_takes_its_one_event_and_can_take_more(database_url: str, w
         schema.upgrade(crm.engine)
         assert differences(crm.engine) == []
         assert [h.events for h in wh.list_hooks()] == [("lead.created",), ("sale.created",)]
+
+
+def test_first_attempts_get_their_own_index_and_it_can_be_undone(database_url: str) -> None:
+    def indexes(engine: sa.Engine) -> set[str]:
+        with engine.connect() as conn:
+            return {i["name"] for i in sa.inspect(conn).get_indexes("webhook_deliveries")}
+
+    with CRM(database_url) as crm:
+        crm.install_addon("crm_webhooks", dispatcher="manual")
+        assert "ix_webhook_deliveries_first_due" in indexes(crm.engine)
+        with crm.engine.begin() as conn:
+            command.downgrade(schema.config(conn), "0010")
+        assert "ix_webhook_deliveries_first_due" not in indexes(crm.engine)
+        assert schema.upgrade(crm.engine) == "0010"
+        assert "ix_webhook_deliveries_first_due" in indexes(crm.engine)
+        assert differences(crm.engine) == []
