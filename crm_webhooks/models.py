@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from crm_stub.models import utcnow
@@ -70,6 +70,19 @@ class HookRow(WebhooksBase):
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # Attempts a second at most, shared by every worker (RateSlotRow); NULL: no limit.
+    max_per_second: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class RateSlotRow(WebhooksBase):
+    """A rate-limited hook's theoretical arrival time (GCRA): its next attempt may be leased
+    once ``tat`` is at most a burst away.  A row of its own, not a column of the hook: claims
+    lock it many times a second, and a person editing the hook must not wait for them."""
+
+    __tablename__ = "webhook_rate_slots"
+
+    hook_id: Mapped[int] = mapped_column(ForeignKey("webhook_hooks.id", ondelete="CASCADE"), primary_key=True)
+    tat: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class HookEventRow(WebhooksBase):

@@ -41,7 +41,7 @@ from crm_stub.models import utcnow
 
 from ..domain.secrets import signing_secrets
 from ..models import DeliveryRow, EventRow, HookRow
-from . import fanout
+from . import fanout, throttle
 
 D, E, H = DeliveryRow.__table__.c, EventRow.__table__.c, HookRow.__table__.c
 # Written into the SQL, not bound: PostgreSQL uses a partial index (WHERE status = 'pending')
@@ -144,7 +144,7 @@ def waits_behind_earlier(d: Any) -> Any:
 
 
 @cache
-def _lease(skip_hooks: bool, first_only: bool = False) -> Update:
+def _lease(skip_hooks: bool, first_only: bool = False, one_hook: bool = False) -> Update:
     """Lease up to ``:limit`` due deliveries, oldest due first, to ``:worker`` until ``:lease_until``;
     with ``first_only``, only first attempts (``ix_webhook_deliveries_first_due`` holds just those).
 
@@ -162,6 +162,8 @@ def _lease(skip_hooks: bool, first_only: bool = False) -> Update:
         condition = and_(condition, D.hook_id.not_in(bindparam("skip", expanding=True)))
     if first_only:
         condition = and_(condition, D.attempt_count == NEVER_TRIED)
+    if one_hook:
+        condition = and_(condition, D.hook_id == bindparam("hook"))
     due = (
         select(D.id)
         .where(condition)
@@ -178,12 +180,12 @@ def _lease(skip_hooks: bool, first_only: bool = False) -> Update:
 
 
 @cache
-def _lease_and_load(skip_hooks: bool, first_only: bool = False) -> Select[Any]:
+def _lease_and_load(skip_hooks: bool, first_only: bool = False, one_hook: bool = False) -> Select[Any]:
     """PostgreSQL: lease and load in one statement, the update a CTE joined to events and hooks.
 
     SQLite has no DML in a CTE, nor joined columns in RETURNING: it takes two.
     """
-    leased = _lease(skip_hooks, first_only).returning(
+    leased = _lease(skip_hooks, first_only, one_hook).returning(
         D.id, D.attempt_count, D.event_id, D.hook_id, D.next_attempt_at, D.record
     )
     claimed = leased.cte("claimed")
@@ -228,31 +230,50 @@ def claim(
     due first, to ``worker``, and load them.
 
     ``skip_hooks``: hooks whose receiver already has all the attempts in flight it may.
+    A hook with a rate limit gets, besides, at most what its rate allows now (``throttle.py``).
     ``fan_out_first``: write the delivery rows of newly committed events first; a
     worker that knows nothing was committed since its last claim skips that query.
     """
     params: dict[str, Any] = {"limit": limit, "worker": worker}
-    if skip_hooks:
-        params["skip"] = list(skip_hooks)
     with engine.begin() as conn:
         # Behind: a full batch was written, or another transaction is writing some now.
         behind = fan_out_first and fanout.fan_out(conn) in (fanout.BATCH, fanout.SKIPPED)
+        rates = throttle.limited(conn)
+        skip = {*skip_hooks, *rates}  # limited hooks are leased only as their rate allows, below
+        if skip:
+            params["skip"] = list(skip)
         # The lease runs from now, not from before a wait for SQLite's lock or the fan-out.
         now = utcnow()
         params.update(now=now, lease_until=now + lease)
         # What the first statement leased is no longer due (its lease runs from now): the second skips it.
-        firsts = _lease_due(conn, {**params, "limit": first}, bool(skip_hooks), first_only=True) if first else []
-        rest = _lease_due(conn, params, bool(skip_hooks)) if limit else []
+        firsts = _lease_due(conn, {**params, "limit": first}, bool(skip), first_only=True) if first else []
+        rest = _lease_due(conn, params, bool(skip)) if limit else []
+        for hook_id, rate in rates.items():
+            if hook_id not in skip_hooks:
+                rest += _lease_limited(conn, params, hook_id, rate)
     return Claim(firsts + rest, behind, len(firsts))
 
 
+def _lease_limited(conn: Connection, params: dict[str, Any], hook_id: int, rate: float) -> list[Claimed]:
+    """As many of ``hook_id``'s due deliveries as its rate allows now, oldest due first."""
+    now = params["now"]
+    tat = throttle.take(conn, hook_id)
+    allowed = 0 if tat is None else throttle.allowance(tat, now, rate)
+    if tat is None or not allowed:
+        return []
+    leased = _lease_due(conn, {**params, "limit": allowed, "hook": hook_id}, False, one_hook=True)
+    if leased:
+        throttle.spend(conn, hook_id, throttle.advanced(tat, now, rate, len(leased)))
+    return leased
+
+
 def _lease_due(
-    conn: Connection, params: dict[str, Any], skip_hooks: bool, *, first_only: bool = False
+    conn: Connection, params: dict[str, Any], skip_hooks: bool, *, first_only: bool = False, one_hook: bool = False
 ) -> list[Claimed]:
     now = params["now"]
     if conn.dialect.name == "postgresql":
-        return _claimed(conn.execute(_lease_and_load(skip_hooks, first_only), params), now)
-    ids = conn.scalars(_lease(skip_hooks, first_only).returning(D.id), params).all()
+        return _claimed(conn.execute(_lease_and_load(skip_hooks, first_only, one_hook), params), now)
+    ids = conn.scalars(_lease(skip_hooks, first_only, one_hook).returning(D.id), params).all()
     return load_claimed(conn, list(ids), now)
 
 

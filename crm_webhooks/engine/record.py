@@ -20,6 +20,7 @@ from .. import state
 from ..domain.hooks import GONE, failures_reason
 from ..domain.response_headers import to_json
 from ..models import AttemptRow, DeliveryRow, HookRow
+from . import throttle
 from .claim import PENDING
 from .send import Sent
 
@@ -120,6 +121,10 @@ def record(engine: Engine, batch: Batch, *, worker: str, disable_after: int | No
                 _insert_attempts(conn, result.sent + result.stale)
             if result.sent:
                 _defer_later_of_retried(conn, result.sent)
+                throttle.slow_down(
+                    conn,
+                    ((s.claimed.hook_id, s.response.status_code, s.response.retry_after, s.at) for s in result.sent),
+                )
                 result.disabled = _update_hooks(conn, result.sent, now, disable_after)
     return result
 

@@ -418,17 +418,25 @@ def test_a_0_4_0_hook_takes_its_one_event_and_can_take_more(database_url: str, w
         assert [h.events for h in wh.list_hooks()] == [("lead.created",), ("sale.created",)]
 
 
-def test_first_attempts_get_their_own_index_and_it_can_be_undone(database_url: str) -> None:
-    def indexes(engine: sa.Engine) -> set[str]:
+def test_0012_first_attempts_index_and_rate_limits_upgrade_and_can_be_undone(database_url: str) -> None:
+    def shape(engine: sa.Engine) -> tuple[bool, bool, bool]:
         with engine.connect() as conn:
-            return {i["name"] for i in sa.inspect(conn).get_indexes("webhook_deliveries")}
+            inspector = sa.inspect(conn)
+            return (
+                "ix_webhook_deliveries_first_due" in {i["name"] for i in inspector.get_indexes("webhook_deliveries")},
+                "max_per_second" in {c["name"] for c in inspector.get_columns("webhook_hooks")},
+                inspector.has_table("webhook_rate_slots"),
+            )
 
     with CRM(database_url) as crm:
-        crm.install_addon("crm_webhooks", dispatcher="manual")
-        assert "ix_webhook_deliveries_first_due" in indexes(crm.engine)
+        wh = crm.install_addon("crm_webhooks", dispatcher="manual", allow_private_networks=True)
+        hook = wh.create_hook(name="kept", event="lead.created", url="http://127.0.0.1:9/h", max_per_second=20)
+        assert shape(crm.engine) == (True, True, True)
         with crm.engine.begin() as conn:
             command.downgrade(schema.config(conn), "0010")
-        assert "ix_webhook_deliveries_first_due" not in indexes(crm.engine)
+        assert shape(crm.engine) == (False, False, False)
         assert schema.upgrade(crm.engine) == "0010"
-        assert "ix_webhook_deliveries_first_due" in indexes(crm.engine)
+        assert shape(crm.engine) == (True, True, True)
         assert differences(crm.engine) == []
+        again = wh.get_hook(hook.id)  # the hook is still there, with no limit: the old schema had none
+        assert (again.name, again.max_per_second) == ("kept", None)
