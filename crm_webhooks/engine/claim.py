@@ -330,9 +330,19 @@ def next_due_at(conn: Connection) -> dt.datetime | None:
     one's recording wakes this process's worker, others' at their next poll).
     """
     due_at = case((D.locked_until > D.next_attempt_at, D.locked_until), else_=D.next_attempt_at)
-    waiting = select(func.min(due_at)).where(
+    waiting = (
         D.status == PENDING,
         D.next_attempt_at.is_not(None),
         or_(D.record.is_(None), ~waits_behind_earlier(D)),
     )
-    return conn.scalar(waiting)
+    slots = throttle.slots(conn)
+    if not slots:
+        return conn.scalar(select(func.min(due_at)).where(*waiting))
+    # A rate-limited hook's deliveries are due once its next slot opens too: without that,
+    # an idle worker would claim again and again for what its rate does not allow yet.
+    unlimited = conn.scalar(select(func.min(due_at)).where(*waiting, D.hook_id.not_in(list(slots))))
+    limited = conn.execute(
+        select(D.hook_id, func.min(due_at)).where(*waiting, D.hook_id.in_(list(slots))).group_by(D.hook_id)
+    )
+    times = [max(due, throttle.opens_at(slots[hook_id])) for hook_id, due in limited]
+    return min([*times, *([unlimited] if unlimited else [])], default=None)

@@ -38,6 +38,11 @@ def allowance(tat: dt.datetime, now: dt.datetime, rate: float, burst: float = BU
     return math.floor((burst - ahead) * rate + 1e-9) + 1
 
 
+def opens_at(tat: dt.datetime, burst: float = BURST_S) -> dt.datetime:
+    """When a hook whose theoretical arrival time is ``tat`` may lease again."""
+    return tat - dt.timedelta(seconds=burst)
+
+
 def advanced(tat: dt.datetime, now: dt.datetime, rate: float, taken: int) -> dt.datetime:
     """``tat`` once ``taken`` attempts were leased now."""
     return max(tat, now) + dt.timedelta(seconds=taken / rate)
@@ -47,6 +52,11 @@ def limited(conn: Connection) -> dict[int, float]:
     """The hooks with a rate limit, and their rate (attempts a second)."""
     rows = conn.execute(select(HookRow.id, HookRow.max_per_second).where(HookRow.max_per_second.is_not(None)))
     return {hook_id: rate for hook_id, rate in rows}
+
+
+def slots(conn: Connection) -> dict[int, dt.datetime]:
+    """Each rate-limited hook's theoretical arrival time."""
+    return {hook_id: tat for hook_id, tat in conn.execute(select(R.hook_id, R.tat))}
 
 
 def take(conn: Connection, hook_id: int) -> dt.datetime | None:

@@ -7,11 +7,14 @@ hook's rate allows.  A receiver that answers 429 with Retry-After holds the hook
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import pytest
 
+from crm_stub.models import utcnow
 from crm_webhooks import ValidationError
+from crm_webhooks.engine.claim import next_due_at
 from crm_webhooks.engine.deliver import Deliverer
 
 # One attempt every 50 s: whatever the machine's pace, a test's claims all fall in one interval.
@@ -72,3 +75,22 @@ def test_a_deleted_limited_hook_leaves_nothing_behind(crm, webhooks, webhook_rec
     again = webhooks.create_hook(name="h2", event="lead.created", url=webhook_receiver.url, max_per_second=5)
     crm.leads.create("After")
     assert webhooks.run_pending() == 1 and again.max_per_second == 5
+
+
+def due_in(crm) -> dt.timedelta:
+    """How long an idle worker would sleep before claiming again."""
+    with crm.engine.connect() as conn:
+        return next_due_at(conn) - utcnow()
+
+
+def test_an_idle_worker_sleeps_until_a_limited_hooks_next_slot_opens(crm, webhooks, webhook_receiver) -> None:
+    webhooks.create_hook(name="h", event="lead.created", url=webhook_receiver.url, max_per_second=SLOW)
+    free = webhooks.create_hook(name="free", event="lead.updated", url=webhook_receiver.url)
+    lead = crm.leads.create("A")
+    crm.leads.create("B")
+    assert webhooks.run_pending() == 1  # one slot now, the next in 50 s
+    assert due_in(crm) > dt.timedelta(seconds=40)  # not "due now", claim after claim
+    crm.leads.update(lead.id, name="A1")
+    assert webhooks.last_delivery(free.id).status == "pending"  # (reading writes the delivery rows)
+    assert due_in(crm) <= dt.timedelta(0)  # another hook's delivery is due at once
+    assert webhooks.run_pending() == 1 and webhooks.last_delivery(free.id).status == "succeeded"
