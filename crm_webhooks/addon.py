@@ -120,12 +120,14 @@ class WebhooksAddon:
         condition: str | None = None,
         body_template: str | None = None,
         content_type: str | None = None,
+        max_per_second: float | None = None,
     ) -> Hook:
         """``event``: one code; or ``events``: codes and patterns (``lead.*``, ``*.stage_changed``, ``*``).
         ``ordering``: "record" (a record's events arrive in commit order) or "none".
         ``condition``: a Jinja2 expression over ``object``, ``previous`` and ``event``; only the
         events it is true of are sent.  ``body_template``: a Jinja2 template for the body, sent as
-        ``content_type`` (default ``application/json``) instead of the envelope."""
+        ``content_type`` (default ``application/json``) instead of the envelope.
+        ``max_per_second``: attempts a second at most, across every worker (None: no limit)."""
         chosen = {name: v for name, v in (("event", event), ("events", events)) if v is not None}
         return self.hooks.create(
             name=name,
@@ -138,6 +140,7 @@ class WebhooksAddon:
             condition=condition,
             body_template=body_template,
             content_type=content_type,
+            max_per_second=max_per_second,
             **chosen,
         )
 

@@ -243,7 +243,12 @@ def _hook_table(items: list[Hook]) -> Table:
 
 
 # Lines of `hooks show` left out while what they describe is not set.
-OPTIONAL_LINES = {"condition": "condition", "skipped_by_condition": "condition", "body_template": "body_template"}
+OPTIONAL_LINES = {
+    "condition": "condition",
+    "skipped_by_condition": "condition",
+    "body_template": "body_template",
+    "max_per_second": "max_per_second",
+}
 
 
 def _show_hook(app: App, hook: Hook, *, reveal: bool, as_json: bool, secret_once: bool = False) -> None:
@@ -267,6 +272,7 @@ def _show_hook(app: App, hook: Hook, *, reveal: bool, as_json: bool, secret_once
         "skipped_by_condition",
         "content_type",
         "body_template",
+        "max_per_second",
         "status_detail",
         "last_run_at",
         "secret",
@@ -338,6 +344,10 @@ def _hook_fields(required: bool) -> list[Any]:
         ),
         click.option("--content-type", help="The body's media type [default: application/json]."),
         click.option(
+            "--max-per-second",
+            help="Attempts a second at most, shared by every worker (e.g. 20); empty: no limit.",
+        ),
+        click.option(
             "--ordering",
             type=click.Choice(ORDERINGS),
             help="record: a record's events arrive in the order they were committed (the default); "
@@ -389,7 +399,7 @@ def hooks_update(app: App, hook_id: int, no_auth: bool, as_json: bool, **fields:
     if not fields:
         raise click.UsageError(
             "nothing to change: give at least one of --name --event --url --method --key --value --ordering"
-            " --condition --body-template --content-type"
+            " --condition --body-template --content-type --max-per-second"
         )
     _show_hook(app, app.webhooks.update_hook(hook_id, **fields), reveal=False, as_json=as_json)
 

@@ -50,6 +50,7 @@ def to_hook(row: HookRow) -> Hook:
         skipped_by_condition=row.skipped_by_condition,
         body_template=row.body_template,
         content_type=row.content_type or DEFAULT_CONTENT_TYPE,
+        max_per_second=row.max_per_second,
     )
 
 
@@ -116,6 +117,7 @@ class HookService:
             session.add(row)
             session.flush()
             state.set_codes(session, row.id, codes_of_all(events))
+            state.set_rate_slot(session, row.id, limited=row.max_per_second is not None)
             state.bump_version(session)
             return to_hook(row)
 
@@ -168,6 +170,8 @@ class HookService:
             session.flush()
             if "events" in cleaned:
                 state.set_codes(session, row.id, codes_of_all(cleaned["events"]))
+            if "max_per_second" in cleaned:
+                state.set_rate_slot(session, row.id, limited=row.max_per_second is not None)
             if reordered:  # what waits follows the new choice too, not only what comes next
                 state.set_ordering(session, row.id, ordered=row.ordering == "record")
             if enabled != row.enabled:
@@ -203,6 +207,7 @@ class HookService:
             deliveries = select(DeliveryRow.id).where(DeliveryRow.hook_id == row.id)
             session.execute(delete(AttemptRow).where(AttemptRow.delivery_id.in_(deliveries)))
             session.execute(delete(DeliveryRow).where(DeliveryRow.hook_id == row.id))
+            state.set_rate_slot(session, row.id, limited=False)
             session.execute(delete(HookRow).where(HookRow.id == row.id))
             state.bump_version(session)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from crm_stub.models import utcnow
@@ -73,6 +73,19 @@ class HookRow(WebhooksBase):
     # webhook.failing was raised for its failing streak, or it was disabled automatically: its next
     # success raises webhook.recovered (domain/operational.py).
     recovery_owed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Attempts a second at most, shared by every worker (RateSlotRow); NULL: no limit.
+    max_per_second: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class RateSlotRow(WebhooksBase):
+    """A rate-limited hook's theoretical arrival time (GCRA): its next attempt may be leased
+    once ``tat`` is at most a burst away.  A row of its own, not a column of the hook: claims
+    lock it many times a second, and a person editing the hook must not wait for them."""
+
+    __tablename__ = "webhook_rate_slots"
+
+    hook_id: Mapped[int] = mapped_column(ForeignKey("webhook_hooks.id", ondelete="CASCADE"), primary_key=True)
+    tat: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class HookEventRow(WebhooksBase):
@@ -136,6 +149,14 @@ class DeliveryRow(WebhooksBase):
             "next_attempt_at",
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
+        ),
+        # First attempts only: a claim takes its share of them without walking past every
+        # due retry of a backlog first.
+        Index(
+            "ix_webhook_deliveries_first_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending' AND attempt_count = 0"),
+            sqlite_where=text("status = 'pending' AND attempt_count = 0"),
         ),
         Index("ix_webhook_deliveries_hook", "hook_id", "id"),
         # A hook's last day by hour and outcome (stats.py, the charts): a range of this index,

@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from crm_stub.models import utcnow
+
 from .domain.hooks import failures_reason
-from .models import DeliveryRow, EventRow, HookEventRow, HookRow, MetaRow
+from .models import DeliveryRow, EventRow, HookEventRow, HookRow, MetaRow, RateSlotRow
 
 D, H = DeliveryRow.__table__.c, HookRow.__table__.c
 
@@ -79,3 +81,13 @@ def set_codes(conn: Connection | Session, hook_id: int, codes: Sequence[str]) ->
     """The codes a hook takes, as the outbox looks them up (its patterns expanded)."""
     conn.execute(delete(HookEventRow).where(HookEventRow.hook_id == hook_id))
     conn.execute(insert(HookEventRow), [{"code": code, "hook_id": hook_id} for code in codes])
+
+
+def set_rate_slot(conn: Connection | Session, hook_id: int, *, limited: bool) -> None:
+    """A limited hook has its slot row (the claim locks it, so it exists before any claim looks);
+    a hook no longer limited, none."""
+    exists = conn.scalar(select(RateSlotRow.hook_id).where(RateSlotRow.hook_id == hook_id))
+    if limited and exists is None:
+        conn.execute(insert(RateSlotRow).values(hook_id=hook_id, tat=utcnow()))
+    elif not limited and exists is not None:
+        conn.execute(delete(RateSlotRow).where(RateSlotRow.hook_id == hook_id))

@@ -371,7 +371,11 @@ TRANSLATIONS = {
     "timed out after %(seconds)s s": "tempo esgotado após %(seconds)s s",
     "All webhooks": "Todos os webhooks",
     # the form's condition and body, the summary's and the list's word on them
-    "Advanced: condition and body": "Avançado: condição e corpo",
+    "Advanced: condition, body and rate": "Avançado: condição, corpo e ritmo",
+    "Rate limit (attempts a second)": "Limite de ritmo (tentativas por segundo)",
+    "no limit": "sem limite",
+    "At most this many attempts a second, retries included, however many workers send them; empty: as fast as they go.": "No máximo esta quantidade de tentativas por segundo, retentativas incluídas, quantos workers as enviarem; em branco: tão rápido quanto forem.",
+    "expected a number above 0 and at most %(most)s, or none for no limit; got %(value)s": "esperava um número acima de 0 e no máximo %(most)s, ou nenhum para não limitar; veio %(value)s",
     "Condition": "Condição",
     "Only the events it is true of are sent; empty: every event. For example:": "Só os eventos para os quais ela é verdadeira são enviados; em branco: todos os eventos. Por exemplo:",
     "object: the record as sent; previous: the old values of what changed; event: the event code, such as lead.created.": "object: o registro como é enviado; previous: os valores antigos do que mudou; event: o código do evento, como lead.created.",

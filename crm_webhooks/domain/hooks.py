@@ -25,6 +25,8 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # waits while an earlier one of the same record is pending); "none": each goes when it can.
 ORDERINGS = ("record", "none")
 MAX_NAME, MAX_URL, MAX_KEY, MAX_VALUE = 100, 2048, 256, 4096
+# Attempts a second a hook may be limited to, at most: past it, a limit would limit nothing a worker does.
+MAX_PER_SECOND = 1000
 # Headers the addon sets itself, or that would break the request if overridden.
 RESERVED_HEADERS = frozenset({"content-type", "content-length", "host", "transfer-encoding", "connection"})
 # Matched with fullmatch: a pattern ending in `$` also accepts a final newline ("X-Api-Key\n").
@@ -61,6 +63,8 @@ class Hook:
     # The body as this template renders it, of this media type; None: the envelope, as JSON.
     body_template: str | None = None
     content_type: str = DEFAULT_CONTENT_TYPE
+    # Attempts a second at most, across every worker; None: as fast as the workers go.
+    max_per_second: float | None = None
 
     @property
     def patterns(self) -> tuple[str, ...]:
@@ -126,6 +130,7 @@ class Hook:
             "skipped_by_condition": self.skipped_by_condition,
             "body_template": self.body_template,
             "content_type": self.content_type,
+            "max_per_second": self.max_per_second,
             "key": self.key,
             "value": self.value if reveal else mask(self.value),
             "enabled": self.enabled,
@@ -333,6 +338,30 @@ def validate_ordering(value: object) -> str:
     return str(value)
 
 
+def validate_max_per_second(value: object) -> float | None:
+    """None (or an empty form field): no limit; otherwise a number above 0, at most ``MAX_PER_SECOND``."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    number: object = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = value
+    if (
+        isinstance(number, bool)
+        or not isinstance(number, (int, float))
+        or not 0 < number <= MAX_PER_SECOND  # NaN fails this too
+    ):
+        raise ValidationError(
+            "max_per_second",
+            N_("expected a number above 0 and at most %(most)s, or none for no limit; got %(value)s"),
+            most=MAX_PER_SECOND,
+            value=shown(value),
+        )
+    return float(number)
+
+
 FIELDS = (
     "name",
     "event",
@@ -346,6 +375,7 @@ FIELDS = (
     "condition",
     "body_template",
     "content_type",
+    "max_per_second",
 )
 
 
@@ -400,6 +430,8 @@ def validate_fields(
         clean("ordering", validate_ordering, merged.get("ordering", "record"))
     if current is None or "condition" in fields:
         clean("condition", validate_condition, merged.get("condition"))
+    if current is None or "max_per_second" in fields:
+        clean("max_per_second", validate_max_per_second, merged.get("max_per_second"))
     if current is None or "body_template" in fields or "content_type" in fields:
         shaped = problems.check(validate_body_template, merged.get("body_template"), merged.get("content_type"))
         if shaped is not None:

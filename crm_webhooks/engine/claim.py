@@ -5,6 +5,11 @@ one statement.  On PostgreSQL the inner select takes ``FOR UPDATE SKIP
 LOCKED``, so concurrent workers split the queue instead of queueing on each
 other; SQLite's ``BEGIN IMMEDIATE`` already serialises claimers.  A lease that
 runs out (a worker died mid-send) makes the delivery due again.
+
+A claim may first lease up to ``first`` first attempts (never tried yet), then
+the rest by due time: a backlog of retries, all due earlier, would otherwise come
+before every new event (``schedule.claim_mix`` decides how many).  Both are the
+same statement, the first one narrowed to first attempts.
 """
 
 from __future__ import annotations
@@ -36,12 +41,13 @@ from crm_stub.models import utcnow
 
 from ..domain.secrets import signing_secrets
 from ..models import DeliveryRow, EventRow, HookRow
-from . import fanout
+from . import fanout, throttle
 
 D, E, H = DeliveryRow.__table__.c, EventRow.__table__.c, HookRow.__table__.c
 # Written into the SQL, not bound: PostgreSQL uses a partial index (WHERE status = 'pending')
 # only when it can see the value, and a prepared statement's generic plan cannot.
 PENDING = literal_column("'pending'")
+NEVER_TRIED = literal_column("0")  # the same for ix_webhook_deliveries_first_due
 
 
 @dataclass(frozen=True)
@@ -138,8 +144,9 @@ def waits_behind_earlier(d: Any) -> Any:
 
 
 @cache
-def _lease(skip_hooks: bool) -> Update:
-    """Lease up to ``:limit`` due deliveries, oldest due first, to ``:worker`` until ``:lease_until``.
+def _lease(skip_hooks: bool, first_only: bool = False, one_hook: bool = False) -> Update:
+    """Lease up to ``:limit`` due deliveries, oldest due first, to ``:worker`` until ``:lease_until``;
+    with ``first_only``, only first attempts (``ix_webhook_deliveries_first_due`` holds just those).
 
     Built once per shape, with bound parameters: claims run many times a second and
     building the statement each time cost more CPU than PostgreSQL spent running it.
@@ -153,6 +160,10 @@ def _lease(skip_hooks: bool) -> Update:
     )
     if skip_hooks:
         condition = and_(condition, D.hook_id.not_in(bindparam("skip", expanding=True)))
+    if first_only:
+        condition = and_(condition, D.attempt_count == NEVER_TRIED)
+    if one_hook:
+        condition = and_(condition, D.hook_id == bindparam("hook"))
     due = (
         select(D.id)
         .where(condition)
@@ -169,12 +180,14 @@ def _lease(skip_hooks: bool) -> Update:
 
 
 @cache
-def _lease_and_load(skip_hooks: bool) -> Select[Any]:
+def _lease_and_load(skip_hooks: bool, first_only: bool = False, one_hook: bool = False) -> Select[Any]:
     """PostgreSQL: lease and load in one statement, the update a CTE joined to events and hooks.
 
     SQLite has no DML in a CTE, nor joined columns in RETURNING: it takes two.
     """
-    leased = _lease(skip_hooks).returning(D.id, D.attempt_count, D.event_id, D.hook_id, D.next_attempt_at, D.record)
+    leased = _lease(skip_hooks, first_only, one_hook).returning(
+        D.id, D.attempt_count, D.event_id, D.hook_id, D.next_attempt_at, D.record
+    )
     claimed = leased.cte("claimed")
     return (
         select(claimed.c.id.label("delivery_id"), claimed.c.attempt_count, claimed.c.record, *_EVENT_AND_HOOK)
@@ -195,10 +208,12 @@ _LOAD = (
 
 @dataclass(frozen=True)
 class Claim:
-    """What one claim found: the deliveries now leased, and whether fan-out has more to write."""
+    """What one claim found: the deliveries now leased (its first attempts first), and whether
+    fan-out has more to write."""
 
     claimed: list[Claimed]
     fanout_behind: bool = False
+    firsts: int = 0  # how many of ``claimed`` the share of first attempts took
 
 
 def claim(
@@ -209,28 +224,57 @@ def claim(
     worker: str,
     skip_hooks: Collection[int] = (),
     fan_out_first: bool = True,
+    first: int = 0,
 ) -> Claim:
-    """Lease up to ``limit`` due deliveries, oldest due first, to ``worker``, and load them.
+    """Lease up to ``first`` due first attempts, then up to ``limit`` more due deliveries, oldest
+    due first, to ``worker``, and load them.
 
     ``skip_hooks``: hooks whose receiver already has all the attempts in flight it may.
+    A hook with a rate limit gets, besides, at most what its rate allows now (``throttle.py``).
     ``fan_out_first``: write the delivery rows of newly committed events first; a
     worker that knows nothing was committed since its last claim skips that query.
     """
     params: dict[str, Any] = {"limit": limit, "worker": worker}
-    if skip_hooks:
-        params["skip"] = list(skip_hooks)
     with engine.begin() as conn:
         # Behind: a full batch was written, or another transaction is writing some now.
         behind = fan_out_first and fanout.fan_out(conn) in (fanout.BATCH, fanout.SKIPPED)
+        rates = throttle.limited(conn)
+        skip = {*skip_hooks, *rates}  # limited hooks are leased only as their rate allows, below
+        if skip:
+            params["skip"] = list(skip)
         # The lease runs from now, not from before a wait for SQLite's lock or the fan-out.
         now = utcnow()
         params.update(now=now, lease_until=now + lease)
-        if conn.dialect.name == "postgresql":
-            claimed = _claimed(conn.execute(_lease_and_load(bool(skip_hooks)), params), now)
-        else:
-            ids = conn.scalars(_lease(bool(skip_hooks)).returning(D.id), params).all()
-            claimed = load_claimed(conn, list(ids), now)
-    return Claim(claimed, behind)
+        # What the first statement leased is no longer due (its lease runs from now): the second skips it.
+        firsts = _lease_due(conn, {**params, "limit": first}, bool(skip), first_only=True) if first else []
+        rest = _lease_due(conn, params, bool(skip)) if limit else []
+        for hook_id, rate in rates.items():
+            if hook_id not in skip_hooks:
+                rest += _lease_limited(conn, params, hook_id, rate)
+    return Claim(firsts + rest, behind, len(firsts))
+
+
+def _lease_limited(conn: Connection, params: dict[str, Any], hook_id: int, rate: float) -> list[Claimed]:
+    """As many of ``hook_id``'s due deliveries as its rate allows now, oldest due first."""
+    now = params["now"]
+    tat = throttle.take(conn, hook_id)
+    allowed = 0 if tat is None else throttle.allowance(tat, now, rate)
+    if tat is None or not allowed:
+        return []
+    leased = _lease_due(conn, {**params, "limit": allowed, "hook": hook_id}, False, one_hook=True)
+    if leased:
+        throttle.spend(conn, hook_id, throttle.advanced(tat, now, rate, len(leased)))
+    return leased
+
+
+def _lease_due(
+    conn: Connection, params: dict[str, Any], skip_hooks: bool, *, first_only: bool = False, one_hook: bool = False
+) -> list[Claimed]:
+    now = params["now"]
+    if conn.dialect.name == "postgresql":
+        return _claimed(conn.execute(_lease_and_load(skip_hooks, first_only, one_hook), params), now)
+    ids = conn.scalars(_lease(skip_hooks, first_only, one_hook).returning(D.id), params).all()
+    return load_claimed(conn, list(ids), now)
 
 
 def load_claimed(conn: Connection, ids: list[int], now: dt.datetime) -> list[Claimed]:
@@ -286,9 +330,19 @@ def next_due_at(conn: Connection) -> dt.datetime | None:
     one's recording wakes this process's worker, others' at their next poll).
     """
     due_at = case((D.locked_until > D.next_attempt_at, D.locked_until), else_=D.next_attempt_at)
-    waiting = select(func.min(due_at)).where(
+    waiting = (
         D.status == PENDING,
         D.next_attempt_at.is_not(None),
         or_(D.record.is_(None), ~waits_behind_earlier(D)),
     )
-    return conn.scalar(waiting)
+    slots = throttle.slots(conn)
+    if not slots:
+        return conn.scalar(select(func.min(due_at)).where(*waiting))
+    # A rate-limited hook's deliveries are due once its next slot opens too: without that,
+    # an idle worker would claim again and again for what its rate does not allow yet.
+    unlimited = conn.scalar(select(func.min(due_at)).where(*waiting, D.hook_id.not_in(list(slots))))
+    limited = conn.execute(
+        select(D.hook_id, func.min(due_at)).where(*waiting, D.hook_id.in_(list(slots))).group_by(D.hook_id)
+    )
+    times = [max(due, throttle.opens_at(slots[hook_id])) for hook_id, due in limited]
+    return min([*times, *([unlimited] if unlimited else [])], default=None)

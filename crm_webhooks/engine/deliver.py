@@ -26,6 +26,7 @@ from . import claim as claims
 from .claim import Claim, Claimed, lease_length, load_claimed, renewal_margin
 from .observe import CLAIM, NOBODY, RECORD, RENEW, Observer
 from .record import Batch, Recorded, record
+from .schedule import claim_mix
 from .send import Sent, send
 from .transport import Transport
 
@@ -60,23 +61,33 @@ class Deliverer:
         """Deliver everything due now, until nothing is due or ``timeout`` passes; returns attempts made."""
         deadline = time.monotonic() + timeout
         made = 0
+        mix = claim_mix(self.batch_size)  # a batch's share of first attempts goes first
         while time.monotonic() < deadline:
-            sent = self.send_claimed(self.claim().claimed)
+            sent = self.send_claimed(self.claim(mix.rest, first=mix.first).claimed)
             if sent == 0:
                 break
             made += sent
         return made
 
-    def claim(self, limit: int | None = None, skip_hooks: Collection[int] = (), *, fan_out_first: bool = True) -> Claim:
-        """Lease up to ``limit`` due deliveries to this deliverer (none of ``skip_hooks``)."""
+    def claim(
+        self,
+        limit: int | None = None,
+        skip_hooks: Collection[int] = (),
+        *,
+        fan_out_first: bool = True,
+        first: int = 0,
+    ) -> Claim:
+        """Lease up to ``first`` due first attempts, then up to ``limit`` due deliveries, to this
+        deliverer (none of ``skip_hooks``)."""
         with self.counting_errors(CLAIM):
             return claims.claim(
                 self.engine,
-                limit=limit or self.batch_size,
+                limit=self.batch_size if limit is None else limit,
                 lease=self.lease,
                 worker=self.worker,
                 skip_hooks=skip_hooks,
                 fan_out_first=fan_out_first,
+                first=first,
             )
 
     def renew(self, ids: list[int]) -> None:

@@ -21,7 +21,7 @@ from ..domain.hooks import GONE, failures_reason
 from ..domain.response_headers import to_json
 from ..models import AttemptRow, DeliveryRow, HookRow
 from ..outbox import CHANNEL
-from . import health
+from . import health, throttle
 from .claim import PENDING
 from .retry import RECEIVER_DOWN, releases_retries
 from .send import Sent
@@ -133,6 +133,10 @@ def record(
                 _insert_attempts(conn, result.sent + result.stale)
             if result.sent:
                 _defer_later_of_retried(conn, result.sent)
+                throttle.slow_down(
+                    conn,
+                    ((s.claimed.hook_id, s.response.status_code, s.response.retry_after, s.at) for s in result.sent),
+                )
                 result.disabled, recovered = _update_hooks(conn, result.sent, now, disable_after)
                 disabled = {h for ids in result.disabled.values() for h in ids}
                 result.released = _release_retries(conn, [h for h in recovered if h not in disabled], now)

@@ -14,6 +14,10 @@ slots.  The rules:
   (drained) and nothing was committed since, claiming again would find nothing
   again: the claimer waits instead of spinning, and looks again (a probe) at
   most every ``probe_s``.
+- **First attempts**: retries never take the last ``reserved_slots`` slots, so
+  a new event finds a slot even while a backlog of retries (all due before it)
+  keeps the others busy; and each claim first leases the share of first
+  attempts that the queue lacks (``claim_mix``), then the rest by due time.
 - **Leases**: what waits for a slot has its lease renewed before it runs short.
 - **Per-record order** is kept by the claim itself (``claim.py``): a delivery of
   a record is not claimable while an earlier one of that record to that hook is
@@ -34,66 +38,128 @@ from .claim import Claimed
 
 PROBE_S = 1.0  # how stale "no other receiver has anything due" may get before it is checked again
 FANOUT_RECHECK_S = 0.05  # how soon to look again while another worker writes delivery rows
+# The part of a worker's slots, and of what it claims, kept for first attempts, as Hook0 does.
+FIRST_ATTEMPT_SHARE = 0.25
+
+
+def reserved_slots(concurrency: int, share: float = FIRST_ATTEMPT_SHARE) -> int:
+    """Slots a retry never takes: ``share`` of them, at least one, but never all (retries go too).
+
+    A worker of one slot keeps none: its claims still bring first attempts in first.
+    """
+    if concurrency < 2:
+        return 0
+    return min(concurrency - 1, max(1, math.ceil(concurrency * share)))
+
+
+@dataclass(frozen=True)
+class ClaimMix:
+    """A claim's make-up: up to ``first`` first attempts, then up to ``rest`` more by due time."""
+
+    first: int
+    rest: int
+
+
+def claim_mix(room: int, *, share: float = FIRST_ATTEMPT_SHARE, firsts_waiting: int = 0, full: int = 0) -> ClaimMix:
+    """How many first attempts to claim before anything else, and how many by due time after them.
+
+    ``room``: how many the claim should bring; ``full``: how many a full queue holds (``room``
+    when 0), of which ``share`` should be first attempts; ``firsts_waiting``: first attempts
+    already claimed and waiting for a slot.  The first attempts it lacks may go past ``room``
+    (a queue full of retries must still let new events in); the rest is at least one, so a
+    claim can always tell whether more is due.
+    """
+    first = max(0, math.ceil((full or room) * share) - firsts_waiting)
+    return ClaimMix(first, max(1, room - first))
 
 
 @dataclass(frozen=True)
 class ClaimRequest:
-    """One claim to run: at most ``limit``, none of ``skip_hooks``, fanning out new events first or not."""
+    """One claim to run: at most ``first`` first attempts, then at most ``limit`` more by due time,
+    none of ``skip_hooks``, fanning out new events first or not."""
 
     limit: int
     skip_hooks: frozenset[int] = frozenset()
     fan_out_first: bool = False
+    first: int = 0
 
 
 class ClaimRound:
-    """The claims of one round, one after another: ``first()``, then ``then(found)`` until None.
+    """The claims of one round, one after another: ``first()``, then ``then(found, firsts)`` until None.
 
     With a saturated receiver, the round first asks for other receivers' work only;
-    if that comes back short while few deliveries wait, it tops up with anyone's,
-    the saturated receiver's included.  ``drained`` says, at the end, whether the
-    round found everything due that it may take.
+    if that comes back short while few deliveries wait, or short of first attempts,
+    it tops up with anyone's, the saturated receiver's included.  ``drained`` says,
+    at the end, whether the round found everything due that it may take, and
+    ``firsts_drained`` whether it found every first attempt it asked for.
     """
 
-    def __init__(self, limit: int, skip: frozenset[int], *, fan_out_first: bool, probe: bool, low: bool) -> None:
-        self.limit = limit
+    def __init__(self, mix: ClaimMix, skip: frozenset[int], *, fan_out_first: bool, probe: bool, low: bool) -> None:
+        self.limit = mix.rest
+        self.firsts_wanted = mix.first
         self.skip = skip
         self.fan_out_first = fan_out_first
         self.probe = probe
         self.low = low
         self.drained = False
         self._step = 0
-        self._found = 0
+        self._found = 0  # by due time
+        self._firsts = 0
+
+    @property
+    def firsts_drained(self) -> bool:
+        return self._firsts < self.firsts_wanted
 
     def first(self) -> ClaimRequest | None:
         self._step = 1
         if self.skip and not self.probe:
             # A moment ago no other receiver had anything, and nothing was committed since.
             self.drained = True
-            if not self.low:
-                return None
-            self._step = 2
-            return ClaimRequest(self.limit)
-        return ClaimRequest(self.limit, self.skip, self.fan_out_first)
+            return self._top_up()
+        return ClaimRequest(self.limit, self.skip, self.fan_out_first, self.firsts_wanted)
 
-    def then(self, found: int) -> ClaimRequest | None:
-        self._found += found
+    def then(self, found: int, firsts: int = 0) -> ClaimRequest | None:
+        """``found`` deliveries came back, ``firsts`` of them as first attempts."""
+        self._found += found - firsts
+        self._firsts += firsts
         if self._step == 1:
             self.drained = self._found < self.limit
-            if self.skip and self.drained and self.low:
-                self._step = 2
-                return ClaimRequest(self.limit - self._found)
+            if self.skip and ((self.drained and self.low) or self.firsts_drained):
+                return self._top_up()
         self._step = 3
         return None
+
+    def _top_up(self) -> ClaimRequest | None:
+        """Anyone's: the rest while few wait, and the first attempts still lacking."""
+        self._step = 2
+        rest = self.limit - self._found if self.low and self.drained else 0
+        first = self.firsts_wanted - self._firsts
+        if rest <= 0 and first <= 0:
+            self._step = 3
+            return None
+        return ClaimRequest(max(0, rest), first=max(0, first))
 
 
 class Schedule:
     """What waits, what is in flight per receiver, and when to claim (see the module's rules)."""
 
-    def __init__(self, concurrency: int, *, lease_s: float, renewal_margin_s: float) -> None:
+    def __init__(
+        self,
+        concurrency: int,
+        *,
+        lease_s: float,
+        renewal_margin_s: float,
+        first_share: float = FIRST_ATTEMPT_SHARE,
+    ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.concurrency = concurrency
         self.per_destination = max(1, concurrency // 2)
+        self.first_share = first_share
+        self.retry_slots = concurrency - reserved_slots(concurrency, first_share)
+        self.busy_retries = 0
+        self.firsts_waiting = 0
+        self.firsts_drained = False  # the last claim found every first attempt due it asked for
         # Claimed deliveries waiting for a slot: a claim costs a transaction, so it fetches
         # several slots' worth at once (a claim per attempt costs more CPU than the attempt).
         self.depth = max(4 * concurrency, 32)
@@ -118,10 +184,12 @@ class Schedule:
         self.woken = True
         self._fan_out = True
         self.drained = False
+        self.firsts_drained = False
 
     def polled(self) -> None:
         """The claimer woke by itself: events may have been committed without a wake-up."""
         self._fan_out = True
+        self.firsts_drained = False
 
     def fanout_behind(self) -> None:
         """The last fan-out stopped at its batch size, or another worker's is under way: more
@@ -145,7 +213,20 @@ class Schedule:
         found nothing for the others: claiming again would find nothing again, in a loop
         that only burns the CPU the slots need.
         """
-        return self.woken or len(self.waiting) <= self.concurrency or (self._eligible() is None and not self.drained)
+        return (
+            self.woken
+            or len(self.waiting) <= self.concurrency
+            or (self._eligible() is None and not self.drained)
+            or self._wants_firsts()
+        )
+
+    def _wants_firsts(self) -> bool:
+        """A slot is idle, no first attempt waits for it, and some may be due (a reserved slot would idle)."""
+        return (
+            self.retry_slots < self.concurrency
+            and not (self.firsts_waiting or self.firsts_drained)
+            and sum(self.busy.values()) < self.concurrency
+        )
 
     def claim_round(self, now: float) -> ClaimRound:
         """The claims to run now (call ``claimed()`` with what they found)."""
@@ -158,24 +239,33 @@ class Schedule:
         probe = bool(skip) and (not self.drained or fan_out_first or now - self._probed_at > PROBE_S)
         if probe:
             self._probed_at = now
-        return ClaimRound(
+        mix = claim_mix(
             max(1, self.depth - len(self.waiting)),
+            # None due a moment ago, and nothing committed since: asking again would find none again.
+            share=0.0 if self.firsts_drained else self.first_share,
+            firsts_waiting=self.firsts_waiting,
+            full=self.depth,
+        )
+        return ClaimRound(
+            mix,
             skip,
             fan_out_first=fan_out_first,
             probe=probe,
             low=len(self.waiting) <= self.concurrency,
         )
 
-    def claimed(self, items: Iterable[Claimed], *, drained: bool, now: float) -> bool:
+    def claimed(self, items: Iterable[Claimed], *, drained: bool, now: float, firsts_drained: bool = False) -> bool:
         """Take in what a round claimed; True when idle slots should look again."""
         items = list(items)
         if items and not self.waiting:
             self._lease_ends = now + self.lease_s
         became_drained = drained and not self.drained
         self.drained = drained
+        self.firsts_drained = firsts_drained
         for c in items:
             self._hook_destination[c.hook_id] = c.destination
             self._queued[c.destination] += 1
+            self.firsts_waiting += c.attempt_count == 0
         self.waiting.extend(items)
         if not self.waiting:
             self._lease_ends = math.inf
@@ -204,6 +294,7 @@ class Schedule:
         ids = [c.delivery_id for c in self.waiting]
         self.waiting.clear()
         self._queued.clear()
+        self.firsts_waiting = 0
         self._lease_ends = math.inf
         return ids
 
@@ -217,13 +308,19 @@ class Schedule:
         if index is None:
             if not self.drained:
                 return None
-            index = 0
+            index = next((i for i, c in enumerate(self.waiting) if self._may_start(c)), None)
+            if index is None:
+                return None
         c = self.waiting[index]
         del self.waiting[index]
         self._queued[c.destination] -= 1
         if not self._queued[c.destination]:
             del self._queued[c.destination]
         self.busy[c.destination] += 1
+        if c.attempt_count:
+            self.busy_retries += 1
+        else:
+            self.firsts_waiting -= 1
         return c
 
     def done(self, c: Claimed) -> bool:
@@ -235,14 +332,22 @@ class Schedule:
         self.busy[c.destination] -= 1
         if not self.busy[c.destination]:
             del self.busy[c.destination]
+        if c.attempt_count:
+            self.busy_retries -= 1
         room_again = self.busy[c.destination] == self.per_destination - 1
         if room_again:
             self.drained = False
         return room_again
 
+    def _may_start(self, c: Claimed) -> bool:
+        """A first attempt may take any slot; a retry only one of the ``retry_slots``."""
+        return not c.attempt_count or self.busy_retries < self.retry_slots
+
     def _eligible(self) -> int | None:
-        """Index of the oldest waiting delivery whose receiver has room."""
+        """Index of the oldest waiting delivery whose receiver has room, and that may start."""
         busy, limit = self.busy, self.per_destination
         if not any(busy[d] < limit for d in self._queued):
             return None
-        return next((i for i, c in enumerate(self.waiting) if busy[c.destination] < limit), None)
+        if not self.firsts_waiting and self.busy_retries >= self.retry_slots:
+            return None  # only retries wait, and they may take no more slots
+        return next((i for i, c in enumerate(self.waiting) if busy[c.destination] < limit and self._may_start(c)), None)

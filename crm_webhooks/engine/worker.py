@@ -173,15 +173,17 @@ class Claimer:
                     request.limit,
                     request.skip_hooks,
                     fan_out_first=request.fan_out_first,
+                    first=request.first,
                 )
                 if claim.fanout_behind:
                     p.schedule.fanout_behind()
                 claimed += claim.claimed
-                request = plan.then(len(claim.claimed))
+                request = plan.then(len(claim.claimed), claim.firsts)
             complete = True
         finally:
             # What an earlier claim of a failed round leased is this worker's all the same.
-            if p.schedule.claimed(claimed, drained=complete and plan.drained, now=time.monotonic()):
+            drained, firsts_drained = complete and plan.drained, complete and plan.firsts_drained
+            if p.schedule.claimed(claimed, drained=drained, firsts_drained=firsts_drained, now=time.monotonic()):
                 p.slots_wanted.notify()
         return len(claimed)
 

@@ -9,7 +9,7 @@ from crm_stub.services.base import MAX_ID
 from ..domain import response_headers as answer
 from ..domain.catalog import CATALOG, EventType
 from ..domain.event_patterns import MAX_EVENTS
-from ..domain.hooks import MAX_KEY, MAX_NAME, MAX_URL, MAX_VALUE, METHODS, ORDERINGS
+from ..domain.hooks import MAX_KEY, MAX_NAME, MAX_PER_SECOND, MAX_URL, MAX_VALUE, METHODS, ORDERINGS
 from ..domain.replay import MAX_REPLAY
 from ..domain.replay import STATUSES as REPLAYED_STATUSES
 from ..domain.schemas import components, envelope_name
@@ -122,6 +122,15 @@ _HOOK_FIELDS: dict[str, Any] = {
         "maxLength": MAX_CONTENT_TYPE,
         "default": "application/json",
         "description": "The body's media type; a JSON one must render valid JSON",
+    },
+    "max_per_second": {
+        "type": ["number", "null"],
+        "exclusiveMinimum": 0,
+        "maximum": MAX_PER_SECOND,
+        "default": None,
+        "description": "Attempts a second at most, shared by every worker on the database (retries included; a "
+        "429 or 503 with Retry-After holds the hook until then); null: as fast as the workers go",
+        "examples": [20],
     },
     "ordering": {
         "type": "string",

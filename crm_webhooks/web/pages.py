@@ -155,7 +155,7 @@ def pattern_label(pattern: str) -> str:
 
 
 # The advanced part of the form: folded unless one of them is set or wrong.
-ADVANCED = ("condition", "body_template", "content_type")
+ADVANCED = ("condition", "body_template", "content_type", "max_per_second")
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ def examples() -> list[Example]:
 
 
 def _advanced_open(values: dict[str, Any], errors: dict[str, str]) -> bool:
-    typed = values.get("condition") or values.get("body_template")
+    typed = values.get("condition") or values.get("body_template") or values.get("max_per_second")
     other_type = (values.get("content_type") or DEFAULT_CONTENT_TYPE).strip() != DEFAULT_CONTENT_TYPE
     return bool(typed or other_type or any(name in errors for name in ADVANCED))
 
@@ -299,6 +299,7 @@ def edit(hook_id: int) -> Any:
         values = {name: getattr(hook, name) for name in FIELDS if name != "value"}
         if hook.content_type == DEFAULT_CONTENT_TYPE:
             values["content_type"] = ""  # the placeholder says it: a value would read as a choice made
+        values["max_per_second"] = "" if hook.max_per_second is None else f"{hook.max_per_second:g}"
         return _render_form(hook, {**values, "events": list(hook.events)})
     fields = _form_fields(editing=True)
     if "preview" in request.form:

@@ -83,6 +83,16 @@ def test_a_hook_on_the_hooks_own_events_from_the_command_line(cli, events) -> No
     assert ("webhook.failing (Webhook falhando)" if events == ["webhook.failing"] else "webhook.*") in shown
 
 
+def test_a_rate_limit_from_the_command_line(cli, add_hook) -> None:
+    hid = str(add_hook(**{"max-per-second": "20"})["id"])
+    assert re.search(r"max per second +20", cli("hooks", "show", hid).stdout)
+    wrong = cli("hooks", "update", hid, "--max-per-second", "fast")
+    assert wrong.exit_code == 1 and wrong.stderr.startswith("error: max_per_second: expected a number above 0")
+    assert len(wrong.stderr.strip().splitlines()) == 1
+    assert cli.json("hooks", "update", hid, "--max-per-second", "")["max_per_second"] is None
+    assert "max per second" not in cli("hooks", "show", hid).stdout
+
+
 def test_a_condition_and_a_template_from_the_command_line(cli, tmp_path) -> None:
     template = tmp_path / "sale.j2"
     template.write_text('{"cliente": {{ object.name | tojson }}}\n', encoding="utf-8")

@@ -5,15 +5,23 @@ from __future__ import annotations
 import pytest
 
 from crm_webhooks.engine.claim import Claimed
-from crm_webhooks.engine.schedule import FANOUT_RECHECK_S, PROBE_S, ClaimRequest, Schedule
+from crm_webhooks.engine.schedule import (
+    FANOUT_RECHECK_S,
+    PROBE_S,
+    ClaimMix,
+    ClaimRequest,
+    Schedule,
+    claim_mix,
+    reserved_slots,
+)
 
 _ids = iter(range(1, 1_000_000))
 
 
-def delivery(host: str = "a", *, hook: int | None = None, enabled: bool = True) -> Claimed:
+def delivery(host: str = "a", *, hook: int | None = None, enabled: bool = True, attempts: int = 0) -> Claimed:
     hook_id = hook if hook is not None else ord(host[0])
     return Claimed(
-        next(_ids), 0, "evt_x", "lead.created", "t", "1", "{}", False, hook_id,
+        next(_ids), attempts, "evt_x", "lead.created", "t", "1", "{}", False, hook_id,
         f"http://{host}.test/h", "POST", None, None, ("whsec_x",), enabled,
     )  # fmt: skip
 
@@ -29,12 +37,14 @@ def run_round(s: Schedule, found: list[Claimed], now: float = 0.0) -> list[Claim
     request = plan.first()
     while request is not None:
         requests.append(request)
-        take = [c for c in found if c.hook_id not in request.skip_hooks][: request.limit]
+        allowed = [c for c in found if c.hook_id not in request.skip_hooks]
+        firsts = [c for c in allowed if not c.attempt_count][: request.first]
+        take = firsts + [c for c in allowed if c not in firsts][: request.limit]
         for c in take:
             found.remove(c)
         got += take
-        request = plan.then(len(take))
-    s.claimed(got, drained=plan.drained, now=now)
+        request = plan.then(len(take), len(firsts))
+    s.claimed(got, drained=plan.drained, firsts_drained=plan.firsts_drained, now=now)
     return requests
 
 
@@ -92,7 +102,7 @@ def test_a_round_skips_saturated_receivers_then_tops_up_when_little_waits() -> N
     requests = run_round(s, list(later), now=0.0)
     # First only other receivers' work (none), then, the queue being low, anyone's.
     assert requests[0].skip_hooks == {1} and requests[0].fan_out_first
-    assert requests[1] == ClaimRequest(requests[0].limit)
+    assert requests[1] == ClaimRequest(requests[0].limit, first=requests[0].first)
     assert list(s.waiting) == later and s.drained
 
 
@@ -131,9 +141,10 @@ def test_while_delivery_rows_are_still_being_written_the_claimer_sleeps_only_a_m
 
 def test_a_claim_asks_for_several_slots_worth_less_what_waits() -> None:
     s = schedule(4)
-    assert run_round(s, [])[0].limit == 32
+    empty = run_round(s, [])[0]
+    assert (empty.first, empty.limit) == (8, 24)  # a quarter of it first attempts, when due
     s.claimed([delivery("a") for _ in range(30)], drained=False, now=0)
-    assert run_round(s, [])[0].limit == 2
+    assert run_round(s, [])[0] == ClaimRequest(2)  # first attempts enough wait already
 
 
 @pytest.mark.parametrize(
@@ -174,3 +185,70 @@ def test_closing_hands_back_everything_that_waits() -> None:
 def test_a_schedule_needs_a_slot() -> None:
     with pytest.raises(ValueError, match="concurrency"):
         schedule(0)
+
+
+# -- first attempts are never starved by retries --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "reserved"),
+    [(1, 0), (2, 1), (3, 1), (4, 1), (5, 2), (8, 2), (16, 4), (64, 16)],
+)
+def test_a_quarter_of_the_slots_at_least_one_is_kept_for_first_attempts(concurrency, reserved) -> None:
+    assert reserved_slots(concurrency) == reserved
+    assert schedule(concurrency).retry_slots == concurrency - reserved
+
+
+@pytest.mark.parametrize(
+    ("room", "firsts_waiting", "full", "first", "rest"),
+    [
+        (500, 0, 0, 125, 375),  # run_pending's batch: a quarter of it first attempts, if due
+        (32, 0, 32, 8, 24),  # an empty queue
+        (10, 3, 32, 5, 5),  # first attempts already waiting count towards the share
+        (10, 8, 32, 0, 10),  # the share is there: by due time only
+        (1, 0, 32, 8, 1),  # a queue full of retries still lets a share of first attempts in
+        (4, 0, 32, 8, 1),  # and always asks for one more by due time, to know whether more is due
+        (32, 40, 32, 0, 32),
+    ],
+)
+def test_a_claim_takes_its_share_of_first_attempts_then_the_rest_by_due_time(
+    room, firsts_waiting, full, first, rest
+) -> None:
+    assert claim_mix(room, firsts_waiting=firsts_waiting, full=full) == ClaimMix(first, rest)
+
+
+def test_retries_never_take_the_slots_kept_for_first_attempts() -> None:
+    s = schedule(4)  # one slot kept
+    retries = [delivery("slow", attempts=2) for _ in range(6)]
+    s.claimed(retries, drained=True, now=0)
+    assert [s.take() for _ in range(4)] == [*retries[:3], None]  # the fourth slot stays free
+    fresh = delivery("slow")
+    s.claimed([fresh], drained=True, now=0)
+    assert s.take() is fresh  # behind every retry, yet straight into the free slot
+    s.done(retries[0])
+    assert s.take() is retries[3]  # a retry's slot freed: the next retry takes it
+
+
+def test_an_idle_kept_slot_makes_the_claimer_look_for_first_attempts_once() -> None:
+    s = schedule(4)
+    s.claimed([delivery("slow", attempts=1) for _ in range(20)], drained=True, now=0)
+    assert None not in [s.take() for _ in range(3)]
+    assert s.take() is None and s.should_claim()  # only retries wait, a kept slot is idle
+    requests = run_round(s, [delivery("slow", attempts=1) for _ in range(5)])
+    assert requests[-1].first == 8 and len(s.waiting) == 17  # none found: none due
+    assert not s.should_claim()
+    s.wake()  # a commit: there may be some now
+    assert s.should_claim()
+
+
+def test_a_round_past_a_saturated_receiver_still_brings_its_first_attempts() -> None:
+    s = schedule(2)  # one slot per receiver, one kept for first attempts
+    earlier = [delivery("shared", hook=h, attempts=1) for h in (2, 1, 1, 1, 1, 1, 1, 1, 1, 1)]
+    s.claimed(earlier, drained=False, now=0)
+    s.take()  # the shared receiver is saturated, and plenty waits: no top-up by due time
+    fresh = [delivery("shared", hook=2) for _ in range(3)]
+    found = [delivery("shared", hook=1, attempts=1) for _ in range(5)] + fresh
+    requests = run_round(s, found, now=0.0)
+    assert requests[0].skip_hooks == {1, 2}
+    assert requests[1] == ClaimRequest(0, first=requests[0].first)  # first attempts only, anyone's
+    assert [c for c in s.waiting if not c.attempt_count] == fresh

@@ -108,6 +108,8 @@ BAD = [
     ({"condition": "secret == 1"}, "condition"),
     ({"body_template": "{{ object.name"}, "body_template"),
     ({"content_type": "json"}, "content_type"),
+    ({"max_per_second": 0}, "max_per_second"),
+    ({"max_per_second": 5000}, "max_per_second"),
 ]
 
 
@@ -118,6 +120,13 @@ def test_bad_fields_are_422_naming_the_field_and_store_nothing(api, webhooks, ch
     assert response.status_code == 422
     assert response.json["error"]["field"] == field and response.json["error"]["message"].startswith(f"{field}: ")
     assert webhooks.list_hooks() == []
+
+
+def test_a_rate_limit_is_set_read_and_lifted_through_the_api(api, webhooks) -> None:
+    hook = create(api, max_per_second=20)
+    assert hook["max_per_second"] == 20 and webhooks.get_hook(hook["id"]).max_per_second == 20
+    lifted = api.call("PATCH", f"/api/v1/hooks/{hook['id']}", json={"max_per_second": None})
+    assert lifted.status_code == 200 and lifted.json["max_per_second"] is None
 
 
 @pytest.mark.parametrize("payload", [b"not json", b"[1, 2]", b'"text"'])

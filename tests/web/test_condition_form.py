@@ -167,7 +167,24 @@ def test_they_speak_portuguese(admin, webhooks, webhook_receiver) -> None:
         name="chat", event="lead.created", url=webhook_receiver.url, condition=WON, body_template=CHAT_MESSAGE
     )
     page = admin.get(f"{BASE}/{hook.id}/edit?lang=pt_BR").get_data(as_text=True)
-    for said in ("Avançado: condição e corpo", "Condição", "Tipo de conteúdo", "Usar este exemplo", "Modelo ("):
+    for said in ("Avançado: condição, corpo e ritmo", "Condição", "Tipo de conteúdo", "Usar este exemplo", "Modelo ("):
         assert said in page
     listed = admin.get(f"{BASE}/").get_data(as_text=True)
     assert re.search(r'class="muted if-condition"[^>]*>se object\.stage', listed)
+
+
+def test_a_rate_limit_from_the_advanced_part_is_saved_shown_again_and_refused_beside_its_field(
+    admin, webhooks, webhook_receiver
+) -> None:
+    created = post(admin, f"{BASE}/new", webhook_receiver, condition="", body_template="", max_per_second="20")
+    assert created.status_code == 303, created.get_data(as_text=True)
+    (hook,) = webhooks.list_hooks()
+    assert hook.max_per_second == 20
+    page = admin.get(f"{BASE}/{hook.id}/edit").get_data(as_text=True)
+    assert input_value(page, "max_per_second") == "20" and not folded(page)
+    wrong = post(admin, f"{BASE}/{hook.id}/edit", webhook_receiver, condition="", max_per_second="fast")
+    page = wrong.get_data(as_text=True)
+    assert wrong.status_code == 422 and "at most 1000" in error(page, "max_per_second")
+    assert input_value(page, "max_per_second") == "fast" and webhooks.get_hook(hook.id).max_per_second == 20
+    lifted = post(admin, f"{BASE}/{hook.id}/edit", webhook_receiver, condition="", max_per_second="")
+    assert lifted.status_code == 302 and webhooks.get_hook(hook.id).max_per_second is None

@@ -524,3 +524,27 @@ def test_a_hook_disabled_automatically_before_0012_owes_its_recovery(database_ur
         assert differences(crm.engine) != []
         schema.upgrade(crm.engine)
         assert differences(crm.engine) == []
+
+
+def test_0013_first_attempts_index_and_rate_limits_upgrade_and_can_be_undone(database_url: str) -> None:
+    def shape(engine: sa.Engine) -> tuple[bool, bool, bool]:
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            return (
+                "ix_webhook_deliveries_first_due" in {i["name"] for i in inspector.get_indexes("webhook_deliveries")},
+                "max_per_second" in {c["name"] for c in inspector.get_columns("webhook_hooks")},
+                inspector.has_table("webhook_rate_slots"),
+            )
+
+    with CRM(database_url) as crm:
+        wh = crm.install_addon("crm_webhooks", dispatcher="manual", allow_private_networks=True)
+        hook = wh.create_hook(name="kept", event="lead.created", url="http://127.0.0.1:9/h", max_per_second=20)
+        assert shape(crm.engine) == (True, True, True)
+        with crm.engine.begin() as conn:
+            command.downgrade(schema.config(conn), "0012")
+        assert shape(crm.engine) == (False, False, False)
+        assert schema.upgrade(crm.engine) == "0012"
+        assert shape(crm.engine) == (True, True, True)
+        assert differences(crm.engine) == []
+        again = wh.get_hook(hook.id)  # the hook is still there, with no limit: the old schema had none
+        assert (again.name, again.max_per_second) == ("kept", None)
