@@ -90,6 +90,7 @@ class Trouble:
 
     @property
     def since(self) -> dt.datetime | None:
-        """A disabled hook's trouble began when it was disabled, unless it was failing before."""
-        starts = [t for t in (self.failing and self.failing.since, self.hook.disabled_at) if t is not None]
-        return min(starts, default=None)
+        """A disabled hook's since when it was disabled; a failing one's since it started failing."""
+        if not self.hook.enabled and self.hook.disabled_at is not None:
+            return self.hook.disabled_at
+        return None if self.failing is None else self.failing.since

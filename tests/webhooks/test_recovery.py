@@ -112,7 +112,7 @@ def test_the_hooks_in_trouble_with_since_when_their_last_error_and_what_waits(
     assert total == 2 and [t.hook.name for t in found] == ["off", "failing"]
     off_trouble, failing_trouble = found
     assert off_trouble.pending == 1 and off_trouble.last_error.status_code == 500
-    assert off_trouble.since == first_failed_attempt(webhooks, off.id, "A")
+    assert off_trouble.since == webhooks.get_hook(off.id).disabled_at
     assert failing_trouble.pending == 0 and failing_trouble.last_error.status_code == 503
     assert failing_trouble.since == first_failed_attempt(webhooks, failing.id, "E")
     assert webhooks.troubled_hooks(limit=1)[0][0].hook.name == "off"
