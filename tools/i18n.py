@@ -427,6 +427,7 @@ TRANSLATIONS = {
     "disabled since %(since)s": "desativado desde %(since)s",
     "failing since %(since)s": "falhando desde %(since)s",
     "last error: %(error)s": "último erro: %(error)s",
+    "nothing pending": "nada pendente",
     ("%(num)d delivery pending", "%(num)d deliveries pending"): (
         "%(num)d entrega pendente",
         "%(num)d entregas pendentes",

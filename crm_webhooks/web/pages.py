@@ -90,7 +90,8 @@ def when(value: Any) -> str:
 
 @bp.app_template_filter("minute")
 def minute(value: Any) -> str:
-    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+    # The time and its zone kept on one line (a no-break space): "10:04" alone at a line's end reads as local.
+    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M\u00a0UTC")
 
 
 @bp.app_template_filter("middle")
