@@ -8,14 +8,6 @@ import pytest
 pytestmark = pytest.mark.webhooks_options(retry_delays=[], disable_after_failures=None)
 
 
-@pytest.fixture
-def disabled_in_outage(crm, webhooks, webhook_receiver, outage):
-    hook = webhooks.create_hook(name="erp", event="lead.created", url=webhook_receiver.url)
-    outage("A", "B", "C")
-    crm.leads.create("D")
-    return webhooks.disable_hook(hook.id)
-
-
 def test_the_counts_then_enable_with_the_failed_sent_again(
     api, webhooks, webhook_receiver, disabled_in_outage, schema_validator
 ) -> None:

@@ -12,15 +12,6 @@ BASE = "/system/integrations/webhooks"
 PT = {"Accept-Language": "pt-BR"}
 
 
-@pytest.fixture
-def disabled_in_outage(crm, webhooks, webhook_receiver, outage):
-    """A hook that failed for A, B and C, then was disabled with D not sent yet (held)."""
-    hook = webhooks.create_hook(name="erp", event="lead.created", url=webhook_receiver.url)
-    outage("A", "B", "C")
-    crm.leads.create("D")
-    return webhooks.disable_hook(hook.id)
-
-
 def text(response) -> str:
     return re.sub(r"\s+", " ", response.get_data(as_text=True))
 
