@@ -75,3 +75,21 @@ def test_the_notice_then_enable_with_the_failed_sent_again(
     assert erp_got == ["D", "A", "B", "C"]  # what was held first, then the failed, oldest first
     tab.reload()
     assert tab.locator(f"#troubles li[data-hook-id='{erp.id}']").count() == 0  # back to well
+
+
+@pytest.mark.webhooks_options(retry_delays=[], disable_after_failures=None)
+def test_from_the_row_menu_without_script(scriptless, served, crm, webhooks, webhook_receiver, outage) -> None:
+    erp = webhooks.create_hook(name="ERP", event="lead.created", url=webhook_receiver.url)
+    outage("A")
+    webhooks.disable_hook(erp.id)
+    log_in(scriptless, served)
+    scriptless.goto(f"{served}/system/integrations/webhooks/")
+    row = scriptless.locator(f"#hooks tr[data-hook-id='{erp.id}']")
+    row.locator("summary").click()  # <details> opens without script
+    row.get_by_role("menuitem", name="Enable…").click()
+    scriptless.wait_for_url(f"**/{erp.id}/enable")
+    assert "1 delivery failed since" in scriptless.inner_text("#enable-recovery")
+    scriptless.uncheck("#replay-failed-too")
+    scriptless.click("#enable-confirm")
+    assert "Webhook “ERP” enabled." in scriptless.inner_text(".flash")
+    assert webhooks.get_hook(erp.id).enabled and webhooks.preview_redeliver_failed(erp.id).count == 1
