@@ -13,6 +13,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from crm_stub import CRM
 
 from .deliveries import DeliveryService
+from .domain.hooks import Hook
 from .domain.recovery import Failing, LastError, Recovery, Trouble
 from .hooks import HookService
 from .models import AttemptRow, DeliveryRow, EventRow
@@ -94,7 +95,7 @@ class RecoveryService:
         found = [h for h in self._hooks.list() if h.status in ("failing", "disabled")]
         return [self._trouble(hook) for hook in found[:limit]], len(found)
 
-    def _trouble(self, hook: Any) -> Trouble:
+    def _trouble(self, hook: Hook) -> Trouble:
         failing, _, pending = self._read_state(hook.id)
         latest = (
             _attempts(hook.id, A.attempted_at, A.status_code, A.error)
