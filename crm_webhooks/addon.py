@@ -21,6 +21,7 @@ from .domain.charts import HourStat
 from .domain.deliveries import Delivery
 from .domain.hooks import Hook, reason_message
 from .domain.options import Options
+from .domain.recovery import Recovery, Trouble
 from .domain.replay import MAX_REPLAY, Batch, Progress, Replay
 from .engine.deliver import Deliverer
 from .engine.transport import Transport
@@ -30,6 +31,7 @@ from .metrics import Metrics
 from .models import MetaRow
 from .outbox import Outbox
 from .preview import Preview, PreviewService
+from .recovery import RecoveryService
 from .replay import ReplayService
 from .signals import hook_disabled
 from .stats import StatsService
@@ -57,6 +59,7 @@ class WebhooksAddon:
         self.hooks = HookService(crm, self.options)
         self.deliveries = DeliveryService(crm, self.hooks, self.deliverer)
         self.replays = ReplayService(crm, self.hooks, self.deliverer)
+        self.recovery = RecoveryService(crm, self.hooks, self.deliveries, self.replays)
         self.stats = StatsService(crm, self.hooks)
         self.previews = PreviewService(crm, self.hooks, self.options)
         self._dispatcher: Worker | None = None
@@ -158,10 +161,27 @@ class WebhooksAddon:
     def disable_hook(self, hook_id: int) -> Hook:
         return self.hooks.set_enabled(hook_id, False)
 
-    def enable_hook(self, hook_id: int) -> Hook:
-        hook = self.hooks.set_enabled(hook_id, True)
-        self._wake()  # its held deliveries are due now
-        return hook
+    def enable_hook(self, hook_id: int, *, replay_failed: bool = False) -> Hook:
+        """Enable a hook: its held deliveries go; with ``replay_failed``, also what failed since it started
+        failing (``recover_hook`` says how many of each)."""
+        return self.recover_hook(hook_id, replay_failed=replay_failed).hook
+
+    def preview_enable_hook(self, hook_id: int) -> Recovery:
+        """What enabling the hook would send: ``held`` deliveries, and ``failed`` ones since ``failing_since``
+        (its first failed attempt after its last success, test sends aside). Changes nothing."""
+        return self.recovery.preview(hook_id)
+
+    def recover_hook(self, hook_id: int, *, replay_failed: bool = False) -> Recovery:
+        """``enable_hook``, saying what went: the held deliveries released and, with ``replay_failed``, the
+        failed ones queued again (``replay``), in one transaction."""
+        recovery = self.recovery.enable(hook_id, replay_failed=replay_failed)
+        self._wake()  # its held deliveries, and those sent again, are due now
+        return recovery
+
+    def troubled_hooks(self, limit: int = 5) -> tuple[list[Trouble], int]:
+        """The first ``limit`` failing or disabled hooks (since when, last error, pending deliveries), and how
+        many there are in all."""
+        return self.recovery.troubles(limit)
 
     def delete_hook(self, hook_id: int) -> None:
         self.hooks.delete(hook_id)

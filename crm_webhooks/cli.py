@@ -415,11 +415,38 @@ def hooks_disable(app: App, hook_id: int) -> None:
 
 @hooks.command("enable")
 @click.argument("hook_id", type=int)
+@click.option("--replay-failed", is_flag=True, help="Also send again what failed since it started failing.")
+@click.option("--dry-run", is_flag=True, help="Say what enabling would send, and change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
-def hooks_enable(app: App, hook_id: int) -> None:
-    """Send to a hook again, starting with what waited."""
-    hook = app.webhooks.enable_hook(hook_id)
-    app.say(f"hook {hook.id} ({hook.name}): enabled")
+def hooks_enable(app: App, hook_id: int, replay_failed: bool, dry_run: bool, as_json: bool) -> None:
+    """Send to a hook again, starting with what waited (held while it was disabled).
+
+    The deliveries sent again are queued for the workers, after the held ones.
+    """
+    if dry_run:
+        recovery = app.webhooks.preview_enable_hook(hook_id)
+    else:
+        recovery = app.webhooks.recover_hook(hook_id, replay_failed=replay_failed)
+    if as_json:
+        app.json(recovery.to_dict())
+        return
+    hook = recovery.hook
+    app.say(f"hook {hook.id} ({hook.name}): " + (hook.status_detail if dry_run else "enabled"))
+    held = plural(recovery.held, "held delivery", "held deliveries")
+    app.say(f"{held} {'would go' if dry_run else 'released'}")
+    if not recovery.failed:
+        app.say("no delivery failed since its last success")
+        return
+    if dry_run:
+        what = "--replay-failed would send them again"
+    elif recovery.replay is None:
+        what = "left as they are (--replay-failed sends them again)"
+    else:
+        what = f"{recovery.replayed} queued again, after the held ones"
+        if recovery.left:
+            what += f"; {recovery.left} more: run it again"
+    app.say(f"{_deliveries(recovery.failed, 'failed')} since {when(recovery.failing_since)}: {what}")
 
 
 @hooks.command("delete")

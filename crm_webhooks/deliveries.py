@@ -151,7 +151,7 @@ class DeliveryService:
             stmt = stmt.where(DeliveryRow.id < min(before, MAX_ID))
         if after is not None:
             stmt = stmt.where(DeliveryRow.id > min(after, MAX_ID))
-        self._settle()
+        self.settle()
         with self._crm._read() as session:
             found = [to_delivery(row, waiting_for) for row, waiting_for in session.execute(stmt)]
         return found[::-1] if upwards else found
@@ -186,7 +186,7 @@ class DeliveryService:
         """The queue at a glance, for operators: one query over the deliveries table."""
         now = utcnow()
         stmt = select(*_waiting(now), _count(D.status == "failed"), _count(D.status == "succeeded"))
-        self._settle()
+        self.settle()
         with self._crm._read() as session:
             row = session.execute(stmt).one()
         oldest = row[4]
@@ -225,7 +225,7 @@ class DeliveryService:
             oldest_fanout_age_s=age_s(now, row[6]),
         )
 
-    def _settle(self) -> None:
+    def settle(self) -> None:
         """Give committed events their delivery rows now, so that a read right after a change sees them.
 
         A dispatcher or worker does it on its next claim, which may not have come

@@ -396,6 +396,51 @@ TRANSLATIONS = {
         "%(num)d eventos ignorados pela condição",
     ),
     "if %(condition)s": "se %(condition)s",
+    # enabling a hook again, and the hooks in trouble
+    "Webhook “%(name)s” is enabled already.": "O webhook “%(name)s” já está ativado.",
+    ("%(num)d held delivery goes now.", "%(num)d held deliveries go now."): (
+        "%(num)d entrega retida sai agora.",
+        "%(num)d entregas retidas saem agora.",
+    ),
+    ("%(num)d failed delivery was queued again.", "%(num)d failed deliveries were queued again."): (
+        "%(num)d entrega com falha foi enfileirada de novo.",
+        "%(num)d entregas com falha foram enfileiradas de novo.",
+    ),
+    (
+        "%(num)d more is left for a replay from its history.",
+        "%(num)d more are left for a replay from its history.",
+    ): (
+        "Resta mais %(num)d para reenviar a partir do histórico.",
+        "Restam mais %(num)d para reenviar a partir do histórico.",
+    ),
+    "Enable “%(name)s”?": "Ativar “%(name)s”?",
+    ("%(num)d held delivery goes when it is enabled.", "%(num)d held deliveries go when it is enabled."): (
+        "%(num)d entrega retida sai quando ele for ativado.",
+        "%(num)d entregas retidas saem quando ele for ativado.",
+    ),
+    "No delivery is held.": "Nenhuma entrega está retida.",
+    ("%(num)d delivery failed since %(since)s.", "%(num)d deliveries failed since %(since)s."): (
+        "%(num)d entrega falhou desde %(since)s.",
+        "%(num)d entregas falharam desde %(since)s.",
+    ),
+    "No delivery failed since its last success.": "Nenhuma entrega falhou desde o último sucesso.",
+    ("Also send the %(num)d failed again", "Also send the %(num)d failed again"): (
+        "Reenviar também a %(num)d que falhou",
+        "Reenviar também as %(num)d que falharam",
+    ),
+    "Each goes as a new delivery of the same event, with the same webhook-id, oldest first, after the held ones.": "Cada uma sai como nova entrega do mesmo evento, com o mesmo webhook-id, da mais antiga para a mais recente, depois das retidas.",
+    ("%(num)d webhook needs attention", "%(num)d webhooks need attention"): (
+        "%(num)d webhook precisa de atenção",
+        "%(num)d webhooks precisam de atenção",
+    ),
+    "disabled since %(since)s": "desativado desde %(since)s",
+    "failing since %(since)s": "falhando desde %(since)s",
+    "last error: %(error)s": "último erro: %(error)s",
+    "nothing pending": "nada pendente",
+    ("%(num)d delivery pending", "%(num)d deliveries pending"): (
+        "%(num)d entrega pendente",
+        "%(num)d entregas pendentes",
+    ),
 }
 
 PACKAGES = {"crm_stub": ROOT / "crm_stub" / "web", "crm_webhooks": ROOT / "crm_webhooks"}

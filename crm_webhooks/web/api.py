@@ -277,10 +277,27 @@ def delete_hook(hook_id: int) -> Any:
     return "", 204
 
 
+@bp.get("/hooks/<int:hook_id>/enable")
+@token_required(READ)
+def preview_enable_hook(hook_id: int) -> Any:
+    """What enabling would send: held deliveries, and those failed since the hook started failing."""
+    return jsonify(webhooks().preview_enable_hook(hook_id).to_dict())
+
+
 @bp.post("/hooks/<int:hook_id>/enable")
 @token_required(WRITE)
 def enable_hook(hook_id: int) -> Any:
-    return jsonify(hook_json(webhooks().enable_hook(hook_id)))
+    # No body enables, as before; {"replay_failed": true} also sends again what failed since it started failing.
+    data = body() if request.get_data() else {}
+    problems = Problems()
+    for name in sorted(set(data) - {"replay_failed"}):
+        problems.add(name, N_("not a field of this operation"))
+    replay_failed = data.get("replay_failed", False)
+    if not isinstance(replay_failed, bool):
+        problems.add("replay_failed", N_("expected true or false, got %(value)s"), value=repr(replay_failed))
+    problems.raise_any()
+    recovery = webhooks().recover_hook(hook_id, replay_failed=replay_failed)
+    return jsonify({**hook_json(recovery.hook), "queued": recovery.to_dict()})
 
 
 @bp.post("/hooks/<int:hook_id>/disable")

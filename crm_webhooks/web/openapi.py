@@ -319,6 +319,46 @@ SCHEMAS: dict[str, Any] = {
             "queued_at": {**_NULLABLE_TIME, "description": "When they were queued; null on a dry run"},
         },
     },
+    "EnableHook": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "replay_failed": {
+                "type": "boolean",
+                "default": False,
+                "description": "Also send again, in the same transaction, the deliveries failed since the hook "
+                "started failing (as POST /deliveries/redeliver would from that moment)",
+            }
+        },
+    },
+    "Recovery": {
+        "type": "object",
+        "required": ["hook_id", "enabled", "held", "failed", "failing_since", "replayed", "replay_ids", "left"],
+        "properties": {
+            "hook_id": {"type": "integer"},
+            "enabled": {"type": "boolean"},
+            "held": {
+                "type": "integer",
+                "description": "Deliveries held while it was disabled: they go when it is enabled (released, "
+                "in a POST's answer)",
+            },
+            "failed": {"type": "integer", "description": "Failed deliveries since failing_since, test sends aside"},
+            "failing_since": {
+                **_NULLABLE_TIME,
+                "description": "When it started failing: its first failed attempt after its last successful one; "
+                "null: it has not failed since",
+            },
+            "replayed": {"type": "integer", "description": "How many failed deliveries were queued again"},
+            "replay_ids": {**_IDS, "description": "The new deliveries, oldest event first"},
+            "left": {"type": "integer", "description": "Failed deliveries beyond one replay's bound: replay again"},
+        },
+    },
+    "EnabledHook": {
+        "allOf": [
+            _ref("Hook"),
+            {"type": "object", "required": ["queued"], "properties": {"queued": _ref("Recovery")}},
+        ]
+    },
     "PreviewRequest": {
         "type": "object",
         "additionalProperties": False,
@@ -575,7 +615,27 @@ def document(server: str) -> dict[str, Any]:
             },
             "/hooks/{hook_id}/enable": {
                 "parameters": [HOOK_ID],
-                "post": _op("enable_hook", "hooks", "Enable", write, {"200": hook, **_errors("401", "403", "404")}),
+                "get": _op(
+                    "preview_enable_hook",
+                    "hooks",
+                    "What enabling would send (changes nothing)",
+                    read,
+                    {"200": _json(_ref("Recovery"), "The counts"), **_errors("401", "403", "404")},
+                ),
+                "post": _op(
+                    "enable_hook",
+                    "hooks",
+                    "Enable: its held deliveries go, and optionally what failed since it started failing",
+                    write,
+                    {
+                        "200": _json(_ref("EnabledHook"), "The hook, with what was queued"),
+                        **_errors("400", "401", "403", "404", "422"),
+                    },
+                    requestBody={
+                        "required": False,
+                        "content": {"application/json": {"schema": _ref("EnableHook")}},
+                    },
+                ),
             },
             "/hooks/{hook_id}/disable": {
                 "parameters": [HOOK_ID],

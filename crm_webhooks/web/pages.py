@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -38,6 +38,8 @@ bp = Blueprint(
 )
 
 PAGE = 20
+# Hooks in trouble named one by one above the list; past that, "and N more".
+NOTICE = 3
 
 
 def webhooks() -> Any:
@@ -86,6 +88,12 @@ def when(value: Any) -> str:
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+@bp.app_template_filter("minute")
+def minute(value: Any) -> str:
+    # The time and its zone kept on one line (a no-break space): "10:04" alone at a line's end reads as local.
+    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M\u00a0UTC")
+
+
 @bp.app_template_filter("middle")
 def middle(text: str, keep: int = 40) -> Markup:
     """Long text cut in the middle (``https://erp.example/int…/hooks/sales``): a URL's host and end say the most.
@@ -109,6 +117,14 @@ def attempt_error(attempt: Any) -> str:
     if attempt.status_code is not None and error.startswith(shown):
         error = error[len(shown) :].lstrip(": ")
     return translate(read(error)) if error else ""
+
+
+@bp.app_template_filter("error_words")
+def error_words(attempt: Any) -> str:
+    """A failed attempt in a line: its HTTP status, then what ``attempt_error`` adds."""
+    said = [f"HTTP {attempt.status_code}"] if attempt.status_code is not None else []
+    detail = attempt_error(attempt)
+    return ": ".join([*said, detail] if detail else said)
 
 
 def _entity_names() -> dict[str, str]:
@@ -215,9 +231,12 @@ def _filters(*names: str) -> dict[str, str]:
 @admin_required
 def index() -> Any:
     filters = _filters("search", "event", "status")
+    troubles, troubled = webhooks().troubled_hooks(NOTICE)
     return render_template(
         "webhooks/index.html",
         hooks=webhooks().list_hooks(**filters),
+        troubles=troubles,
+        troubled=troubled,
         filters=filters,
         groups=event_groups(),
         statuses=HOOK_STATUSES,
@@ -360,13 +379,51 @@ def secret(hook_id: int) -> Any:
     return render_template("webhooks/secret.html", hook=hook, created=created)
 
 
+@bp.get("/<int:hook_id>/enable")
+@admin_required
+def enable(hook_id: int) -> Any:
+    """Before enabling: what was held goes, and what failed since it started failing may go again."""
+    recovery = webhooks().preview_enable_hook(hook_id)
+    if recovery.hook.enabled:
+        flash(_("Webhook “%(name)s” is enabled already.", name=recovery.hook.name))
+        return redirect(url_for(".index"))
+    return render_template("webhooks/enable.html", hook=recovery.hook, recovery=recovery)
+
+
 @bp.route("/<int:hook_id>/<any(enable, disable):action>", methods=["POST"])
 @admin_required
 def toggle(hook_id: int, action: str) -> Any:
-    hook = webhooks().enable_hook(hook_id) if action == "enable" else webhooks().disable_hook(hook_id)
-    message = _("Webhook “%(name)s” enabled.") if hook.enabled else _("Webhook “%(name)s” disabled.")
-    flash(message % {"name": hook.name})
-    return redirect(url_for(".index"))
+    if action == "disable":
+        hook = webhooks().disable_hook(hook_id)
+        flash(_("Webhook “%(name)s” disabled.", name=hook.name))
+        return redirect(url_for(".index"))
+    recovery = webhooks().recover_hook(hook_id, replay_failed=request.form.get("replay_failed") == "1")
+    flash(" ".join(_queued(recovery)))
+    return redirect(url_for(".index"), 303)
+
+
+def _queued(recovery: Any) -> list[str]:
+    """What enabling sent on its way, in sentences."""
+    said = [_("Webhook “%(name)s” enabled.", name=recovery.hook.name)]
+    if recovery.held:
+        said.append(ngettext("%(num)d held delivery goes now.", "%(num)d held deliveries go now.", recovery.held))
+    if recovery.replayed:
+        said.append(
+            ngettext(
+                "%(num)d failed delivery was queued again.",
+                "%(num)d failed deliveries were queued again.",
+                recovery.replayed,
+            )
+        )
+    if recovery.left:
+        said.append(
+            ngettext(
+                "%(num)d more is left for a replay from its history.",
+                "%(num)d more are left for a replay from its history.",
+                recovery.left,
+            )
+        )
+    return said
 
 
 @bp.route("/<int:hook_id>/delete", methods=["GET", "POST"])

@@ -472,3 +472,28 @@ def test_prune_further_back_than_any_date_is_one_clear_error(cli_on_each_databas
     for flags in (("--dry-run",), ("--yes",)):
         refused = cli_on_each_database("deliveries", "prune", "--older-than", "99999999w", *flags)
         assert refused.exit_code != 0 and refused.stderr == "error: older_than: further back than any date\n"
+
+
+@pytest.mark.parametrize(
+    ("flags", "said", "queued"),
+    [
+        (["--dry-run"], ["1 held delivery would go", "3 failed deliveries since", "--replay-failed would send"], 0),
+        ([], ["enabled", "1 held delivery released", "3 failed deliveries since", "left as they are"], 0),
+        (["--replay-failed"], ["enabled", "1 held delivery released", "3 queued again, after the held ones"], 3),
+    ],
+)
+def test_enable_says_what_was_held_and_what_failed(cli, add_hook, webhook_receiver, flags, said, queued) -> None:
+    hook = add_hook()
+    cli("configure", "--retry-delays", "")  # no retries: a failed attempt is a failed delivery
+    with CRM(cli.url, addon_options={"crm_webhooks": {"dispatcher": "manual"}}) as crm:
+        webhook_receiver.fail_next(3)
+        for name in ("A", "B", "C"):
+            crm.leads.create(name)
+        crm.addons["crm_webhooks"].run_pending()
+        crm.leads.create("D")  # not sent yet: held once the hook is disabled
+    cli("hooks", "disable", str(hook["id"]))
+    result = cli("hooks", "enable", str(hook["id"]), *flags)
+    assert result.exit_code == 0 and all(words in result.stdout for words in said), result.stdout
+    shown = cli.json("hooks", "enable", str(hook["id"]), "--dry-run")
+    assert shown["enabled"] is ("--dry-run" not in flags) and shown["failed"] == 3 - queued
+    assert len(cli.json("deliveries", "list", "--status", "pending")) == 1 + queued

@@ -28,6 +28,7 @@ BY_MODULE = {
     "hooks": "services",
     "deliveries": "services",
     "replay": "services",
+    "recovery": "services",
     "preview": "services",
     "stats": "services",
     # Counts through the engine's observer hooks, reads the queue through deliveries.

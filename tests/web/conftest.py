@@ -94,6 +94,17 @@ def api(app: Flask, crm):
     return api
 
 
+@pytest.fixture
+def disabled_in_outage(crm, webhooks, webhook_receiver, outage):
+    """A hook on lead.created that failed for A, B and C, then was disabled with D not sent yet (held).
+
+    For tests marked with no retries, so that each failure is a failed delivery."""
+    hook = webhooks.create_hook(name="erp", event="lead.created", url=webhook_receiver.url)
+    outage("A", "B", "C")
+    crm.leads.create("D")
+    return webhooks.disable_hook(hook.id)
+
+
 @pytest.fixture(scope="session")
 def openapi_document() -> dict[str, Any]:
     """The document /api/v1/openapi.json serves on http://localhost (test_openapi.py checks that it does)."""
