@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, event, insert, select
+from sqlalchemy import Connection, event, insert, or_, select
 from sqlalchemy.orm import Session
 
 from crm_stub import CRM
@@ -29,12 +29,18 @@ from crm_stub.models import utcnow
 from crm_stub.signals import EVENT_CODES, bus
 
 from .domain import envelope
+from .domain.hooks import HOLDS_EVENTS_LIKE
 from .engine.observe import NOBODY, Observer
 from .models import EventRow, HookEventRow, HookRow
 
 _PENDING = "crm_webhooks.wrote_events"  # how many events the session's transaction wrote
 CHANNEL = "crm_webhooks"  # PostgreSQL LISTEN/NOTIFY channel of committed events
 NO_HOOK = 0  # what a CRM event is about instead of a hook: ids start at 1, so it leaves none out
+
+
+# Which hooks an event is written for: the enabled ones, and those disabled for their failures,
+# whose deliveries are held until they are enabled (domain/hooks.py, HOLDS_EVENTS_LIKE).
+_TAKES_EVENTS = f"(h.enabled OR h.disabled_reason LIKE '{HOLDS_EVENTS_LIKE}')"
 
 
 class _Driver:
@@ -57,7 +63,7 @@ class _Driver:
         if self.sqlite:
             enabled = (
                 "SELECT c.hook_id AS id FROM webhook_hook_events c JOIN webhook_hooks h ON h.id = c.hook_id"
-                " WHERE c.code = ? AND h.enabled AND c.hook_id <> ? ORDER BY c.hook_id"
+                f" WHERE c.code = ? AND {_TAKES_EVENTS} AND c.hook_id <> ? ORDER BY c.hook_id"
             )
             self.event_sql = (
                 f"INSERT INTO webhook_events ({columns}) SELECT ?, ?, ?, ?, ?, ?, 0, ?, h.ids "
@@ -67,7 +73,7 @@ class _Driver:
             ids = "string_agg(c.hook_id::text, ',' ORDER BY c.hook_id) AS ids"
             takers = (
                 "webhook_hook_events c JOIN webhook_hooks h ON h.id = c.hook_id"
-                " WHERE c.code = %s AND h.enabled AND c.hook_id <> %s"
+                f" WHERE c.code = %s AND {_TAKES_EVENTS.replace('%', '%%')} AND c.hook_id <> %s"
             )
             insert = (
                 f"INSERT INTO webhook_events ({columns}) SELECT %s, %s, %s, %s, %s, %s, false, %s, t.ids "
@@ -158,7 +164,8 @@ class HookIndex:
             row = cursor.fetchone()
         version = None if row is None else row[0]
         if version != self._version:
-            taken = select(HookEventRow.code).join(HookRow, HookRow.id == HookEventRow.hook_id).where(HookRow.enabled)
+            takes = or_(HookRow.enabled, HookRow.disabled_reason.like(HOLDS_EVENTS_LIKE))
+            taken = select(HookEventRow.code).join(HookRow, HookRow.id == HookEventRow.hook_id).where(takes)
             codes = frozenset(session.scalars(taken.distinct()))
             with self._lock:
                 self._codes, self._version = codes, version

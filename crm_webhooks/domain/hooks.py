@@ -182,6 +182,11 @@ _LEGACY = {
 _FAILURES_SENTENCE = re.compile(r"disabled automatically after ([0-9]{1,9}) failed deliveries in a row")
 
 
+# A hook disabled for its failures keeps taking events, held until it is enabled again: its
+# receiver was down, and nobody chose to miss them (an admin's "disable" or a 410 Gone did).
+HOLDS_EVENTS_LIKE = f"{_FAILURES}%"
+
+
 def failures_reason(threshold: int) -> str:
     """The stored code for a hook disabled after ``threshold`` failed deliveries in a row."""
     return f"{_FAILURES}{threshold}"
