@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, event, insert, or_, select
+from sqlalchemy import Connection, event, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from crm_stub import CRM
@@ -35,6 +35,16 @@ from .models import EventRow, HookEventRow, HookRow
 
 _PENDING = "crm_webhooks.wrote_events"  # how many events the session's transaction wrote
 CHANNEL = "crm_webhooks"  # PostgreSQL LISTEN/NOTIFY channel of committed events
+
+
+def notify_workers(conn: Connection | Session) -> None:
+    """Tell workers listening on PostgreSQL that deliveries became due, when this transaction
+    commits (never for a rollback); SQLite has no one to tell: its workers poll."""
+    bind = conn.get_bind() if isinstance(conn, Session) else conn
+    if bind.dialect.name == "postgresql":
+        conn.execute(select(func.pg_notify(CHANNEL, "")))
+
+
 NO_HOOK = 0  # what a CRM event is about instead of a hook: ids start at 1, so it leaves none out
 
 

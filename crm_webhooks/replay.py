@@ -27,7 +27,7 @@ from .domain.replay import MAX_REPLAY, Batch, Progress, Replay, Selection, selec
 from .engine.deliver import Deliverer
 from .hooks import HookService
 from .models import DeliveryRow, EventRow, HookRow, MetaRow
-from .outbox import CHANNEL
+from .outbox import notify_workers
 
 D, E, H = DeliveryRow.__table__.c, EventRow.__table__.c, HookRow.__table__.c
 
@@ -99,8 +99,7 @@ class ReplayService:
                 return found
             now = utcnow()
             ids = self._queue(session, rows, now, leased=send)
-            if session.get_bind().dialect.name == "postgresql":
-                session.execute(select(func.pg_notify(CHANNEL, "")))  # workers elsewhere: look now
+            notify_workers(session)  # workers elsewhere: look now
         if send:
             self._deliverer.send_leased(ids)
         return Replay(chosen, found.originals, found.remaining, ids=tuple(ids), queued_at=now)

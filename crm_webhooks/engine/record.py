@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, text, update
 
 from crm_stub.models import utcnow
 
@@ -20,7 +20,7 @@ from .. import state
 from ..domain.hooks import GONE, failures_reason
 from ..domain.response_headers import to_json
 from ..models import AttemptRow, DeliveryRow, HookRow
-from ..outbox import CHANNEL
+from ..outbox import notify_workers
 from . import health, throttle
 from .claim import PENDING
 from .retry import RECEIVER_DOWN, releases_retries
@@ -274,8 +274,8 @@ def _release_retries(conn: Connection, hook_ids: list[int], now: dt.datetime) ->
     released: dict[int, int] = {}
     for hook_id in conn.scalars(_RELEASE, {"hooks": hook_ids, "now": now}):
         released[hook_id] = released.get(hook_id, 0) + 1
-    if released and conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_notify(CHANNEL, "")))  # workers elsewhere: look now, not at their next poll
+    if released:
+        notify_workers(conn)  # workers elsewhere: look now, not at their next poll
     return released
 
 
