@@ -244,6 +244,8 @@ ORDER BY e.id, h.id
 """)
 
 SKIPPED = -1  # another transaction is fanning out (PostgreSQL): what it writes, it writes
+# How long a reader waits for another transaction's fan-out to commit, and how often it looks.
+SKIPPED_WAIT_S, SKIPPED_POLL_S = 5.0, 0.005
 
 
 def fan_out(conn: Connection | Session, *, limit: int | None = None, budget: float = CONDITIONS_BUDGET_S) -> int:
@@ -332,10 +334,17 @@ def fan_out_in_passes(transaction: Callable[[], AbstractContextManager[Connectio
     On SQLite a fan-out holds the database's one write lock; between passes the CRM's
     writes get it, instead of waiting for a backlog with slow conditions to be decided whole.
     """
+    waited = 0.0
     while True:
         with transaction() as conn:
-            if fan_out(conn) != BATCH:
-                return
+            done = fan_out(conn)
+        if done == SKIPPED and waited < SKIPPED_WAIT_S:
+            # Another transaction is fanning out (PostgreSQL): its rows are seen once it commits,
+            # and a read right after a change must see them, so wait for it rather than go on.
+            time.sleep(SKIPPED_POLL_S)
+            waited += SKIPPED_POLL_S
+        elif done != BATCH:
+            return
 
 
 def fan_out_all(conn: Connection | Session, *, budget: float = CONDITIONS_BUDGET_S) -> None:
