@@ -143,14 +143,22 @@ def waits_behind_earlier(d: Any) -> Any:
     )
 
 
-@cache
-def _lease(skip_hooks: bool, first_only: bool = False, one_hook: bool = False) -> Update:
-    """Lease up to ``:limit`` due deliveries, oldest due first, to ``:worker`` until ``:lease_until``;
-    with ``first_only``, only first attempts (``ix_webhook_deliveries_first_due`` holds just those).
+def _due(condition: Any, limit: str) -> Select[Any]:
+    """The ids of up to ``:limit`` deliveries meeting ``condition``, oldest due first, locked
+    (``SKIP LOCKED``: what another worker is leasing now is left to it)."""
+    return (
+        select(D.id)
+        .where(condition)
+        .order_by(D.next_attempt_at)
+        .limit(bindparam(limit))
+        .with_for_update(skip_locked=True)
+    )
 
-    Built once per shape, with bound parameters: claims run many times a second and
-    building the statement each time cost more CPU than PostgreSQL spent running it.
-    """
+
+@cache
+def _is_due(skip_hooks: bool, one_hook: bool) -> Any:
+    """Due now (``:now``), not leased, not waiting behind its record, and (but for ``one_hook``)
+    of a hook without a rate limit: those are leased only as their rate allows (``throttle.py``)."""
     now = bindparam("now")
     condition = and_(
         D.status == PENDING,
@@ -158,42 +166,77 @@ def _lease(skip_hooks: bool, first_only: bool = False, one_hook: bool = False) -
         or_(D.locked_until.is_(None), D.locked_until < now),
         or_(D.record.is_(None), ~waits_behind_earlier(D)),
     )
+    if one_hook:
+        return and_(condition, D.hook_id == bindparam("hook"))
+    # In the statement, not from a list read beforehand: no extra round trip, and a limit set a
+    # moment ago holds at once.
+    condition = and_(condition, D.hook_id.not_in(select(H.id).where(H.max_per_second.is_not(None))))
     if skip_hooks:
         condition = and_(condition, D.hook_id.not_in(bindparam("skip", expanding=True)))
-    if first_only:
-        condition = and_(condition, D.attempt_count == NEVER_TRIED)
-    if one_hook:
-        condition = and_(condition, D.hook_id == bindparam("hook"))
-    due = (
-        select(D.id)
-        .where(condition)
-        .order_by(D.next_attempt_at)
-        .limit(bindparam("limit"))
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
+    return condition
+
+
+def _set_lease(ids: Any) -> Update:
     return (
         update(DeliveryRow)
-        .where(D.id.in_(due))
+        .where(D.id.in_(ids))
         .values(locked_until=bindparam("lease_until"), locked_by=bindparam("worker"))
     )
 
 
 @cache
-def _lease_and_load(skip_hooks: bool, first_only: bool = False, one_hook: bool = False) -> Select[Any]:
-    """PostgreSQL: lease and load in one statement, the update a CTE joined to events and hooks.
+def _lease(skip_hooks: bool, first_only: bool = False, one_hook: bool = False) -> Update:
+    """SQLite: lease up to ``:limit`` due deliveries, oldest due first, to ``:worker`` until
+    ``:lease_until``; with ``first_only``, only first attempts (``ix_webhook_deliveries_first_due``
+    holds just those).
 
-    SQLite has no DML in a CTE, nor joined columns in RETURNING: it takes two.
+    Built once per shape, with bound parameters: claims run many times a second and
+    building the statement each time cost more CPU than the database spent running it.
     """
-    leased = _lease(skip_hooks, first_only, one_hook).returning(
+    condition = _is_due(skip_hooks, one_hook)
+    if first_only:
+        condition = and_(condition, D.attempt_count == NEVER_TRIED)
+    return _set_lease(_due(condition, "limit").scalar_subquery())
+
+
+@cache
+def _lease_and_load(skip_hooks: bool, one_hook: bool = False) -> Select[Any]:
+    """PostgreSQL: lease up to ``:first`` due first attempts, then up to ``:limit`` more by due
+    time, and load them, in one statement (each round trip adds to commit-to-receiver latency):
+    the update is a CTE joined to events and hooks.  ``one_hook``: only ``:hook``'s, by due time.
+
+    SQLite has no DML in a CTE, nor joined columns in RETURNING: it takes a statement for each.
+    """
+    condition = _is_due(skip_hooks, one_hook)
+    rest = _due(condition, "limit")
+    firsts = None
+    if not one_hook:
+        firsts = _due(and_(condition, D.attempt_count == NEVER_TRIED), "first").cte("firsts")
+        # Its own rows are not skipped as locked: the first attempts just taken are left out by name.
+        rest = rest.where(D.id.not_in(select(firsts.c.id)))
+    rest_ids = rest.cte("rest")
+    ids = select(rest_ids.c.id) if firsts is None else select(firsts.c.id).union_all(select(rest_ids.c.id))
+    leased = _set_lease(ids.scalar_subquery()).returning(
         D.id, D.attempt_count, D.event_id, D.hook_id, D.next_attempt_at, D.record
     )
     claimed = leased.cte("claimed")
+    first = literal_column("false") if firsts is None else claimed.c.id.in_(select(firsts.c.id))
+    order = (
+        (claimed.c.next_attempt_at, claimed.c.id)
+        if firsts is None
+        else (first.desc(), claimed.c.next_attempt_at, claimed.c.id)
+    )
     return (
-        select(claimed.c.id.label("delivery_id"), claimed.c.attempt_count, claimed.c.record, *_EVENT_AND_HOOK)
+        select(
+            claimed.c.id.label("delivery_id"),
+            claimed.c.attempt_count,
+            claimed.c.record,
+            first.label("first"),
+            *_EVENT_AND_HOOK,
+        )
         .join_from(claimed, EventRow, E.id == claimed.c.event_id)
         .join(HookRow, H.id == claimed.c.hook_id)
-        .order_by(claimed.c.next_attempt_at, claimed.c.id)
+        .order_by(*order)
     )
 
 
@@ -225,33 +268,32 @@ def claim(
     skip_hooks: Collection[int] = (),
     fan_out_first: bool = True,
     first: int = 0,
+    limits: throttle.Limits | None = None,
 ) -> Claim:
     """Lease up to ``first`` due first attempts, then up to ``limit`` more due deliveries, oldest
     due first, to ``worker``, and load them.
 
     ``skip_hooks``: hooks whose receiver already has all the attempts in flight it may.
-    A hook with a rate limit gets, besides, at most what its rate allows now (``throttle.py``).
+    A hook with a rate limit gets, besides, at most what its rate allows now (``throttle.py``);
+    ``limits`` keeps the list of those hooks between claims (without it, it is read each time).
     ``fan_out_first``: write the delivery rows of newly committed events first; a
     worker that knows nothing was committed since its last claim skips that query.
     """
-    params: dict[str, Any] = {"limit": limit, "worker": worker}
+    limits = limits or throttle.Limits()
+    params: dict[str, Any] = {"limit": limit, "first": first, "worker": worker}
+    if skip_hooks:
+        params["skip"] = list(skip_hooks)
     with engine.begin() as conn:
         # Behind: a full batch was written, or another transaction is writing some now.
         behind = fan_out_first and fanout.fan_out(conn) in (fanout.BATCH, fanout.SKIPPED)
-        rates = throttle.limited(conn)
-        skip = {*skip_hooks, *rates}  # limited hooks are leased only as their rate allows, below
-        if skip:
-            params["skip"] = list(skip)
         # The lease runs from now, not from before a wait for SQLite's lock or the fan-out.
         now = utcnow()
         params.update(now=now, lease_until=now + lease)
-        # What the first statement leased is no longer due (its lease runs from now): the second skips it.
-        firsts = _lease_due(conn, {**params, "limit": first}, bool(skip), first_only=True) if first else []
-        rest = _lease_due(conn, params, bool(skip)) if limit else []
-        for hook_id, rate in rates.items():
+        claimed, firsts = _lease_due(conn, params, bool(skip_hooks))
+        for hook_id, rate in limits.rates(conn).items():
             if hook_id not in skip_hooks:
-                rest += _lease_limited(conn, params, hook_id, rate)
-    return Claim(firsts + rest, behind, len(firsts))
+                claimed += _lease_limited(conn, params, hook_id, rate)
+    return Claim(claimed, behind, firsts)
 
 
 def _lease_limited(conn: Connection, params: dict[str, Any], hook_id: int, rate: float) -> list[Claimed]:
@@ -261,20 +303,33 @@ def _lease_limited(conn: Connection, params: dict[str, Any], hook_id: int, rate:
     allowed = 0 if tat is None else throttle.allowance(tat, now, rate)
     if tat is None or not allowed:
         return []
-    leased = _lease_due(conn, {**params, "limit": allowed, "hook": hook_id}, False, one_hook=True)
+    leased = _lease_hook(conn, {**params, "limit": allowed, "hook": hook_id})
     if leased:
         throttle.spend(conn, hook_id, throttle.advanced(tat, now, rate, len(leased)))
     return leased
 
 
-def _lease_due(
-    conn: Connection, params: dict[str, Any], skip_hooks: bool, *, first_only: bool = False, one_hook: bool = False
-) -> list[Claimed]:
+def _lease_due(conn: Connection, params: dict[str, Any], skip_hooks: bool) -> tuple[list[Claimed], int]:
+    """Up to ``first`` first attempts, then up to ``limit`` more by due time; and how many were first."""
     now = params["now"]
     if conn.dialect.name == "postgresql":
-        return _claimed(conn.execute(_lease_and_load(skip_hooks, first_only, one_hook), params), now)
-    ids = conn.scalars(_lease(skip_hooks, first_only, one_hook).returning(D.id), params).all()
-    return load_claimed(conn, list(ids), now)
+        rows = conn.execute(_lease_and_load(skip_hooks), params).all()
+        return _claimed(rows, now), sum(1 for r in rows if r.first)
+    # What the first statement leased is no longer due (its lease runs from now): the second skips it.
+    firsts = _lease_ids(conn, {**params, "limit": params["first"]}, _lease(skip_hooks, first_only=True))
+    rest = _lease_ids(conn, params, _lease(skip_hooks)) if params["limit"] else []
+    return load_claimed(conn, firsts, now) + load_claimed(conn, rest, now), len(firsts)
+
+
+def _lease_ids(conn: Connection, params: dict[str, Any], statement: Update) -> list[int]:
+    return list(conn.scalars(statement.returning(D.id), params)) if params["limit"] else []
+
+
+def _lease_hook(conn: Connection, params: dict[str, Any]) -> list[Claimed]:
+    """Up to ``limit`` of ``hook``'s due deliveries, oldest due first."""
+    if conn.dialect.name == "postgresql":
+        return _claimed(conn.execute(_lease_and_load(False, one_hook=True), params), params["now"])
+    return load_claimed(conn, _lease_ids(conn, params, _lease(False, one_hook=True)), params["now"])
 
 
 def load_claimed(conn: Connection, ids: list[int], now: dt.datetime) -> list[Claimed]:

@@ -28,6 +28,7 @@ from .observe import CLAIM, NOBODY, RECORD, RENEW, Observer
 from .record import Batch, Recorded, record
 from .schedule import claim_mix
 from .send import Sent, send
+from .throttle import Limits
 from .transport import Transport
 
 log = logging.getLogger("crm_webhooks.delivery")
@@ -56,6 +57,7 @@ class Deliverer:
         self._database_errors = (SQLAlchemyError, engine.dialect.loaded_dbapi.Error)
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease = lease_length(options.timeout)
+        self.limits = Limits()
 
     def run_pending(self, timeout: float = 10.0) -> int:
         """Deliver everything due now, until nothing is due or ``timeout`` passes; returns attempts made."""
@@ -88,6 +90,7 @@ class Deliverer:
                 skip_hooks=skip_hooks,
                 fan_out_first=fan_out_first,
                 first=first,
+                limits=self.limits,
             )
 
     def renew(self, ids: list[int]) -> None:

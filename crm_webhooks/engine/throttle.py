@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import Connection, select, update
 
@@ -25,6 +26,8 @@ from .retry import MAX_RETRY_AFTER, parse_retry_after
 # worth at once, so a worker that claims a few times a second keeps up with the rate.
 BURST_S = 0.5
 SLOWED_BY = (429, 503)
+# How stale a worker's list of limited hooks may get (see ``Limits``).
+REREAD_S = 1.0
 
 R = RateSlotRow.__table__.c
 
@@ -52,6 +55,29 @@ def limited(conn: Connection) -> dict[int, float]:
     """The hooks with a rate limit, and their rate (attempts a second)."""
     rows = conn.execute(select(HookRow.id, HookRow.max_per_second).where(HookRow.max_per_second.is_not(None)))
     return {hook_id: rate for hook_id, rate in rows}
+
+
+class Limits:
+    """The hooks with a rate limit and their rates, read again at most every ``REREAD_S``.
+
+    A claim's main lease leaves every limited hook out in its own SQL (``claim.py``), so a
+    limit set a moment ago holds at once; this list only says which limited hooks then get a
+    lease of their own.  A stale one costs no round trip per claim, and at worst delays a
+    just-limited hook's deliveries, or keeps its old rate, for ``REREAD_S``.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        # One tuple, replaced whole: the claimer's thread and a dispatcher's may read it together.
+        self._read: tuple[float, dict[int, float]] = (-math.inf, {})
+
+    def rates(self, conn: Connection) -> dict[int, float]:
+        now = self._clock()
+        read_at, rates = self._read
+        if now - read_at >= REREAD_S:
+            rates = limited(conn)
+            self._read = (now, rates)
+        return rates
 
 
 def slots(conn: Connection) -> dict[int, dt.datetime]:

@@ -17,6 +17,8 @@ from crm_webhooks import ValidationError
 from crm_webhooks.engine.claim import next_due_at
 from crm_webhooks.engine.deliver import Deliverer
 
+from ..waiting import wait_until
+
 # One attempt every 50 s: whatever the machine's pace, a test's claims all fall in one interval.
 SLOW = 0.02
 
@@ -57,6 +59,23 @@ def test_workers_sharing_the_database_lease_no_more_than_the_rate_allows(crm, we
     assert [c.hook_id for c in claimed].count(free.id) == 10  # the other hook is not held back
     webhooks.update_hook(limited.id, max_per_second=None)
     assert len(workers(webhooks, 1)[0].claim().claimed) == 9  # lifted: the rest go at once
+
+
+def test_a_limit_set_while_a_worker_runs_holds_at_once(crm, webhooks, webhook_receiver) -> None:
+    hook = webhooks.create_hook(name="h", event="lead.created", url=webhook_receiver.url)
+    (worker,) = workers(webhooks, 1)
+    crm.leads.create("Before")
+    assert len(worker.claim().claimed) == 1  # the worker has read which hooks are limited: none
+    webhooks.update_hook(hook.id, max_per_second=SLOW)
+    for n in range(5):
+        crm.leads.create(f"Lead {n}")
+    # Its list is a moment old, but the claim leaves out limited hooks in its own query; within
+    # a second the worker reads the list again, and the hook gets what its rate allows.
+    claimed = worker.claim().claimed
+    assert len(claimed) <= 1
+    wait_until(lambda: claimed.extend(worker.claim().claimed) or claimed, what="the limited hook's first slot")
+    claimed += worker.claim().claimed
+    assert len(claimed) == 1
 
 
 def test_a_receiver_asking_to_slow_down_holds_the_hook_until_its_retry_after(crm, webhooks, webhook_receiver) -> None:
