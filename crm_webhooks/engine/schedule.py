@@ -186,9 +186,17 @@ class Schedule:
         self.drained = False
         self.firsts_drained = False
 
+    def more_due(self) -> None:
+        """Deliveries the last claim could not take may be due now (a record's earlier delivery
+        was recorded, a receiver that answered again released its retries): claim again."""
+        self.drained = False
+        self.firsts_drained = False
+
     def polled(self) -> None:
-        """The claimer woke by itself: events may have been committed without a wake-up."""
+        """The claimer woke by itself: events may have been committed without a wake-up,
+        and retries may have fallen due."""
         self._fan_out = True
+        self.drained = False
         self.firsts_drained = False
 
     def fanout_behind(self) -> None:
@@ -209,14 +217,14 @@ class Schedule:
     def should_claim(self) -> bool:
         """Whether a claim may find work for an idle slot.
 
-        Not while every waiting delivery is for a saturated receiver and the last claim
-        found nothing for the others: claiming again would find nothing again, in a loop
-        that only burns the CPU the slots need.
+        Not once the last claim found everything due it may take, until something changes
+        (a commit, a receiver with room again, ``more_due()``): claiming again would find
+        nothing again, in a loop that only burns the CPU the slots need, and while a slot
+        starts sending what was just claimed, its transaction only delays that send.
         """
         return (
             self.woken
-            or len(self.waiting) <= self.concurrency
-            or (self._eligible() is None and not self.drained)
+            or (not self.drained and (len(self.waiting) <= self.concurrency or self._eligible() is None))
             or self._wants_firsts()
         )
 

@@ -137,7 +137,7 @@ class Claimer:
                 continue
             if schedule.woken or p.stopping:
                 continue  # committed meanwhile: look again at once
-            if not schedule.waiting:
+            if not schedule.waiting or (found and schedule.drained):
                 # Rows still coming: look again in a moment; otherwise until the next is due.
                 idle = FANOUT_RECHECK_S if schedule.rows_coming else max(0.02, await self._idle_wait())
                 if not (schedule.woken or p.stopping):  # a wake-up during that query is not lost
@@ -294,7 +294,10 @@ class Recorder:
                 recorded = await run(self.p.deliverer.record, batch)
                 # The next delivery of those records may go now, and so may what a receiver
                 # answering again released, and the operational events the batch raised.
-                if recorded.released or recorded.raised or any(s.claimed.record for s in batch.sent):
+                if recorded.raised:
+                    self.p.wake()  # they need their delivery rows written first
+                elif recorded.released or any(s.claimed.record for s in batch.sent):
+                    self.p.schedule.more_due()
                     self.p.claimer.nudged.notify()
                 break
             except Exception:

@@ -93,6 +93,20 @@ def test_the_claimer_waits_while_only_a_saturated_receiver_has_work() -> None:
     assert s.should_claim()  # something was committed
 
 
+def test_a_round_that_found_everything_due_is_not_followed_by_another_until_something_changes() -> None:
+    s = schedule(8)
+    run_round(s, [delivery("a")])  # a woken worker finds the one new event
+    assert s.drained
+    # The slot starting that send would only wait behind a second transaction finding nothing.
+    assert not s.should_claim()
+    s.take()
+    assert not s.should_claim()
+    for change in (Schedule.wake, Schedule.more_due, Schedule.polled):
+        s.drained = True
+        change(s)
+        assert s.should_claim(), change.__name__
+
+
 def test_a_round_skips_saturated_receivers_then_tops_up_when_little_waits() -> None:
     s = schedule(2)  # one slot per receiver
     dead = delivery("dead", hook=1)

@@ -88,6 +88,28 @@ def test_a_delivery_waiting_behind_an_earlier_one_does_not_make_the_claimer_spin
     assert len(arrived) == 2
 
 
+def test_a_woken_worker_claims_once_for_a_new_event_and_does_not_claim_beside_its_send(
+    crm, webhooks, webhook_receiver
+) -> None:
+    # Per-record order off: recording an ordered delivery rightly looks for the record's next one.
+    webhooks.create_hook(name="h", event="lead.created", url=webhook_receiver.url, ordering="none")
+    worker = Worker(webhooks.deliverer, concurrency=8, poll_interval=5.0)
+    worker.start()
+    try:
+        wait_until(lambda: worker.claim_rounds >= 1, what="the first look at the queue")
+        before, started = worker.claim_rounds, time.monotonic()
+        for n in range(1, 11):
+            crm.leads.create(f"Lead {n}")
+            worker.wake()  # as a commit in a dispatcher's process or a NOTIFY would
+            wait_until(lambda n=n: worker.attempts == n, what=f"lead {n} sent and recorded")
+        # It used to claim again at once, finding nothing, while its slot was sending: a
+        # transaction's worth of CPU that delayed every send of a waiting worker.
+        polls = int((time.monotonic() - started) // 5.0)  # a slow machine's run may span a poll
+        assert worker.claim_rounds - before <= 10 + polls
+    finally:
+        worker.stop(timeout=30)
+
+
 def test_a_stop_asked_while_the_worker_starts_is_not_lost(webhooks) -> None:
     worker = Worker(webhooks.deliverer, concurrency=2, poll_interval=5.0)
     worker.stop()  # a SIGTERM before the loop could hear it
