@@ -31,6 +31,7 @@ from .metrics import Metrics
 from .models import MetaRow
 from .outbox import Outbox
 from .preview import Preview, PreviewService
+from .probing import ProbeService
 from .recovery import RecoveryService
 from .replay import ReplayService
 from .signals import hook_disabled
@@ -60,6 +61,7 @@ class WebhooksAddon:
         self.deliveries = DeliveryService(crm, self.hooks, self.deliverer)
         self.replays = ReplayService(crm, self.hooks, self.deliverer)
         self.recovery = RecoveryService(crm, self.hooks, self.deliveries, self.replays)
+        self.probes = ProbeService(crm, self.deliveries, self.recovery)
         self.stats = StatsService(crm, self.hooks)
         self.previews = PreviewService(crm, self.hooks, self.options)
         self._dispatcher: Worker | None = None
@@ -78,10 +80,13 @@ class WebhooksAddon:
         # Here, not at the first delivery: a wrong or missing key is one clear error when the process starts.
         encryption.open_database(self.crm.engine)
         if self.options.dispatcher == "thread" and self._dispatcher is None:
-            self._dispatcher = Worker(
-                self.deliverer, concurrency=self.options.dispatcher_concurrency, poll_interval=2.0
-            )
+            self._dispatcher = self.worker(concurrency=self.options.dispatcher_concurrency, poll_interval=2.0)
             self._dispatcher.start()
+
+    def worker(self, *, concurrency: int, poll_interval: float) -> Worker:
+        """A delivery worker of this addon's database (started by the caller), probing disabled hooks too
+        when ``probe_disabled_every`` is set."""
+        return Worker(self.deliverer, concurrency=concurrency, poll_interval=poll_interval, probe=self.probes.probe)
 
     def close(self) -> None:
         self.outbox.close()

@@ -195,16 +195,30 @@ def events(app: App, as_json: bool) -> None:
 @click.option("--dispatcher", type=click.Choice(DISPATCHERS), help="Who delivers inside the CRM's process.")
 @click.option("--dispatcher-concurrency", type=int, help="Attempts the thread dispatcher keeps in flight (1-256).")
 @click.option("--secret-grace-hours", type=float, help="Hours a rotated-out secret still signs.")
+@click.option(
+    "--probe-disabled-every",
+    type=float,
+    metavar="MINUTES",
+    help="Send a hook disabled for its failures a test event this often; a 2xx enables it again "
+    "(see --never-probe, the default).",
+)
+@click.option("--never-probe", is_flag=True, help="Never probe disabled hooks: a person enables them.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
-def configure(app: App, as_json: bool, retry_delays: str | None, never_disable: bool, **changes: Any) -> None:
+def configure(
+    app: App, as_json: bool, retry_delays: str | None, never_disable: bool, never_probe: bool, **changes: Any
+) -> None:
     """Show or change the addon's options, stored in the database for every process."""
     options = app.crm.addons.options(ADDON)
     changes = {k: v for k, v in changes.items() if v is not None}
-    if never_disable:
-        if "disable_after_failures" in changes:
-            raise click.UsageError("give --disable-after-failures N or --never-disable, not both")
-        changes["disable_after_failures"] = None
+    for flag, option, never in (
+        ("--never-disable", "disable_after_failures", never_disable),
+        ("--never-probe", "probe_disabled_every", never_probe),
+    ):
+        if never:
+            if option in changes:
+                raise click.UsageError(f"give --{option.replace('_', '-')} N or {flag}, not both")
+            changes[option] = None
     if retry_delays is not None:
         try:
             changes["retry_delays"] = [float(x) for x in retry_delays.split(",") if x.strip()]
@@ -785,8 +799,6 @@ def worker(
     log_format: str,
 ) -> None:
     """Deliver until SIGTERM or SIGINT, then finish the attempts in flight and exit 0."""
-    from .engine.worker import Worker
-
     logs.configure(log_format, level=logging.DEBUG if app.debug else logging.INFO)
     with StopSignals() as signals:
         stopped = _wait_for_database(app, signals, wait_for_database)
@@ -795,7 +807,7 @@ def worker(
             return
         if poll_interval is None:
             poll_interval = 5.0 if app.crm.engine.dialect.name == "postgresql" else 0.25
-        runner = Worker(app.webhooks.deliverer, concurrency=concurrency, poll_interval=poll_interval)
+        runner = app.webhooks.worker(concurrency=concurrency, poll_interval=poll_interval)
         metrics = None
         if metrics_port is not None:
             try:

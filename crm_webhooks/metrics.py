@@ -133,7 +133,7 @@ class Metrics(Observer):
         self.slots_busy = Gauge("crm_webhooks_worker_slots_busy", "Worker slots sending an attempt now.", registry=r)
         self.database_errors = Counter(
             "crm_webhooks_database_errors",
-            "Failed database work, by operation: claim, renew, record, next_due or queue (a scrape's read).",
+            "Failed database work, by operation: claim, renew, record, next_due, queue (a scrape's read) or probe.",
             ["operation"],
             registry=r,
         )

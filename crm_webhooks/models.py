@@ -34,9 +34,21 @@ class WebhooksBase(DeclarativeBase):
     pass
 
 
+# Hooks disabled (a few, of many): what the prober looks through for probes due (engine/probe.py).
+DISABLED = "NOT enabled"
+
+
 class HookRow(WebhooksBase):
     __tablename__ = "webhook_hooks"
-    __table_args__ = (NEVER_REUSE_IDS,)
+    __table_args__ = (
+        Index(
+            "ix_webhook_hooks_disabled",
+            "disabled_reason",
+            postgresql_where=text(DISABLED),
+            sqlite_where=text(DISABLED),
+        ),
+        NEVER_REUSE_IDS,
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -75,6 +87,9 @@ class HookRow(WebhooksBase):
     recovery_owed: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Attempts a second at most, shared by every worker (RateSlotRow); NULL: no limit.
     max_per_second: Mapped[float | None] = mapped_column(Float, default=None)
+    # When a worker last sent it a test event to see whether its receiver is back (domain/probing.py);
+    # NULL since it was last disabled or enabled.
+    probed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class RateSlotRow(WebhooksBase):

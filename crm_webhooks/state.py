@@ -36,7 +36,7 @@ def disable(conn: Connection | Session, hook_ids: Sequence[int], reason: str | N
         conn.scalars(
             update(HookRow)
             .where(H.id.in_(hook_ids), H.enabled)
-            .values(enabled=False, disabled_reason=reason, disabled_at=now)
+            .values(enabled=False, disabled_reason=reason, disabled_at=now, probed_at=None)
             .returning(H.id)
         )
     )
@@ -59,7 +59,7 @@ def enable(conn: Connection | Session, hook_id: int, now: dt.datetime) -> bool:
     changed = conn.execute(
         update(HookRow)
         .where(H.id == hook_id, H.enabled.is_(False))
-        .values(enabled=True, disabled_reason=None, disabled_at=None, consecutive_failures=0)
+        .values(enabled=True, disabled_reason=None, disabled_at=None, probed_at=None, consecutive_failures=0)
     ).rowcount
     if changed:
         conn.execute(

@@ -187,6 +187,11 @@ _FAILURES_SENTENCE = re.compile(r"disabled automatically after ([0-9]{1,9}) fail
 HOLDS_EVENTS_LIKE = f"{_FAILURES}%"
 
 
+def disabled_for_failures(code: str | None) -> bool:
+    """Whether ``code`` says its failures disabled the hook (its receiver was down), not an admin or a 410."""
+    return code is not None and code.startswith(_FAILURES)
+
+
 def failures_reason(threshold: int) -> str:
     """The stored code for a hook disabled after ``threshold`` failed deliveries in a row."""
     return f"{_FAILURES}{threshold}"

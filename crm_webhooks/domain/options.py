@@ -15,6 +15,8 @@ DISPATCHERS = ("thread", "manual", "none")
 # schedule Svix uses), so a receiver that is down for an afternoon still gets
 # everything.
 DEFAULT_RETRY_DELAYS: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+# Minutes between probes of a disabled hook: from a fraction of a second (what tests wait for) to a week.
+PROBE_MINUTES = (0.01, 7 * 24 * 60)
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,9 @@ class Options:
     # then takes at most half of them, and the others' deliveries go on.
     dispatcher_concurrency: int = 8
     secret_grace_hours: float = 24.0
+    # Minutes between test sends to a hook disabled for its failures, which a 2xx enables again
+    # (domain/probing.py); None: never, a person enables it.
+    probe_disabled_every: float | None = None
 
     @property
     def warn_after_failures(self) -> int | None:
@@ -79,6 +84,10 @@ class Options:
         if "secret_grace_hours" in options:
             values["secret_grace_hours"] = _number(
                 "secret_grace_hours", options["secret_grace_hours"], low=0, high=24 * 30
+            )
+        if "probe_disabled_every" in options and options["probe_disabled_every"] is not None:
+            values["probe_disabled_every"] = _number(
+                "probe_disabled_every", options["probe_disabled_every"], low=PROBE_MINUTES[0], high=PROBE_MINUTES[1]
             )
         return cls(**values)
 

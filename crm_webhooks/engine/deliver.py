@@ -7,6 +7,7 @@ three steps every path shares (``claim``, ``send``, ``record``); the worker
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
@@ -23,8 +24,9 @@ from crm_stub.models import utcnow
 
 from ..domain.options import Options
 from . import claim as claims
+from . import probe
 from .claim import Claim, Claimed, lease_length, load_claimed, renewal_margin
-from .observe import CLAIM, NOBODY, RECORD, RENEW, Observer
+from .observe import CLAIM, NOBODY, PROBE, RECORD, RENEW, Observer
 from .record import Batch, Recorded, record
 from .schedule import claim_mix
 from .send import Sent, send
@@ -92,6 +94,14 @@ class Deliverer:
                 first=first,
                 limits=self.limits,
             )
+
+    def claim_probes(self) -> probe.Probes:
+        """The disabled hooks this deliverer is to probe now (none when probing is off)."""
+        minutes = self.options.probe_disabled_every
+        if minutes is None:
+            return probe.Probes([], None)
+        with self.counting_errors(PROBE):
+            return probe.claim(self.engine, dt.timedelta(minutes=minutes))
 
     def renew(self, ids: list[int]) -> None:
         with self.counting_errors(RENEW):

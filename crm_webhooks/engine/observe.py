@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .send import Sent
 
 # The ``operation`` a database error is counted under: a fixed set, so a label never grows.
-CLAIM, RENEW, RECORD, NEXT_DUE, QUEUE = "claim", "renew", "record", "next_due", "queue"
+CLAIM, RENEW, RECORD, NEXT_DUE, QUEUE, PROBE = "claim", "renew", "record", "next_due", "queue", "probe"
 
 
 class Observer:

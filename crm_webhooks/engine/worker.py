@@ -12,6 +12,12 @@ make the whole batch go out again.  Database work runs in a small executor
 whose threads run at a lower priority than the loop: when cores are short, the
 responses the slots wait for come first.
 
+When ``probe_disabled_every`` is set, a fourth stage, the prober, looks now and then
+for hooks disabled for their failures that are due a test send (``probe.py``) and
+hands each to ``probe`` (the services' test send and enable) in a thread of its own:
+a probe waits for a receiver that may be down, and must hold up neither the loop
+nor the database threads.  It adds nothing to a claim.
+
 ``wake()`` (a commit in this process, a NOTIFY from another) may be called from
 any thread; it is passed to the loop.  Otherwise the claimer sleeps until the
 next retry falls due, and at most ``poll_interval``.  ``stop()`` is graceful: no
@@ -56,6 +62,8 @@ RECORD_GATHER_S = 0.050  # how long the recorder waits for more before writing a
 RECORD_TRIES = 5  # tries of a batch whose every row fails (the database is away) before letting it go
 BACKGROUND_NICE = 5  # how much lower the database threads run than the loop
 DB_THREAD_PREFIX = "crm-webhooks-db"
+PROBE_LOOK_S = 5.0  # how often the prober looks for newly disabled hooks, at most
+PROBE_LOOK_MIN_S = 0.05  # and at least this long between looks, whatever falls due
 
 
 def _lower_priority() -> None:
@@ -317,10 +325,62 @@ class Recorder:
         self.attempts += len(batch.sent)
 
 
-class Pipeline:
-    """One run of the loop: the schedule and the three stages, from start to stop."""
+class Prober:
+    """Claims the probes of disabled hooks that fall due and runs each through ``probe``."""
 
-    def __init__(self, deliverer: Deliverer, concurrency: int, poll_interval: float) -> None:
+    def __init__(self, pipeline: Pipeline, probe: Callable[[int], bool]) -> None:
+        self.p = pipeline
+        self.probe = probe
+        self.stopped = _Signal()
+        self.probes = 0  # probes run (answered or not)
+
+    async def run(self) -> None:
+        minutes = self.p.deliverer.options.probe_disabled_every
+        if minutes is None:
+            return  # off: not a query, not a thread
+        look = min(PROBE_LOOK_S, minutes * 60)
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(1, thread_name_prefix="crm-webhooks-probe") as sender:
+            failures = 0
+            while not self.p.stopping:
+                wait = look
+                try:
+                    found = await self.p.db.run(self.p.deliverer.claim_probes)
+                    failures = 0
+                except Exception:  # the database went away: the claimer says so too; look again later
+                    failures += 1
+                    wait = pause_after(failures)
+                    log.exception("looking for probes failed", extra={"retry_in_s": wait})
+                else:
+                    for hook_id in found.hooks:
+                        if not self.p.stopping:  # one left claimed is probed an interval later
+                            await self._probe(loop, sender, hook_id)
+                    if found.next_at is not None:
+                        wait = min(look, max(PROBE_LOOK_MIN_S, (found.next_at - utcnow()).total_seconds()))
+                if not self.p.stopping:  # a stop while it looked or probed: its signal has gone already
+                    await self.stopped.wait(wait)
+
+    async def _probe(self, loop: asyncio.AbstractEventLoop, sender: ThreadPoolExecutor, hook_id: int) -> None:
+        try:
+            enabled = await loop.run_in_executor(sender, self.probe, hook_id)
+        except Exception:  # claimed all the same: it is probed again an interval later
+            log.exception("probing failed", extra={"hook": hook_id})
+            enabled = False
+        self.probes += 1
+        if enabled:  # its held deliveries, and those sent again, are due now
+            self.p.wake()
+
+
+class Pipeline:
+    """One run of the loop: the schedule and its stages, from start to stop."""
+
+    def __init__(
+        self,
+        deliverer: Deliverer,
+        concurrency: int,
+        poll_interval: float,
+        probe: Callable[[int], bool] | None = None,
+    ) -> None:
         options = deliverer.options
         self.deliverer = deliverer
         self.poll_interval = poll_interval
@@ -334,6 +394,7 @@ class Pipeline:
         self.slots_wanted = _Signal()
         self.claimer = Claimer(self)
         self.recorder = Recorder(self)
+        self.prober = None if probe is None else Prober(self, probe)
 
     def wake(self) -> None:
         self.schedule.wake()
@@ -343,6 +404,8 @@ class Pipeline:
         self.stopping = True
         self.claimer.nudged.notify()
         self.slots_wanted.notify()
+        if self.prober is not None:
+            self.prober.stopped.notify()
 
     async def run(self) -> None:
         from .transport_async import AsyncTransport  # aiohttp is imported by workers only
@@ -354,7 +417,10 @@ class Pipeline:
         recording = asyncio.create_task(self.recorder.run(), name="recorder")
         self.deliverer.observer.slots(self.schedule.concurrency)
         try:
-            await asyncio.gather(self.claimer.run(), Slots(self, transport).run())
+            stages = [self.claimer.run(), Slots(self, transport).run()]
+            if self.prober is not None:
+                stages.append(self.prober.run())
+            await asyncio.gather(*stages)
         finally:
             self.deliverer.observer.slots(-self.schedule.concurrency)
             self.recorder.put(Batch(released=self.schedule.release_all()))
@@ -367,9 +433,18 @@ class Pipeline:
 class Worker:
     """Runs a ``Pipeline`` in a thread of its own until ``stop()``; safe to call from any thread."""
 
-    def __init__(self, deliverer: Deliverer, *, concurrency: int = 1, poll_interval: float = 0.25) -> None:
+    def __init__(
+        self,
+        deliverer: Deliverer,
+        *,
+        concurrency: int = 1,
+        poll_interval: float = 0.25,
+        probe: Callable[[int], bool] | None = None,
+    ) -> None:
+        """``probe``: send a disabled hook a test event and enable it when answered (True then);
+        without it, disabled hooks are not probed whatever the options say."""
         self.deliverer = deliverer
-        self.pipeline = Pipeline(deliverer, concurrency, poll_interval)
+        self.pipeline = Pipeline(deliverer, concurrency, poll_interval, probe)
         self.listener: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = threading.Event()
@@ -386,6 +461,12 @@ class Worker:
     def running(self) -> bool:
         """Whether the loop's thread is still at work."""
         return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def probes(self) -> int:
+        """Disabled hooks probed so far."""
+        prober = self.pipeline.prober
+        return 0 if prober is None else prober.probes
 
     @property
     def claim_rounds(self) -> int:

@@ -314,6 +314,7 @@ SETTINGS = [
     (["--dispatcher", "none"], "dispatcher", "none"),
     (["--dispatcher-concurrency", "16"], "dispatcher_concurrency", 16),
     (["--secret-grace-hours", "48"], "secret_grace_hours", 48.0),
+    (["--probe-disabled-every", "15"], "probe_disabled_every", 15.0),
 ]
 
 
@@ -335,6 +336,14 @@ def test_configure_has_a_flag_for_every_option_and_shows_them_all(cli) -> None:
         assert f"--{name.replace('_', '-')}" in usage and name in table
     assert re.search(r"disable_after_failures +│ never", table), table
     assert re.search(r"secret_grace_hours +│ 24.0 \(default\)", table), table
+
+
+def test_probing_disabled_hooks_is_off_until_configured_and_can_be_turned_off(cli) -> None:
+    assert re.search(r"probe_disabled_every +│ never \(default\)", cli("configure").stdout)
+    assert cli.json("configure", "--probe-disabled-every", "15")["probe_disabled_every"] == 15
+    assert cli.json("configure", "--never-probe")["probe_disabled_every"] is None
+    with CRM(cli.url) as crm:
+        assert crm.addons["crm_webhooks"].options.probe_disabled_every is None
 
 
 BAD = [
@@ -390,6 +399,12 @@ BAD = [
     (["configure", "--dispatcher-concurrency", "0"], 1, "error: dispatcher_concurrency: a whole number from 1 to 256"),
     (["configure", "--secret-grace-hours", "-1"], 1, "error: secret_grace_hours: expected a number"),
     (["configure", "--retry-jitter", "2"], 1, "error: retry_jitter: expected a number from 0 to 1"),
+    (["configure", "--probe-disabled-every", "0"], 1, "error: probe_disabled_every: expected a number from 0.01"),
+    (
+        ["configure", "--never-probe", "--probe-disabled-every", "5"],
+        2,
+        "error: give --probe-disabled-every N or --never-probe",
+    ),
     (["worker", "--concurrency", "0"], 2, "error: Invalid value for '--concurrency'"),
     (["nope"], 2, "error: No such command 'nope'."),
 ]

@@ -29,6 +29,7 @@ BY_MODULE = {
     "deliveries": "services",
     "replay": "services",
     "recovery": "services",
+    "probing": "services",
     "preview": "services",
     "stats": "services",
     # Counts through the engine's observer hooks, reads the queue through deliveries.

@@ -548,3 +548,27 @@ def test_0013_first_attempts_index_and_rate_limits_upgrade_and_can_be_undone(dat
         assert differences(crm.engine) == []
         again = wh.get_hook(hook.id)  # the hook is still there, with no limit: the old schema had none
         assert (again.name, again.max_per_second) == ("kept", None)
+
+
+def test_0014_probed_at_and_the_disabled_hooks_index_upgrade_and_can_be_undone(database_url: str) -> None:
+    def shape(engine: sa.Engine) -> tuple[bool, bool]:
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            return (
+                "probed_at" in {c["name"] for c in inspector.get_columns("webhook_hooks")},
+                "ix_webhook_hooks_disabled" in {i["name"] for i in inspector.get_indexes("webhook_hooks")},
+            )
+
+    with CRM(database_url) as crm:
+        wh = crm.install_addon("crm_webhooks", dispatcher="manual", allow_private_networks=True)
+        hook = wh.create_hook(name="kept", event="lead.created", url="http://127.0.0.1:9/h")
+        wh.disable_hook(hook.id)
+        assert shape(crm.engine) == (True, True)
+        with crm.engine.begin() as conn:
+            command.downgrade(schema.config(conn), "0013")
+        assert shape(crm.engine) == (False, False)
+        assert schema.upgrade(crm.engine) == "0013"
+        assert shape(crm.engine) == (True, True)
+        assert differences(crm.engine) == []
+        again = wh.get_hook(hook.id)  # still there, still disabled by its admin
+        assert (again.name, again.enabled, again.disabled_code) == ("kept", False, "admin")
