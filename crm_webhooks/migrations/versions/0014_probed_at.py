@@ -1,4 +1,4 @@
-"""Hooks disabled for their failures can be probed (crm_webhooks 0.7.0, ``probe_disabled_every``).
+"""Hooks disabled for their failures can be probed (crm_webhooks 0.6.0, ``probe_disabled_every``).
 
 ``probed_at``: when a worker last sent the disabled hook a test event; the one conditional
 update that sets it is how workers sharing the database agree on who probes, once an interval.
