@@ -52,7 +52,11 @@ class Probes:
 
 
 def claim(engine: Engine, every: dt.timedelta) -> Probes:
-    """Claim the probes due now, in one transaction; the rest say when they fall due."""
+    """Claim one probe due now, if any; when the next falls due says when to look again.
+
+    One at a time: a probe may wait out a whole timeout, and a hook claimed but not yet
+    probed would be kept from other workers (and its own interval stretched) meanwhile.
+    """
     claimed: list[int] = []
     later: list[dt.datetime] = []
     with engine.begin() as conn:
@@ -61,8 +65,8 @@ def claim(engine: Engine, every: dt.timedelta) -> Probes:
             due = next_probe_at(row.disabled_reason, row.disabled_at, row.probed_at, every)
             if due is None:
                 continue
-            if due > now:
-                later.append(due)
+            if due > now or claimed:
+                later.append(due)  # another due now, once this one is probed
                 continue
             params = {"hook": row.id, "reason": row.disabled_reason, "seen": row.probed_at, "now": now}
             if conn.execute(_CLAIM, params).first() is not None:

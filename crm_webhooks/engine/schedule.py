@@ -173,6 +173,9 @@ class Schedule:
         self._hook_destination: dict[int, str] = {}
         self.drained = False  # the last claim found everything due it may take
         self.woken = False  # something was committed since the claimer last looked
+        # Something else may be claimable since the round under way began (``more_due()``, room
+        # again at a receiver): that round's "drained" must not hide it.
+        self.look_again = False
         self._fan_out = True  # new events may need their delivery rows before the next claim
         self._probed_at = -math.inf
         self._lease_ends = math.inf  # when the oldest waiting lease runs out
@@ -191,6 +194,7 @@ class Schedule:
         was recorded, a receiver that answered again released its retries): claim again."""
         self.drained = False
         self.firsts_drained = False
+        self.look_again = True
 
     def polled(self) -> None:
         """The claimer woke by itself: events may have been committed without a wake-up,
@@ -224,6 +228,7 @@ class Schedule:
         """
         return (
             self.woken
+            or self.look_again
             or (not self.drained and (len(self.waiting) <= self.concurrency or self._eligible() is None))
             or self._wants_firsts()
         )
@@ -239,7 +244,7 @@ class Schedule:
     def claim_round(self, now: float) -> ClaimRound:
         """The claims to run now (call ``claimed()`` with what they found)."""
         fan_out_first, self._fan_out = self._fan_out, False
-        self.woken = False
+        self.woken = self.look_again = False
         saturated = {d for d, n in self.busy.items() if n >= self.per_destination}
         skip = frozenset(h for h, d in self._hook_destination.items() if d in saturated)
         # Only receivers with room, unless a moment ago there were none and nothing was
@@ -293,6 +298,15 @@ class Schedule:
         """The leases of what waited when ``renewal(at)`` was asked now run from ``at``."""
         self._lease_ends = at + self.lease_s if self.waiting else math.inf
 
+    def idle_for(self, now: float, poll_interval: float, due_in: float | None) -> float:
+        """How long the claimer may sleep once it found everything due: until the next delivery
+        falls due (``due_in`` seconds; None: none waits), the next poll, or the renewal of what
+        waits for a slot, whichever comes first; only a moment while rows are still being written."""
+        if self._fan_out:
+            return FANOUT_RECHECK_S
+        wait = self.wait_limit(now, poll_interval)
+        return max(0.02, wait if due_in is None else min(wait, due_in))
+
     def wait_limit(self, now: float, poll_interval: float) -> float:
         """How long the claimer may sleep: until the next poll, or until leases need renewing."""
         return max(0.0, min(poll_interval, self._lease_ends - self.renewal_margin_s - now))
@@ -345,6 +359,7 @@ class Schedule:
         room_again = self.busy[c.destination] == self.per_destination - 1
         if room_again:
             self.drained = False
+            self.look_again = True
         return room_again
 
     def _may_start(self, c: Claimed) -> bool:

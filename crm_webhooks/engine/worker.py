@@ -47,7 +47,7 @@ from .deliver import Deliverer
 from .observe import NEXT_DUE
 from .record import Batch
 from .retry import pause_after
-from .schedule import FANOUT_RECHECK_S, Schedule
+from .schedule import Schedule
 from .send import send_async
 
 if TYPE_CHECKING:  # aiohttp is imported by the worker's loop only
@@ -143,12 +143,13 @@ class Claimer:
                 log.exception("claiming failed", extra={"retry_in_s": wait})
                 await self.nudged.wait(wait)
                 continue
-            if schedule.woken or p.stopping:
-                continue  # committed meanwhile: look again at once
+            if schedule.woken or schedule.look_again or p.stopping:
+                continue  # committed meanwhile, or more became claimable: look again at once
             if not schedule.waiting or (found and schedule.drained):
-                # Rows still coming: look again in a moment; otherwise until the next is due.
-                idle = FANOUT_RECHECK_S if schedule.rows_coming else max(0.02, await self._idle_wait())
-                if not (schedule.woken or p.stopping):  # a wake-up during that query is not lost
+                # Until the next is due, the next poll, or what waits needs its leases renewed.
+                due_in = None if schedule.rows_coming else await self._due_in()
+                idle = schedule.idle_for(time.monotonic(), p.poll_interval, due_in)
+                if not (schedule.woken or schedule.look_again or p.stopping):  # not lost during that query
                     await self.nudged.wait(idle)
                 schedule.polled()
             elif not found:
@@ -195,16 +196,14 @@ class Claimer:
                 p.slots_wanted.notify()
         return len(claimed)
 
-    async def _idle_wait(self) -> float:
-        """Until the next pending delivery falls due, at most ``poll_interval``."""
-        poll = self.p.poll_interval
+    async def _due_in(self) -> float | None:
+        """Seconds until the next pending delivery falls due; None when none waits (or the
+        database cannot say: the next poll looks again)."""
         try:
             due = await self.p.db.run(_next_due_at, self.p.deliverer)
         except Exception:
-            return poll
-        if due is None:
-            return poll
-        return max(0.0, min(poll, (due - utcnow()) / dt.timedelta(seconds=1)))
+            return None
+        return None if due is None else max(0.0, (due - utcnow()) / dt.timedelta(seconds=1))
 
 
 def _next_due_at(deliverer: Deliverer) -> dt.datetime | None:

@@ -188,6 +188,45 @@ def test_the_claimer_sleeps_until_renewal_or_poll_whichever_comes_first() -> Non
     assert s.wait_limit(9.0, poll_interval=5.0) == 0.0
 
 
+@pytest.mark.parametrize(
+    ("due_in", "now", "sleeps"),
+    [
+        (None, 0.0, 4.0),  # nothing else due: until what waits needs its leases renewed (25 - 21 s)
+        (1.5, 0.0, 1.5),  # a retry falls due first
+        (30.0, 3.5, 0.5),  # a long poll, but the renewal comes first
+        (0.0, 0.0, 0.02),  # due now: a moment, not a spin
+    ],
+)
+def test_a_claimer_that_found_everything_due_sleeps_until_the_first_of_due_poll_or_renewal(due_in, now, sleeps) -> None:
+    s = schedule()
+    run_round(s, [])  # it has fanned out: no rows coming
+    s.claimed([delivery("a")], drained=True, now=0.0)  # waits for a slot; its lease ends at 25 s
+    # (A poll of 60 s once let the leases run out: the worker itself then sent them twice.)
+    assert s.idle_for(now, poll_interval=60.0, due_in=due_in) == pytest.approx(sleeps)
+
+
+def test_a_claimer_sleeps_only_a_moment_while_rows_are_still_being_written() -> None:
+    s = schedule()
+    s.fanout_behind()
+    assert s.idle_for(0.0, poll_interval=5.0, due_in=None) == FANOUT_RECHECK_S
+
+
+@pytest.mark.parametrize("change", ["more_due", "room_again"])
+def test_what_became_claimable_while_a_round_ran_is_claimed_for(change) -> None:
+    s = schedule(4)
+    s.claimed([delivery("a") for _ in range(6)], drained=True, now=0)  # more wait than there are slots
+    busy = [s.take() for _ in range(2)]  # the receiver's share of the slots: it is saturated
+    plan = s.claim_round(0.0)
+    request = plan.first()
+    # Meanwhile (the claim is in the database thread) a record's next delivery was recorded,
+    # or the receiver answered and has room again.
+    s.more_due() if change == "more_due" else s.done(busy[0])
+    while request is not None:
+        request = plan.then(0)  # that claim, begun before, found nothing
+    s.claimed([], drained=plan.drained, firsts_drained=plan.firsts_drained, now=0)
+    assert s.should_claim()
+
+
 def test_closing_hands_back_everything_that_waits() -> None:
     s = schedule()
     waiting = [delivery("a"), delivery("b")]

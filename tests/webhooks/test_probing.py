@@ -145,6 +145,16 @@ def test_an_admins_disable_and_a_410_gone_are_never_probed(crm, webhooks, webhoo
     assert {r.path for r in webhook_receiver.requests} == {"/gone", "/down"}  # their failures, and the probe
 
 
+def test_a_look_claims_one_probe_so_a_slow_one_holds_no_other_hook_back(crm, webhooks, webhook_receiver) -> None:
+    down = [disable_by_failure(crm, webhooks, webhook_receiver, f"down{n}") for n in range(3)]
+    disabled_long_ago(crm, *(h.id for h in down))
+    # Each probe may wait out a whole timeout: hooks claimed behind it would wait too, and
+    # other workers could not take them.  One a look; the next look comes at once.
+    looks = [webhooks.deliverer.claim_probes() for _ in range(4)]
+    assert [look.hooks for look in looks] == [[down[0].id], [down[1].id], [down[2].id], []]
+    assert all(look.next_at <= utcnow() for look in looks[:2])
+
+
 @pytest.mark.webhooks_options(retry_delays=[], disable_after_failures=1)
 def test_probing_is_off_by_default(crm, webhooks, webhook_receiver, start_worker) -> None:
     assert webhooks.options.probe_disabled_every is None
