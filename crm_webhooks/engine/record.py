@@ -197,7 +197,10 @@ def _update_hooks(
     gone: list[int] = []
     failing: list[int] = []  # only a failure can take a hook to the threshold
     recovered: list[int] = []
-    for hook_id, items in per_hook.items():
+    # In id order: two workers recording batches that share hooks take their row locks in the
+    # same order, where in the batches' order each could wait for the other (a deadlock on
+    # PostgreSQL, which fails one batch's recording and sends it again after its lease).
+    for hook_id, items in sorted(per_hook.items()):
         last = items[-1]
         values = {"last_run_at": last.at, "last_result": "succeeded" if last.response.ok else "failed"}
         successes = [i for i, s in enumerate(items) if s.outcome.status == "succeeded"]

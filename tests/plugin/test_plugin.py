@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
-import os
+import importlib.metadata as metadata
 
 import pytest
+from packaging.utils import canonicalize_name
+
+from .test_qa_extra import SELF, extra, with_their_dependencies
 
 pytest_plugins = ["pytester"]
+
+
+def qa_plugins() -> list[str]:
+    """``-p`` for each pytest plugin a QA machine loads by itself: the project's, and those of what
+    the qa extra installs (pytest-httpserver's).  Loaded by entry point name, so the project's is
+    found as a bare install finds it."""
+    installed = with_their_dependencies(extra("qa")) | {SELF}
+    names = {
+        entry.name
+        for dist in metadata.distributions()  # a source checkout's egg-info lists the project again
+        if canonicalize_name(dist.metadata["Name"]) in installed
+        for entry in dist.entry_points.select(group="pytest11")
+    }
+    return [arg for name in sorted(names) for arg in ("-p", name)]
+
+
+def run_as_qa(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str) -> pytest.RunResult:
+    """pytest in a subprocess with the plugins of a QA machine only: none of the test extra's
+    (hypothesis, schemathesis...), whose imports were most of each run's time."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    return pytester.runpytest_subprocess(*qa_plugins(), "-p", "no:cacheprovider", *args)
+
 
 SCENARIO = """
 import pytest
@@ -69,10 +94,21 @@ def test_checked_against_the_wrong_hook(crm, webhooks, webhook_receiver):
 """
 
 
-def test_a_scenario_with_only_the_plugin_fixtures(pytester: pytest.Pytester) -> None:
+def test_a_scenario_with_only_the_plugin_fixtures_on_a_machine_without_keys(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """The contract's scenario where nobody configured encryption keys: it runs, and writes no key
+    into the home directory."""
+    from crm_webhooks.encryption import KEY_FILE_ENV, KEYS_ENV
+
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in (KEYS_ENV, KEY_FILE_ENV, "XDG_CONFIG_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(home))
     pytester.makepyfile(test_scenario=SCENARIO, test_wrong_hook=WRONG_HOOK)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
-    result.assert_outcomes(passed=6, failed=1)
+    result = run_as_qa(pytester, monkeypatch, "-s")
+    result.assert_outcomes(passed=SCENARIO.count("\ndef test_"), failed=1)
     result.stdout.fnmatch_lines(["*DATABASE sqlite*"])
     # The wrong hook fails the test as a check does: at the test's line, naming the hook and the request.
     result.stdout.fnmatch_lines(
@@ -83,6 +119,7 @@ def test_a_scenario_with_only_the_plugin_fixtures(pytester: pytest.Pytester) -> 
         ]
     )
     assert "standardwebhooks" not in result.stdout.str() and "signing.py" not in result.stdout.str()
+    assert list(home.iterdir()) == []
 
 
 ISOLATION = """
@@ -97,42 +134,26 @@ def test_each_test_starts_empty(crm, webhooks, n):
 
 
 @pytest.mark.postgres
-def test_the_same_scenarios_run_on_postgresql(pytester: pytest.Pytester, postgres_database_url: str) -> None:
+def test_the_same_scenarios_run_on_postgresql(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, postgres_database_url: str
+) -> None:
     pytester.makepyfile(test_scenario=SCENARIO, test_isolation=ISOLATION)
     server = postgres_database_url.split("?")[0]  # the database itself, as a QA engineer would give it
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", f"--crm-database-url={server}")
+    result = run_as_qa(pytester, monkeypatch, "-s", f"--crm-database-url={server}")
     # Each test gets a schema of its own in that database.
     result.assert_outcomes(passed=9)
     result.stdout.fnmatch_lines(["*DATABASE postgresql*"])
 
 
-def test_the_database_can_come_from_the_environment(pytester: pytest.Pytester, tmp_path) -> None:
+def test_the_database_can_come_from_the_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
     pytester.makepyfile(
         test_env="""
 def test_env(crm, crm_database_url):
     assert crm_database_url.endswith("from-env.db")
 """
     )
-    os.environ["CRM_TEST_DATABASE_URL"] = f"sqlite:///{tmp_path}/from-env.db"
-    try:
-        result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    finally:
-        del os.environ["CRM_TEST_DATABASE_URL"]
+    monkeypatch.setenv("CRM_TEST_DATABASE_URL", f"sqlite:///{tmp_path}/from-env.db")
+    result = run_as_qa(pytester, monkeypatch)
     result.assert_outcomes(passed=1)
-
-
-def test_with_no_keys_configured_the_plugin_writes_no_key_into_the_home_directory(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:
-    """The contract's scenario on a machine where nobody configured encryption keys."""
-    from crm_webhooks.encryption import KEY_FILE_ENV, KEYS_ENV
-
-    home = tmp_path / "home"
-    home.mkdir()
-    for name in (KEYS_ENV, KEY_FILE_ENV, "XDG_CONFIG_HOME"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(home))
-    pytester.makepyfile(test_scenario=SCENARIO)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=SCENARIO.count("\ndef test_"))
-    assert list(home.iterdir()) == []

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -28,34 +28,52 @@ def pg(postgres_database_url: str) -> Iterator[CRM]:
         yield crm
 
 
-@pytest.fixture
-def workers(pg: CRM) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
+class Workers:
+    """Starts worker processes on ``pg``'s database; each is ready (listening, claiming) when returned."""
 
-    def start(*args: str) -> subprocess.Popen[str]:
+    def __init__(self, database_url: str) -> None:
         # Named, so that a test killing "the workers' connections" kills theirs only, not those of
         # tests running beside it on the same server.
-        env = {**os.environ, "CRM_DATABASE_URL": pg.database_url, "PGAPPNAME": start.application_name}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "crm_webhooks.cli", "worker", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        started.append(proc)
-        said = []
-        while not said or "in flight at most" not in said[-1]:  # log lines may come first
-            line = proc.stderr.readline()  # type: ignore[union-attr]
-            assert line, "".join(said)
-            said.append(line)
-        # Keep reading what it logs (a line per attempt): a full pipe would stall the worker.
-        threading.Thread(target=proc.stderr.read, daemon=True).start()  # type: ignore[union-attr]
+        self.application_name = f"crm-test-worker-{uuid.uuid4().hex[:12]}"
+        self.env = {**os.environ, "CRM_DATABASE_URL": database_url, "PGAPPNAME": self.application_name}
+        self.started: list[subprocess.Popen[str]] = []
+
+    def __call__(self, *args: str) -> subprocess.Popen[str]:
+        (proc,) = self.several(1, *args)
         return proc
 
-    start.application_name = f"crm-test-worker-{uuid.uuid4().hex[:12]}"  # type: ignore[attr-defined]
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=10)
+    def several(self, count: int, *args: str) -> list[subprocess.Popen[str]]:
+        """``count`` workers started side by side: their start-ups (imports, connections) overlap."""
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "crm_webhooks.cli", "worker", *args],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=self.env,
+            )
+            for _ in range(count)
+        ]
+        self.started += procs
+        for proc in procs:
+            said = []
+            while not said or "in flight at most" not in said[-1]:  # log lines may come first
+                line = proc.stderr.readline()  # type: ignore[union-attr]
+                assert line, "".join(said)
+                said.append(line)
+            # Keep reading what it logs (a line per attempt): a full pipe would stall the worker.
+            threading.Thread(target=proc.stderr.read, daemon=True).start()  # type: ignore[union-attr]
+        return procs
+
+    def stop(self) -> None:
+        for proc in self.started:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=10)
+
+
+@pytest.fixture
+def workers(pg: CRM) -> Iterator[Workers]:
+    started = Workers(pg.database_url)
+    yield started
+    started.stop()

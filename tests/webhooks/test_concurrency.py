@@ -6,7 +6,10 @@ import threading
 import time
 from collections import Counter
 
+from sqlalchemy import event
+
 from crm_stub import CRM
+from crm_webhooks.engine.record import Batch
 
 
 def test_two_processes_with_thread_dispatchers_share_one_database(crm_database_url: str, webhook_receiver) -> None:
@@ -46,3 +49,27 @@ def test_two_processes_with_thread_dispatchers_share_one_database(crm_database_u
     finally:
         second.close()
         first.close()
+
+
+def test_recording_a_batch_writes_its_hooks_in_id_order_whatever_order_they_were_sent_in(crm, webhooks) -> None:
+    """Workers recording batches that share hooks each lock those hooks' rows. In each batch's own
+    order, two of them could each hold a row the other waits for: on PostgreSQL a deadlock, one
+    batch not recorded and sent again once its lease ran out (seen in tests/scaleout)."""
+    for name in ("first", "second"):
+        webhooks.create_hook(name=name, event="lead.created", url="http://127.0.0.1:9/down")
+    crm.leads.create("Ana")
+    deliverer = webhooks.deliverer
+    claimed = sorted(deliverer.claim().claimed, key=lambda c: c.hook_id, reverse=True)
+    sent = [deliverer.send(c) for c in claimed]  # the second hook's attempt first
+    written: list[int] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:
+        if context.isupdate and context.compiled.statement.table.name == "webhook_hooks":
+            written.append(context.compiled_parameters[0]["id_1"])
+
+    event.listen(crm.engine, "before_cursor_execute", note)
+    try:
+        deliverer.record(Batch(sent=sent))
+    finally:
+        event.remove(crm.engine, "before_cursor_execute", note)
+    assert written == sorted(c.hook_id for c in claimed)

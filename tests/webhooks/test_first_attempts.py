@@ -17,6 +17,7 @@ from crm_webhooks.engine import fanout
 from crm_webhooks.engine.worker import Worker
 from crm_webhooks.models import DeliveryRow
 
+from ..bulk import create_leads
 from ..waiting import wait_until
 
 BACKLOG = 5000
@@ -25,9 +26,7 @@ FRESH = 20
 
 def retry_backlog(crm, hook_id: int, count: int) -> None:
     """``count`` leads whose deliveries to ``hook_id`` failed once and have waited an hour for their retry."""
-    with crm.transaction():
-        for n in range(count):
-            crm.leads.create(f"Lead {n}")
+    create_leads(crm, count)
     with crm.engine.begin() as conn:
         fanout.fan_out_all(conn)
         conn.execute(
