@@ -17,6 +17,9 @@ from crm_stub import CRM
 from crm_webhooks.testing import isolated_database
 
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL")
+# Still scrypt, at a 32nd of its cost: hundreds of logins and users are made here, and the
+# host's full cost (about 0.1 s of CPU a check) is what its own test below keeps.
+os.environ.setdefault("CRM_PASSWORD_HASH", "scrypt:1024:8:1")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

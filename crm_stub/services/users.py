@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import os
 import secrets
 
 from sqlalchemy import delete, func, select
@@ -89,7 +91,7 @@ class UserService(Service[User]):
         with self._crm._read() as session:
             user = session.scalar(select(User).where(func.lower(User.email) == (address or "").strip().lower()))
             if user is None or user.password_hash is None:
-                check_password_hash(_DUMMY, password or "")  # the same time whether the user exists or not
+                check_password_hash(_dummy(_method()), password or "")  # the same time whether the user exists or not
                 return None
             return Snapshot.of(user) if check_password_hash(user.password_hash, password or "") else None
 
@@ -111,15 +113,36 @@ def check_password(password: object) -> str:
     return password
 
 
+# werkzeug's method for new password hashes (``scrypt`` by default: about 0.1 s of CPU a check).
+# Test suites set a cheaper scrypt, as Django's do with their hashers; a stored hash names its
+# own method, so changing this never locks anyone out.
+PASSWORD_HASH_ENV = "CRM_PASSWORD_HASH"
+
+
+def _method() -> str:
+    return os.environ.get(PASSWORD_HASH_ENV) or "scrypt"
+
+
 def _hash(password: object) -> str:
-    return generate_password_hash(check_password(password))
+    checked = check_password(password)
+    try:
+        return generate_password_hash(checked, method=_method())
+    except ValueError as error:
+        raise CRMError(f"{PASSWORD_HASH_ENV}: {error}") from None
+
+
+@functools.cache
+def _dummy(method: str) -> str:
+    """A hash nobody's password matches, checked for unknown accounts: made when first needed,
+    not at import (it costs a whole hash), and with the method real hashes have."""
+    try:
+        return generate_password_hash("not a password anyone has", method=method)
+    except ValueError:
+        return generate_password_hash("not a password anyone has")
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-_DUMMY = generate_password_hash("not a password anyone has")
 
 
 def _email(field: str, value: object) -> str:

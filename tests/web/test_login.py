@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from crm_stub import CRM
-from crm_stub.models import LoginFailure, LoginSession
+from crm_stub import CRM, CRMError
+from crm_stub.models import LoginFailure, LoginSession, User
 from crm_stub.web import create_app
 from crm_stub.web.auth import safe_next
 from crm_stub.web.throttle import Limits, address_key
@@ -314,3 +314,21 @@ def test_password_checks_run_a_few_at_a_time(throttled, monkeypatch) -> None:
         worker.join(10)
     assert answers == [401]
     assert browser_at(throttled, "192.0.2.11").login().status_code == 302  # the slot is free again
+
+
+def test_passwords_are_hashed_with_scrypt_at_full_cost_unless_the_host_is_told_otherwise(crm: CRM, monkeypatch) -> None:
+    monkeypatch.delenv("CRM_PASSWORD_HASH")
+    crm.users.create("Full", "full@example.com", password=PASSWORD)
+    monkeypatch.setenv("CRM_PASSWORD_HASH", "scrypt:1024:8:1")
+    crm.users.create("Cheap", "cheap@example.com", password=PASSWORD)
+    with crm.engine.connect() as conn:
+        stored = dict(conn.execute(sa.select(User.email, User.password_hash)).all())
+    assert stored["full@example.com"].startswith("scrypt:32768:8:1$")
+    assert stored["cheap@example.com"].startswith("scrypt:1024:8:1$")
+    # A stored hash names its method: changing the setting locks nobody out.
+    assert crm.users.authenticate("full@example.com", PASSWORD) is not None
+    monkeypatch.setenv("CRM_PASSWORD_HASH", "rot13")
+    with pytest.raises(CRMError, match="CRM_PASSWORD_HASH"):
+        crm.users.create("Odd", "odd@example.com", password=PASSWORD)
+    assert crm.users.authenticate("cheap@example.com", PASSWORD) is not None
+    assert crm.users.authenticate("nobody@example.com", PASSWORD) is None
