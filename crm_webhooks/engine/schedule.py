@@ -94,7 +94,16 @@ class ClaimRound:
     ``firsts_drained`` whether it found every first attempt it asked for.
     """
 
-    def __init__(self, mix: ClaimMix, skip: frozenset[int], *, fan_out_first: bool, probe: bool, low: bool) -> None:
+    def __init__(
+        self,
+        mix: ClaimMix,
+        skip: frozenset[int],
+        *,
+        fan_out_first: bool,
+        probe: bool,
+        low: bool,
+        firsts_drained: bool = False,
+    ) -> None:
         self.limit = mix.rest
         self.firsts_wanted = mix.first
         self.skip = skip
@@ -105,9 +114,20 @@ class ClaimRound:
         self._step = 0
         self._found = 0  # by due time
         self._firsts = 0
+        self._rest_asked = False  # a top-up asked for anyone's deliveries by due time
+        self._firsts_drained_before = firsts_drained  # why it asks for none: still so after it
+
+    @property
+    def exhausted(self) -> bool:
+        """Nothing else is due for anyone: the round asked for anyone's deliveries (no receiver
+        skipped, or a top-up) and came back short.  Unlike ``drained``, which may only mean that
+        receivers other than a saturated one have nothing."""
+        return self._found < self.limit and (not self.skip or self._rest_asked)
 
     @property
     def firsts_drained(self) -> bool:
+        if not self.firsts_wanted:
+            return self._firsts_drained_before
         return self._firsts < self.firsts_wanted
 
     def first(self) -> ClaimRequest | None:
@@ -133,6 +153,7 @@ class ClaimRound:
         """Anyone's: the rest while few wait, and the first attempts still lacking."""
         self._step = 2
         rest = self.limit - self._found if self.low and self.drained else 0
+        self._rest_asked = rest > 0
         first = self.firsts_wanted - self._firsts
         if rest <= 0 and first <= 0:
             self._step = 3
@@ -172,10 +193,11 @@ class Schedule:
         self._queued: Counter[str] = Counter()
         self._hook_destination: dict[int, str] = {}
         self.drained = False  # the last claim found everything due it may take
+        self.exhausted = False  # the last claim found everything due, for any receiver
         self.woken = False  # something was committed since the claimer last looked
         # Something else may be claimable since the round under way began (``more_due()``, room
         # again at a receiver): that round's "drained" must not hide it.
-        self.look_again = False
+        self._changed_in_round = False
         self._fan_out = True  # new events may need their delivery rows before the next claim
         self._probed_at = -math.inf
         self._lease_ends = math.inf  # when the oldest waiting lease runs out
@@ -186,21 +208,23 @@ class Schedule:
         """New work was committed: claim now, and it may be for a receiver with room."""
         self.woken = True
         self._fan_out = True
-        self.drained = False
+        self.drained = self.exhausted = False
         self.firsts_drained = False
 
     def more_due(self) -> None:
         """Deliveries the last claim could not take may be due now (a record's earlier delivery
-        was recorded, a receiver that answered again released its retries): claim again."""
-        self.drained = False
-        self.firsts_drained = False
-        self.look_again = True
+        was recorded, a receiver that answered again released its retries): claim again.
+
+        ``drained`` stands: whether other receivers than a saturated one have work is looked
+        at again as before (a commit, or ``PROBE_S``), not at every recording."""
+        self.exhausted = False
+        self._changed_in_round = True
 
     def polled(self) -> None:
         """The claimer woke by itself: events may have been committed without a wake-up,
         and retries may have fallen due."""
         self._fan_out = True
-        self.drained = False
+        self.exhausted = False
         self.firsts_drained = False
 
     def fanout_behind(self) -> None:
@@ -221,15 +245,15 @@ class Schedule:
     def should_claim(self) -> bool:
         """Whether a claim may find work for an idle slot.
 
-        Not once the last claim found everything due it may take, until something changes
+        Not once the last claim found everything due, for any receiver, until something changes
         (a commit, a receiver with room again, ``more_due()``): claiming again would find
         nothing again, in a loop that only burns the CPU the slots need, and while a slot
         starts sending what was just claimed, its transaction only delays that send.
         """
         return (
             self.woken
-            or self.look_again
-            or (not self.drained and (len(self.waiting) <= self.concurrency or self._eligible() is None))
+            or (len(self.waiting) <= self.concurrency and not self.exhausted)
+            or (self._eligible() is None and not self.drained)
             or self._wants_firsts()
         )
 
@@ -244,7 +268,7 @@ class Schedule:
     def claim_round(self, now: float) -> ClaimRound:
         """The claims to run now (call ``claimed()`` with what they found)."""
         fan_out_first, self._fan_out = self._fan_out, False
-        self.woken = self.look_again = False
+        self.woken = self._changed_in_round = False
         saturated = {d for d, n in self.busy.items() if n >= self.per_destination}
         skip = frozenset(h for h, d in self._hook_destination.items() if d in saturated)
         # Only receivers with room, unless a moment ago there were none and nothing was
@@ -265,15 +289,27 @@ class Schedule:
             fan_out_first=fan_out_first,
             probe=probe,
             low=len(self.waiting) <= self.concurrency,
+            firsts_drained=self.firsts_drained,
         )
 
-    def claimed(self, items: Iterable[Claimed], *, drained: bool, now: float, firsts_drained: bool = False) -> bool:
+    def claimed(
+        self,
+        items: Iterable[Claimed],
+        *,
+        drained: bool,
+        now: float,
+        firsts_drained: bool = False,
+        exhausted: bool = False,
+    ) -> bool:
         """Take in what a round claimed; True when idle slots should look again."""
         items = list(items)
         if items and not self.waiting:
             self._lease_ends = now + self.lease_s
         became_drained = drained and not self.drained
+        if self._changed_in_round:  # what it found short may be there now
+            exhausted = False
         self.drained = drained
+        self.exhausted = exhausted
         self.firsts_drained = firsts_drained
         for c in items:
             self._hook_destination[c.hook_id] = c.destination
@@ -297,6 +333,12 @@ class Schedule:
     def renewed(self, at: float) -> None:
         """The leases of what waited when ``renewal(at)`` was asked now run from ``at``."""
         self._lease_ends = at + self.lease_s if self.waiting else math.inf
+
+    @property
+    def changed_since_round(self) -> bool:
+        """More may be claimable than the last round began to look for (``more_due()``, room
+        again at a receiver): the claimer must not go to sleep on that round's findings."""
+        return self._changed_in_round
 
     def idle_for(self, now: float, poll_interval: float, due_in: float | None) -> float:
         """How long the claimer may sleep once it found everything due: until the next delivery
@@ -359,7 +401,7 @@ class Schedule:
         room_again = self.busy[c.destination] == self.per_destination - 1
         if room_again:
             self.drained = False
-            self.look_again = True
+            self._changed_in_round = True
         return room_again
 
     def _may_start(self, c: Claimed) -> bool:

@@ -143,13 +143,13 @@ class Claimer:
                 log.exception("claiming failed", extra={"retry_in_s": wait})
                 await self.nudged.wait(wait)
                 continue
-            if schedule.woken or schedule.look_again or p.stopping:
-                continue  # committed meanwhile, or more became claimable: look again at once
-            if not schedule.waiting or (found and schedule.drained):
+            if schedule.woken or p.stopping:
+                continue  # committed meanwhile: look again at once
+            if not schedule.waiting or (found and schedule.exhausted):
                 # Until the next is due, the next poll, or what waits needs its leases renewed.
                 due_in = None if schedule.rows_coming else await self._due_in()
                 idle = schedule.idle_for(time.monotonic(), p.poll_interval, due_in)
-                if not (schedule.woken or schedule.look_again or p.stopping):  # not lost during that query
+                if not (schedule.woken or schedule.changed_since_round or p.stopping):  # not lost meanwhile
                     await self.nudged.wait(idle)
                 schedule.polled()
             elif not found:
@@ -192,7 +192,10 @@ class Claimer:
         finally:
             # What an earlier claim of a failed round leased is this worker's all the same.
             drained, firsts_drained = complete and plan.drained, complete and plan.firsts_drained
-            if p.schedule.claimed(claimed, drained=drained, firsts_drained=firsts_drained, now=time.monotonic()):
+            exhausted = complete and plan.exhausted
+            if p.schedule.claimed(
+                claimed, drained=drained, firsts_drained=firsts_drained, exhausted=exhausted, now=time.monotonic()
+            ):
                 p.slots_wanted.notify()
         return len(claimed)
 
