@@ -196,7 +196,7 @@ class Schedule:
         self.exhausted = False  # the last claim found everything due, for any receiver
         self.woken = False  # something was committed since the claimer last looked
         # Something else may be claimable since the round under way began (``more_due()``, room
-        # again at a receiver): that round's "drained" must not hide it.
+        # again at a receiver): that round's "exhausted" must not hide it.
         self._changed_in_round = False
         self._fan_out = True  # new events may need their delivery rows before the next claim
         self._probed_at = -math.inf
