@@ -66,7 +66,7 @@ def measure(database_url: str, size: int, per_record: int) -> None:
             conn.exec_driver_sql("ANALYZE webhook_events")
         now = utcnow()
         # The worker's own statement (lease and load in one), explained as it runs (then rolled back).
-        params = {"now": now, "limit": 100, "lease_until": now, "worker": "bench"}
+        params = {"now": now, "limit": 100, "first": 0, "lease_until": now, "worker": "bench"}
         statement = _lease_and_load(skip_hooks=False)
         compiled = statement.compile(crm.engine, compile_kwargs={"render_postcompile": True})
         with crm.engine.connect() as conn:

@@ -99,7 +99,7 @@ class Deliverer:
         """The disabled hooks this deliverer is to probe now (none when probing is off)."""
         minutes = self.options.probe_disabled_every
         if minutes is None:
-            return probe.Probes([], None)
+            return probe.Probes(None, None)
         with self.counting_errors(PROBE):
             return probe.claim(self.engine, dt.timedelta(minutes=minutes))
 

@@ -45,9 +45,10 @@ _CLAIM = (
 
 @dataclass(frozen=True)
 class Probes:
-    """What one look found: the hooks this worker is to probe now, and when the next one falls due."""
+    """What one look found: the hook this worker is to probe now (None: none), and when the next
+    one falls due."""
 
-    hooks: list[int]
+    hook: int | None
     next_at: dt.datetime | None
 
 
@@ -57,7 +58,7 @@ def claim(engine: Engine, every: dt.timedelta) -> Probes:
     One at a time: a probe may wait out a whole timeout, and a hook claimed but not yet
     probed would be kept from other workers (and its own interval stretched) meanwhile.
     """
-    claimed: list[int] = []
+    claimed: int | None = None
     later: list[dt.datetime] = []
     with engine.begin() as conn:
         now = utcnow()
@@ -65,11 +66,11 @@ def claim(engine: Engine, every: dt.timedelta) -> Probes:
             due = next_probe_at(row.disabled_reason, row.disabled_at, row.probed_at, every)
             if due is None:
                 continue
-            if due > now or claimed:
+            if due > now or claimed is not None:
                 later.append(due)  # another due now, once this one is probed
                 continue
             params = {"hook": row.id, "reason": row.disabled_reason, "seen": row.probed_at, "now": now}
             if conn.execute(_CLAIM, params).first() is not None:
-                claimed.append(row.id)
+                claimed = row.id
                 later.append(next_probe_at(row.disabled_reason, row.disabled_at, now, every))
     return Probes(claimed, min(later, default=None))

@@ -354,9 +354,8 @@ class Prober:
                     wait = pause_after(failures)
                     log.exception("looking for probes failed", extra={"retry_in_s": wait})
                 else:
-                    for hook_id in found.hooks:
-                        if not self.p.stopping:  # one left claimed is probed an interval later
-                            await self._probe(loop, sender, hook_id)
+                    if found.hook is not None and not self.p.stopping:  # one left claimed: an interval later
+                        await self._probe(loop, sender, found.hook)
                     if found.next_at is not None:
                         wait = min(look, max(PROBE_LOOK_MIN_S, (found.next_at - utcnow()).total_seconds()))
                 if not self.p.stopping:  # a stop while it looked or probed: its signal has gone already

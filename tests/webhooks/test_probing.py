@@ -151,7 +151,7 @@ def test_a_look_claims_one_probe_so_a_slow_one_holds_no_other_hook_back(crm, web
     # Each probe may wait out a whole timeout: hooks claimed behind it would wait too, and
     # other workers could not take them.  One a look; the next look comes at once.
     looks = [webhooks.deliverer.claim_probes() for _ in range(4)]
-    assert [look.hooks for look in looks] == [[down[0].id], [down[1].id], [down[2].id], []]
+    assert [look.hook for look in looks] == [down[0].id, down[1].id, down[2].id, None]
     assert all(look.next_at <= utcnow() for look in looks[:2])
 
 
